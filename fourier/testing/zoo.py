@@ -1,0 +1,365 @@
+"""The model zoo: real models frozen into GraphDefs with seeded random weights.
+
+Builds, with TensorFlow and public packages (`deepctr`, Keras applications, Keras layers):
+
+- ``mlp``          a 3-layer MLP (64 -> 256 -> 256 -> 1), also shipped as the quickstart example
+- ``deepfm``, ``dcn``, ``wdl``, ``xdeepfm``  deepctr models on a Criteo-like layout
+  (26 sparse features, vocab 10 000, embedding dim 16; 13 dense features)
+- ``din``          deepctr DIN with two behaviour histories of length 50
+- ``mobilenetv2``  Keras MobileNetV2, ``weights=None``, logits out
+- ``transformer``  a 2-layer encoder (MultiHeadAttention + LayerNormalization), sequence 128
+
+Every graph is frozen with its batch dimension unknown. Output goes to a cache directory keyed by
+this file's contents and the TensorFlow version, so test runs reuse it::
+
+    python -m fourier.testing.zoo [--out DIR] [names...]
+
+Each model is written as ``NAME.pb`` plus ``NAME.json``, which describes how to draw valid random
+inputs (id ranges, history padding) for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ZOO_NAMES", "ZooModel", "zoo_dir", "ensure_zoo", "random_inputs"]
+
+ZOO_NAMES = ("mlp", "deepfm", "dcn", "wdl", "xdeepfm", "din", "mobilenetv2", "transformer")
+
+N_SPARSE, N_DENSE, VOCAB, EMB_DIM, HIST_LEN = 26, 13, 10_000, 16, 50
+SEQ_LEN, TOKEN_VOCAB, D_MODEL = 128, 1000, 64
+IMAGE_SIZE = 224
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    """A frozen zoo graph on disk and the recipe for valid random inputs."""
+
+    name: str
+    pb: Path
+    inputs: tuple[dict[str, Any], ...]
+    outputs: tuple[str, ...]
+
+
+def _tf_env() -> None:
+    # deepctr needs Keras 2 (tf-keras); oneDNN's LayerNorm fusion changes results (FACTS.md).
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _cache_key() -> str:
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    try:
+        from importlib.metadata import version
+
+        h.update(version("tensorflow-cpu" if _has_dist("tensorflow-cpu") else "tensorflow").encode())
+    except Exception:  # noqa: BLE001 - no TF: key by source only, the cache may still be there
+        pass
+    return h.hexdigest()[:12]
+
+
+def _has_dist(name: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version(name)
+        return True
+    except PackageNotFoundError:
+        return False
+
+
+def zoo_dir() -> Path:
+    """Where the zoo is cached: ``$FOURIER_ZOO_DIR`` or ``~/.cache/fourier/zoo/<key>``."""
+    env = os.environ.get("FOURIER_ZOO_DIR")
+    if env:
+        return Path(env)
+    return Path.home() / ".cache" / "fourier" / "zoo" / _cache_key()
+
+
+# ---------------------------------------------------------------------------------------------
+# weights
+
+
+def _randomize(model: Any, seed: int) -> None:
+    """Give every weight a seeded random value of a sensible scale (BatchNorm statistics too)."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        name, shape = w.name.lower(), tuple(int(d) for d in w.shape)
+        if "moving_variance" in name or "gamma" in name:
+            value = rng.uniform(0.5, 1.5, shape)
+        elif "moving_mean" in name or "beta" in name:
+            value = rng.normal(0.0, 0.1, shape)
+        elif "embedding" in name and len(shape) == 2:
+            value = rng.normal(0.0, 0.05, shape)
+        elif len(shape) <= 1:
+            value = rng.normal(0.0, 0.05, shape)
+        else:
+            fan_in = int(np.prod(shape[:2])) if "depthwise" in name else int(np.prod(shape[:-1]))
+            value = rng.normal(0.0, 1.0 / np.sqrt(max(fan_in, 1)), shape)
+        w.assign(value.astype(w.dtype.as_numpy_dtype))
+
+
+def _freeze(model: Any) -> tuple[Any, list[str]]:
+    """Freeze a Keras model to a GraphDef whose inputs keep their names and an unknown batch."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    specs = [
+        tf.TensorSpec([None, *inp.shape[1:]], inp.dtype, name=inp.name.split(":")[0])
+        for inp in model.inputs
+    ]
+
+    @tf.function
+    def serve(*args: Any) -> Any:
+        return model(list(args) if len(args) > 1 else args[0], training=False)
+
+    frozen = convert_variables_to_constants_v2(serve.get_concrete_function(*specs))
+    graph_def = frozen.graph.as_graph_def()
+    outputs = [t.name.split(":")[0] for t in frozen.outputs]
+    return graph_def, outputs
+
+
+# ---------------------------------------------------------------------------------------------
+# models
+
+
+def _criteo_columns(seed: int) -> tuple[list[Any], list[Any]]:
+    import tensorflow as tf
+    from deepctr.feature_column import DenseFeat, SparseFeat
+
+    init = tf.keras.initializers.RandomNormal
+    sparse = [
+        SparseFeat(f"C{i}", VOCAB, EMB_DIM, embeddings_initializer=init(0.0, 0.05, seed=seed + i))
+        for i in range(1, N_SPARSE + 1)
+    ]
+    dense = [DenseFeat(f"I{i}", 1) for i in range(1, N_DENSE + 1)]
+    return sparse, dense
+
+
+def _criteo_spec() -> list[dict[str, Any]]:
+    spec: list[dict[str, Any]] = [
+        {"name": f"C{i}", "dtype": "int32", "shape": [1], "low": 0, "high": VOCAB}
+        for i in range(1, N_SPARSE + 1)
+    ]
+    spec += [
+        {"name": f"I{i}", "dtype": "float32", "shape": [1], "low": 0.0, "high": 1.0}
+        for i in range(1, N_DENSE + 1)
+    ]
+    return spec
+
+
+def _build_mlp(seed: int) -> tuple[Any, list[dict[str, Any]]]:
+    import tensorflow as tf
+
+    x = tf.keras.Input((64,), name="features")
+    h = tf.keras.layers.Dense(256, activation="relu")(x)
+    h = tf.keras.layers.Dense(256, activation="relu")(h)
+    y = tf.keras.layers.Dense(1, activation="sigmoid")(h)
+    spec = [{"name": "features", "dtype": "float32", "shape": [64], "low": -1.0, "high": 1.0}]
+    return tf.keras.Model(x, y), spec
+
+
+def _deepctr(kind: str) -> Callable[[int], tuple[Any, list[dict[str, Any]]]]:
+    def build(seed: int) -> tuple[Any, list[dict[str, Any]]]:
+        from deepctr import models
+
+        sparse, dense = _criteo_columns(seed)
+        cols = sparse + dense
+        if kind == "deepfm":
+            model = models.DeepFM(cols, cols, task="binary", seed=seed)
+        elif kind == "dcn":
+            model = models.DCN(cols, cols, cross_num=2, task="binary", seed=seed)
+        elif kind == "wdl":
+            model = models.WDL(cols, cols, task="binary", seed=seed)
+        elif kind == "xdeepfm":
+            model = models.xDeepFM(cols, cols, cin_layer_size=(64, 64), task="binary", seed=seed)
+        else:
+            raise ValueError(kind)
+        return model, _criteo_spec()
+
+    return build
+
+
+def _build_din(seed: int) -> tuple[Any, list[dict[str, Any]]]:
+    import tensorflow as tf
+    from deepctr.feature_column import SparseFeat, VarLenSparseFeat
+    from deepctr.models import DIN
+
+    sparse, dense = _criteo_columns(seed)
+    init = tf.keras.initializers.RandomNormal
+    history = [
+        VarLenSparseFeat(
+            SparseFeat(
+                f"hist_C{i}",
+                VOCAB,
+                EMB_DIM,
+                embedding_name=f"C{i}",
+                embeddings_initializer=init(0.0, 0.05, seed=seed + i),
+            ),
+            maxlen=HIST_LEN,
+        )
+        for i in (1, 2)
+    ]
+    model = DIN(sparse + dense + history, history_feature_list=["C1", "C2"], seed=seed)
+    spec = _criteo_spec() + [
+        {
+            "name": f"hist_C{i}",
+            "dtype": "int32",
+            "shape": [HIST_LEN],
+            "low": 1,
+            "high": VOCAB,
+            "history": True,
+        }
+        for i in (1, 2)
+    ]
+    return model, spec
+
+
+def _build_mobilenetv2(seed: int) -> tuple[Any, list[dict[str, Any]]]:
+    import tensorflow as tf
+
+    model = tf.keras.applications.MobileNetV2(
+        input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), weights=None, classifier_activation=None
+    )
+    name = model.inputs[0].name.split(":")[0]
+    spec = [
+        {"name": name, "dtype": "float32", "shape": [IMAGE_SIZE, IMAGE_SIZE, 3], "low": -1.0,
+         "high": 1.0}
+    ]
+    return model, spec
+
+
+def _build_transformer(seed: int) -> tuple[Any, list[dict[str, Any]]]:
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+
+    class PositionEmbedding(layers.Layer):  # type: ignore[misc, name-defined]
+        """Adds a learned position embedding to the token embeddings."""
+
+        def build(self, input_shape: Any) -> None:
+            self.pos = self.add_weight(
+                name="position_embedding", shape=(SEQ_LEN, D_MODEL), initializer="zeros"
+            )
+
+        def call(self, x: Any) -> Any:
+            return x + self.pos
+
+    tokens = tf.keras.Input((SEQ_LEN,), dtype="int32", name="tokens")
+    x = layers.Embedding(TOKEN_VOCAB, D_MODEL, name="token_embedding")(tokens)
+    x = PositionEmbedding()(x)
+    for _ in range(2):
+        attn = layers.MultiHeadAttention(num_heads=4, key_dim=D_MODEL // 4)(x, x)
+        x = layers.LayerNormalization(epsilon=1e-6)(x + attn)
+        ff = layers.Dense(4 * D_MODEL, activation="gelu")(x)
+        ff = layers.Dense(D_MODEL)(ff)
+        x = layers.LayerNormalization(epsilon=1e-6)(x + ff)
+    x = layers.GlobalAveragePooling1D()(x)
+    y = layers.Dense(1, activation="sigmoid")(x)
+    spec = [{"name": "tokens", "dtype": "int32", "shape": [SEQ_LEN], "low": 0, "high": TOKEN_VOCAB}]
+    return tf.keras.Model(tokens, y), spec
+
+
+_BUILDERS: dict[str, Callable[[int], tuple[Any, list[dict[str, Any]]]]] = {
+    "mlp": _build_mlp,
+    "deepfm": _deepctr("deepfm"),
+    "dcn": _deepctr("dcn"),
+    "wdl": _deepctr("wdl"),
+    "xdeepfm": _deepctr("xdeepfm"),
+    "din": _build_din,
+    "mobilenetv2": _build_mobilenetv2,
+    "transformer": _build_transformer,
+}
+
+
+def build_model(name: str, out_dir: Path, seed: int = 1234) -> ZooModel:
+    """Build one zoo model with TensorFlow and write ``NAME.pb`` and ``NAME.json``."""
+    _tf_env()
+    import tensorflow as tf
+
+    tf.keras.backend.clear_session()
+    tf.random.set_seed(seed)
+    np.random.seed(seed)
+    model, spec = _BUILDERS[name](seed)
+    _randomize(model, seed)
+    graph_def, outputs = _freeze(model)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out_dir / f"{name}.pb", graph_def.SerializeToString())
+    meta = {"name": name, "inputs": spec, "outputs": outputs}
+    _atomic_write(out_dir / f"{name}.json", json.dumps(meta, indent=1).encode())
+    return _read(out_dir, name)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _read(out_dir: Path, name: str) -> ZooModel:
+    meta = json.loads((out_dir / f"{name}.json").read_text())
+    return ZooModel(name, out_dir / f"{name}.pb", tuple(meta["inputs"]), tuple(meta["outputs"]))
+
+
+def ensure_zoo(names: Iterable[str] = ZOO_NAMES, out_dir: Path | None = None) -> dict[str, ZooModel]:
+    """Return the named zoo models, building (with TensorFlow) the ones not cached yet."""
+    out = out_dir or zoo_dir()
+    result = {}
+    for name in names:
+        if name not in _BUILDERS:
+            raise KeyError(f"unknown zoo model {name!r}; known: {', '.join(ZOO_NAMES)}")
+        have = (out / f"{name}.pb").exists() and (out / f"{name}.json").exists()
+        result[name] = _read(out, name) if have else build_model(name, out)
+    return result
+
+
+def random_inputs(model: ZooModel, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Valid random inputs for a zoo model: ids inside each vocabulary, histories zero-padded."""
+    rng = np.random.default_rng(seed)
+    feeds: dict[str, np.ndarray] = {}
+    for spec in model.inputs:
+        shape = (batch, *spec["shape"])
+        if spec["dtype"].startswith("int"):
+            value = rng.integers(spec["low"], spec["high"], shape).astype(spec["dtype"])
+            if spec.get("history"):
+                lengths = rng.integers(0, shape[-1] + 1, (batch, 1))
+                value = np.where(np.arange(shape[-1]) < lengths, value, 0).astype(spec["dtype"])
+        else:
+            value = rng.uniform(spec["low"], spec["high"], shape).astype(spec["dtype"])
+        feeds[spec["name"]] = value
+    return feeds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", default=list(ZOO_NAMES))
+    parser.add_argument("--out", type=Path, default=None, help="output directory")
+    parser.add_argument("--force", action="store_true", help="rebuild even if cached")
+    args = parser.parse_args(argv)
+    out = args.out or zoo_dir()
+    for name in args.names:
+        if args.force or not (out / f"{name}.pb").exists():
+            model = build_model(name, out)
+        else:
+            model = _read(out, name)
+        print(f"{name:12s} {model.pb}  ({model.pb.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
