@@ -1,0 +1,227 @@
+"""Import a frozen TensorFlow GraphDef (``.pb``, ``.pbtxt``) or a SavedModel into the IR.
+
+Only what the outputs depend on is imported (frozen graphs often carry training leftovers).
+Control edges and NoOps are dropped: in a frozen inference graph they only order side effects,
+and the ops Fourier accepts have none. TF ops map 1:1 onto registry entries; every unsupported op
+in the graph is reported in one error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+from google.protobuf import message, text_format
+
+from fourier.errors import FourierError, GraphImportError, UnsupportedOpsError
+from fourier.importer.protos import GraphDef, decode_attr
+from fourier.ir.core import Graph, Value
+from fourier.ops.registry import REQUIRED, get_op, has_op
+
+__all__ = ["load_graph", "import_graphdef", "parse_graphdef"]
+
+# Ops that carry no data and are dropped on import.
+_DROPPED = {"NoOp"}
+# Ops that forward their first input and are resolved on import.
+_FORWARDING = {"PlaceholderWithDefault"}
+
+
+@dataclass(frozen=True)
+class _TensorRef:
+    node: str
+    index: int
+
+
+def _parse_ref(text: str) -> _TensorRef:
+    name, _, idx = text.partition(":")
+    return _TensorRef(name, int(idx) if idx.isdigit() else 0)
+
+
+def parse_graphdef(data: bytes, source: str, text: bool = False) -> Any:
+    """Parse GraphDef bytes (binary or text format) into a proto."""
+    graph_def = GraphDef()
+    try:
+        if text:
+            text_format.Parse(data.decode("utf-8"), graph_def)
+        else:
+            graph_def.ParseFromString(data)
+    except (message.DecodeError, text_format.ParseError, UnicodeDecodeError, ValueError) as e:
+        raise GraphImportError(f"{source}: not a valid GraphDef ({type(e).__name__}: {e})") from e
+    if not graph_def.node:
+        raise GraphImportError(f"{source}: the GraphDef has no nodes")
+    return graph_def
+
+
+def load_graph(path: str | Path, outputs: Sequence[str] | None = None) -> Graph:
+    """Import a ``.pb`` / ``.pbtxt`` file or a SavedModel directory into a `Graph`."""
+    p = Path(path)
+    if p.is_dir():
+        from fourier.importer.savedmodel import freeze_saved_model
+
+        data, default_outputs, names = freeze_saved_model(p)
+        graph_def = parse_graphdef(data, str(p))
+        return import_graphdef(
+            graph_def, str(p), outputs or default_outputs, None if outputs else names,
+            source_sha256=hashlib.sha256(data).hexdigest(),
+        )
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise GraphImportError(f"{p}: cannot read ({e.strerror or e})") from e
+    graph_def = parse_graphdef(data, str(p), text=p.suffix in (".pbtxt", ".txt"))
+    return import_graphdef(
+        graph_def, str(p), outputs, source_sha256=hashlib.sha256(data).hexdigest(), name=p.stem
+    )
+
+
+def _default_outputs(graph_def: Any) -> list[str]:
+    consumed = set()
+    for node in graph_def.node:
+        for inp in node.input:
+            consumed.add(_parse_ref(inp.lstrip("^")).node)
+    skip = _DROPPED | {"Const", "Placeholder"}
+    return [n.name for n in graph_def.node if n.name not in consumed and n.op not in skip]
+
+
+def import_graphdef(
+    graph_def: Any,
+    source: str = "<graph>",
+    outputs: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    *,
+    source_sha256: str = "",
+    name: str = "main",
+) -> Graph:
+    """Build a `Graph` from a GraphDef proto; ``outputs`` are tensor names (``node`` or ``node:i``)."""
+    nodes: dict[str, Any] = {}
+    order: dict[str, int] = {}
+    for i, node in enumerate(graph_def.node):
+        if node.name in nodes:
+            raise GraphImportError(f"{source}: node name {node.name!r} is used twice")
+        nodes[node.name] = node
+        order[node.name] = i
+
+    out_refs = [_parse_ref(o) for o in (outputs or _default_outputs(graph_def))]
+    if not out_refs:
+        raise GraphImportError(f"{source}: the graph has no outputs")
+    for ref in out_refs:
+        if ref.node not in nodes:
+            raise GraphImportError(f"{source}: output {ref.node!r} is not a node of the graph")
+
+    # What the outputs depend on, through data edges only.
+    dep = nx.DiGraph()
+    seen: set[str] = set()
+    stack = [r.node for r in out_refs]
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        dep.add_node(n)
+        for inp in nodes[n].input:
+            if inp.startswith("^"):
+                continue
+            src = _parse_ref(inp).node
+            if src not in nodes:
+                raise GraphImportError(
+                    f"{source}: node {n!r} ({nodes[n].op}) reads {inp!r}, which is not in the graph"
+                )
+            if src == n:
+                raise GraphImportError(f"{source}: node {n!r} ({nodes[n].op}) reads itself")
+            dep.add_edge(src, n)
+            stack.append(src)
+
+    unsupported: dict[str, list[str]] = {}
+    for n in sorted(dep.nodes, key=order.__getitem__):
+        op = nodes[n].op
+        if op not in _DROPPED and op not in _FORWARDING and not has_op(op):
+            unsupported.setdefault(op, []).append(n)
+    if unsupported:
+        raise UnsupportedOpsError(source, unsupported)
+
+    try:
+        topo = list(nx.lexicographical_topological_sort(dep, key=order.__getitem__))
+    except nx.NetworkXUnfeasible:
+        cycle = [u for u, _ in nx.find_cycle(dep)]
+        raise GraphImportError(f"{source}: the graph has a cycle: {' -> '.join(cycle)}") from None
+
+    graph = Graph(name)
+    graph.source, graph.source_sha256 = source, source_sha256
+    values: dict[str, list[Value]] = {}
+    for n in topo:
+        values[n] = _import_node(graph, nodes[n], values, source)
+
+    named: list[tuple[str, Value]] = []
+    for i, ref in enumerate(out_refs):
+        outs = values[ref.node]
+        if ref.index >= len(outs):
+            raise GraphImportError(
+                f"{source}: output {ref.node}:{ref.index} does not exist "
+                f"({nodes[ref.node].op} has {len(outs)} outputs)"
+            )
+        label = output_names[i] if output_names else (ref.node if ref.index == 0 else f"{ref.node}:{ref.index}")
+        named.append((label, outs[ref.index]))
+    graph.set_outputs(named)
+    return graph
+
+
+def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source: str) -> list[Value]:
+    where = f"{source}: node {node.name!r} ({node.op})"
+    inputs: list[Value] = []
+    for inp in node.input:
+        if inp.startswith("^"):
+            continue
+        ref = _parse_ref(inp)
+        produced = values[ref.node]
+        if ref.index >= len(produced):
+            raise GraphImportError(
+                f"{where}: input {inp!r} asks for output {ref.index}, "
+                f"but {ref.node!r} has {len(produced)}"
+            )
+        inputs.append(produced[ref.index])
+    if node.op in _DROPPED:
+        return []
+    if node.op in _FORWARDING:
+        if not inputs:
+            raise GraphImportError(f"{where}: expected 1 input, got 0")
+        return [inputs[0]]
+
+    opdef = get_op(node.op)
+    if len(inputs) < opdef.min_inputs or (opdef.max_inputs is not None and len(inputs) > opdef.max_inputs):
+        want = (
+            str(opdef.min_inputs)
+            if opdef.min_inputs == opdef.max_inputs
+            else f"{opdef.min_inputs}..{opdef.max_inputs if opdef.max_inputs is not None else ''}"
+        )
+        raise GraphImportError(f"{where}: expected {want} inputs, got {len(inputs)}")
+
+    attrs: dict[str, Any] = {}
+    for spec in opdef.attrs:
+        if spec.name in node.attr:
+            attrs[spec.name] = decode_attr(
+                node.attr[spec.name], spec.kind, f"{where} attribute {spec.name!r}",
+                batch_first=node.op == "Placeholder",
+            )
+        elif spec.default is REQUIRED:
+            raise GraphImportError(f"{where}: required attribute {spec.name!r} is missing")
+        else:
+            attrs[spec.name] = spec.default
+    if node.op == "Const" and "dtype" in node.attr:
+        declared = decode_attr(node.attr["dtype"], "type", f"{where} attribute 'dtype'")
+        if declared != attrs["value"].dtype.name:
+            raise GraphImportError(
+                f"{where}: dtype attribute says {declared}, the tensor holds {attrs['value'].dtype.name}"
+            )
+    if node.op == "Placeholder" and attrs.get("shape") is None:
+        raise GraphImportError(f"{where}: input has unknown rank; export it with a shape")
+    try:
+        ir = graph.add_node(node.op, inputs, attrs, name=node.name, origin=(node.name,))
+    except FourierError as e:
+        raise GraphImportError(f"{source}: {e}") from e
+    except (ValueError, TypeError, IndexError) as e:
+        raise GraphImportError(f"{where}: {e}") from e
+    return ir.outputs

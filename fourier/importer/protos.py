@@ -1,0 +1,165 @@
+"""TensorFlow's protobuf schema without TensorFlow (the copy tensorboard ships), and decoders.
+
+`tensor_to_numpy` turns a TensorProto into an array with every size checked before anything is
+allocated; `decode_attr` turns an AttrValue into the Python value a registry `Attr` asks for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from tensorboard.compat.proto import attr_value_pb2, graph_pb2, tensor_pb2, types_pb2
+
+from fourier.errors import GraphImportError
+from fourier.ir.types import BATCH, UNKNOWN, Dim, numpy_dtype
+
+__all__ = [
+    "graph_pb2",
+    "GraphDef",
+    "DTYPE_NAMES",
+    "dtype_name",
+    "tensor_to_numpy",
+    "decode_attr",
+    "MAX_CONST_BYTES",
+]
+
+GraphDef = graph_pb2.GraphDef
+
+# A constant larger than this is refused rather than allocated.
+MAX_CONST_BYTES = 4 << 30
+
+DTYPE_NAMES: dict[int, str] = {
+    types_pb2.DT_FLOAT: "float32",
+    types_pb2.DT_DOUBLE: "float64",
+    types_pb2.DT_HALF: "float16",
+    types_pb2.DT_BFLOAT16: "bfloat16",
+    types_pb2.DT_INT8: "int8",
+    types_pb2.DT_INT16: "int16",
+    types_pb2.DT_INT32: "int32",
+    types_pb2.DT_INT64: "int64",
+    types_pb2.DT_UINT8: "uint8",
+    types_pb2.DT_UINT16: "uint16",
+    types_pb2.DT_UINT32: "uint32",
+    types_pb2.DT_UINT64: "uint64",
+    types_pb2.DT_BOOL: "bool",
+}
+
+
+def dtype_name(enum: int, where: str) -> str:
+    """The IR dtype for a TF DataType enum value, or a GraphImportError naming ``where``."""
+    if enum in DTYPE_NAMES:
+        return DTYPE_NAMES[enum]
+    label = types_pb2.DataType.Name(enum) if enum in types_pb2.DataType.values() else str(enum)
+    raise GraphImportError(f"{where}: dtype {label} is not supported")
+
+
+def _element_count(dims: list[int], where: str) -> int:
+    count = 1
+    for d in dims:
+        if d < 0:
+            raise GraphImportError(f"{where}: tensor shape {dims} has a negative dimension")
+        count *= d
+    return count
+
+
+def tensor_to_numpy(proto: tensor_pb2.TensorProto, where: str) -> np.ndarray:
+    """Decode a TensorProto (tensor_content or typed repeated fields, TF's fill semantics)."""
+    dtype = dtype_name(proto.dtype, where)
+    np_dtype = numpy_dtype(dtype)
+    if proto.tensor_shape.unknown_rank:
+        raise GraphImportError(f"{where}: constant has unknown rank")
+    dims = [int(d.size) for d in proto.tensor_shape.dim]
+    count = _element_count(dims, where)
+    if count * np_dtype.itemsize > MAX_CONST_BYTES:
+        raise GraphImportError(
+            f"{where}: constant of shape {dims} ({dtype}) needs {count * np_dtype.itemsize} bytes, "
+            f"more than the {MAX_CONST_BYTES} allowed"
+        )
+    if proto.tensor_content:
+        need = count * np_dtype.itemsize
+        if len(proto.tensor_content) != need:
+            raise GraphImportError(
+                f"{where}: tensor_content has {len(proto.tensor_content)} bytes, "
+                f"shape {dims} of {dtype} needs {need}"
+            )
+        return np.frombuffer(proto.tensor_content, dtype=np_dtype).reshape(dims).copy()
+    if dtype in ("float16", "bfloat16"):
+        raw = np.asarray(proto.half_val, dtype=np.uint16).view(np_dtype)
+    else:
+        field = {
+            "float32": proto.float_val,
+            "float64": proto.double_val,
+            "int64": proto.int64_val,
+            "bool": proto.bool_val,
+            "uint32": proto.uint32_val,
+            "uint64": proto.uint64_val,
+        }.get(dtype, proto.int_val)
+        raw = np.asarray(field, dtype=np_dtype) if len(field) else np.zeros(0, np_dtype)
+    if raw.size > count:
+        raise GraphImportError(f"{where}: {raw.size} values given for shape {dims}")
+    if raw.size == count:
+        return raw.reshape(dims)
+    out = np.zeros(count, dtype=np_dtype)
+    if raw.size:
+        out[: raw.size] = raw
+        out[raw.size :] = raw[-1]  # TensorFlow repeats the last value
+    return out.reshape(dims)
+
+
+def _shape(proto: Any, where: str, batch_first: bool) -> tuple[Dim, ...] | None:
+    if proto.unknown_rank:
+        return None
+    dims: list[Dim] = []
+    for i, d in enumerate(proto.dim):
+        if d.size >= 0:
+            dims.append(int(d.size))
+        elif d.size == -1:
+            dims.append(BATCH if (i == 0 and batch_first) else UNKNOWN)
+        else:
+            raise GraphImportError(f"{where}: invalid dimension {d.size}")
+    return tuple(dims)
+
+
+_KIND_FIELD = {
+    "int": "i",
+    "float": "f",
+    "bool": "b",
+    "str": "s",
+    "type": "type",
+    "shape": "shape",
+    "tensor": "tensor",
+    "ints": "list",
+    "floats": "list",
+    "types": "list",
+}
+
+
+def decode_attr(av: attr_value_pb2.AttrValue, kind: str, where: str, batch_first: bool = False) -> Any:
+    """The Python value of an AttrValue of the given kind, checked against what it holds."""
+    got = av.WhichOneof("value")
+    want = _KIND_FIELD[kind]
+    if got != want and not (want == "list" and got is None):
+        raise GraphImportError(f"{where}: expected a {kind} attribute, got {got or 'nothing'}")
+    if kind == "int":
+        return int(av.i)
+    if kind == "float":
+        return float(av.f)
+    if kind == "bool":
+        return bool(av.b)
+    if kind == "str":
+        try:
+            return av.s.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise GraphImportError(f"{where}: string attribute is not UTF-8") from e
+    if kind == "type":
+        return dtype_name(av.type, where)
+    if kind == "shape":
+        return _shape(av.shape, where, batch_first)
+    if kind == "tensor":
+        return tensor_to_numpy(av.tensor, where)
+    if kind == "ints":
+        return [int(x) for x in av.list.i]
+    if kind == "floats":
+        return [float(x) for x in av.list.f]
+    return [dtype_name(t, where) for t in av.list.type]

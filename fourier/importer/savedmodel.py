@@ -1,0 +1,38 @@
+"""Freeze a SavedModel's serving signature into a GraphDef (needs TensorFlow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fourier.errors import GraphImportError
+
+__all__ = ["freeze_saved_model"]
+
+
+def freeze_saved_model(path: Path, signature: str = "serving_default") -> tuple[bytes, list[str], list[str]]:
+    """Return (GraphDef bytes, output tensor names, output names from the signature)."""
+    try:
+        import tensorflow as tf
+        from tensorflow.python.framework.convert_to_constants import (
+            convert_variables_to_constants_v2,
+        )
+    except ImportError as e:
+        raise GraphImportError(
+            f"{path}: importing a SavedModel needs TensorFlow to freeze it; install tensorflow, "
+            "or pass a frozen .pb"
+        ) from e
+    if not (path / "saved_model.pb").exists():
+        raise GraphImportError(f"{path}: not a SavedModel directory (no saved_model.pb)")
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as e:  # noqa: BLE001 - TF raises many types on a broken SavedModel
+        raise GraphImportError(f"{path}: TensorFlow could not load the SavedModel: {e}") from e
+    if signature not in loaded.signatures:
+        raise GraphImportError(
+            f"{path}: no signature {signature!r}; it has {sorted(loaded.signatures.keys())}"
+        )
+    fn = loaded.signatures[signature]
+    frozen = convert_variables_to_constants_v2(fn)
+    outputs = [t.name.split(":")[0] if t.name.endswith(":0") else t.name for t in frozen.outputs]
+    names = sorted(fn.structured_outputs.keys()) if isinstance(fn.structured_outputs, dict) else outputs
+    return frozen.graph.as_graph_def().SerializeToString(), outputs, list(names)

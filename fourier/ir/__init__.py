@@ -1,0 +1,8 @@
+"""The graph IR: values, nodes, graphs, types, the printer and the verifier."""
+
+from fourier.ir.core import Graph, Node, Value
+from fourier.ir.printer import print_graph
+from fourier.ir.types import BATCH, UNKNOWN, Dim, TensorType
+from fourier.ir.verifier import verify
+
+__all__ = ["BATCH", "UNKNOWN", "Dim", "Graph", "Node", "TensorType", "Value", "print_graph", "verify"]

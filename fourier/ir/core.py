@@ -1,0 +1,164 @@
+"""The graph IR: nodes that produce typed values, kept in topological order.
+
+A `Graph` owns a list of `Node` s. A node has an op name (a registry entry), input `Value` s,
+attributes (plain Python values and numpy arrays), and output values whose types come from the
+op's shape inference. Graph inputs are ``Placeholder`` nodes; graph outputs are named values.
+Every node records the TensorFlow nodes it came from (``origin``) and the rule that made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fourier.ir.types import TensorType
+
+__all__ = ["Value", "Node", "Graph"]
+
+
+@dataclass(eq=False)
+class Value:
+    """One output of a node."""
+
+    producer: Node
+    index: int
+    type: TensorType
+    known: np.ndarray | None = field(default=None, repr=False)  # value if known statically
+
+    @property
+    def name(self) -> str:
+        """``%node`` for a node's only/first output, ``%node:i`` for the others."""
+        if self.index == 0:
+            return f"%{self.producer.name}"
+        return f"%{self.producer.name}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"<Value {self.name}: {self.type}>"
+
+
+@dataclass(eq=False)
+class Node:
+    """One operation: ``op`` applied to ``inputs`` with ``attrs``, producing ``outputs``."""
+
+    op: str
+    name: str
+    inputs: list[Value]
+    attrs: dict[str, Any]
+    outputs: list[Value] = field(default_factory=list)
+    origin: tuple[str, ...] = ()
+    rule: str | None = None
+
+    @property
+    def output(self) -> Value:
+        return self.outputs[0]
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name} = {self.op}>"
+
+
+class Graph:
+    """A dataflow graph: nodes in topological order, Placeholder inputs, named outputs."""
+
+    def __init__(self, name: str = "main") -> None:
+        self.name = name
+        self.source = ""  # where the graph was imported from
+        self.source_sha256 = ""  # hash of the bytes it was imported from
+        self.nodes: list[Node] = []
+        self.outputs: list[tuple[str, Value]] = []
+        self._names: set[str] = set()
+
+    # -- construction -------------------------------------------------------------------------
+
+    def unique_name(self, base: str) -> str:
+        if base not in self._names:
+            return base
+        i = 1
+        while f"{base}_{i}" in self._names:
+            i += 1
+        return f"{base}_{i}"
+
+    def add_node(
+        self,
+        op: str,
+        inputs: Sequence[Value],
+        attrs: dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        origin: tuple[str, ...] = (),
+        rule: str | None = None,
+        types: Sequence[TensorType] | None = None,
+    ) -> Node:
+        """Append a node; its output types come from the op's inference unless ``types`` given."""
+        from fourier.ops.registry import infer_node
+
+        node = Node(op, self.unique_name(name or op), list(inputs), dict(attrs or {}))
+        node.origin, node.rule = origin, rule
+        out_types, known = infer_node(node)
+        if types is not None:
+            out_types = list(types)
+        node.outputs = [
+            Value(node, i, t, None if known is None or i >= len(known) else known[i])
+            for i, t in enumerate(out_types)
+        ]
+        self.nodes.append(node)
+        self._names.add(node.name)
+        return node
+
+    def set_outputs(self, outputs: Sequence[tuple[str, Value]]) -> None:
+        self.outputs = list(outputs)
+
+    # -- queries ------------------------------------------------------------------------------
+
+    @property
+    def inputs(self) -> list[Node]:
+        """The graph's Placeholder nodes, in graph order."""
+        return [n for n in self.nodes if n.op == "Placeholder"]
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def op_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for n in self.nodes:
+            counts[n.op] = counts.get(n.op, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def users(self) -> dict[int, list[Node]]:
+        """Map ``id(value)`` to the nodes that read it (built on demand)."""
+        result: dict[int, list[Node]] = {}
+        for n in self.nodes:
+            for v in n.inputs:
+                result.setdefault(id(v), []).append(n)
+        return result
+
+    def prune(self) -> int:
+        """Drop nodes that no output depends on (Placeholders stay); return how many."""
+        live: set[int] = set()
+        stack = [v.producer for _, v in self.outputs]
+        while stack:
+            n = stack.pop()
+            if id(n) in live:
+                continue
+            live.add(id(n))
+            stack.extend(v.producer for v in n.inputs)
+        before = len(self.nodes)
+        self.nodes = [n for n in self.nodes if id(n) in live or n.op == "Placeholder"]
+        self._names = {n.name for n in self.nodes}
+        return before - len(self.nodes)
+
+    def __str__(self) -> str:
+        from fourier.ir.printer import print_graph
+
+        return print_graph(self)

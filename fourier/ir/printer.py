@@ -1,0 +1,77 @@
+"""The deterministic text form of the IR (see docs/ir.md).
+
+Names come from the graph, attributes print sorted by name, large constants print as their dtype,
+shape and a content hash: the same graph always prints the same text, which is what text tests and
+the diff viewer compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from fourier.ir.core import Graph, Node
+
+__all__ = ["print_graph", "format_attr", "INLINE_CONST_ELEMENTS"]
+
+INLINE_CONST_ELEMENTS = 16
+
+
+def _format_scalar(x: Any) -> str:
+    if isinstance(x, (bool, np.bool_)):
+        return "true" if x else "false"
+    if isinstance(x, (float, np.floating)):
+        return repr(float(x))
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    return repr(x)
+
+
+def format_attr(value: Any) -> str:
+    """Render one attribute value deterministically."""
+    if isinstance(value, np.ndarray):
+        shape = "x".join(str(d) for d in value.shape)
+        head = f"{value.dtype.name}[{shape}]"
+        if value.size <= INLINE_CONST_ELEMENTS:
+            body = ", ".join(_format_scalar(x) for x in value.reshape(-1).tolist())
+            return f"dense<{head} [{body}]>"
+        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:12]
+        return f"dense<{head} sha256:{digest}>"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_attr(v) for v in value) + "]"
+    if value is None:
+        return "none"
+    return _format_scalar(value)
+
+
+def _format_node(node: Node) -> str:
+    results = ", ".join(v.name for v in node.outputs)
+    args = ", ".join(v.name for v in node.inputs)
+    text = f"{results} = {node.op}({args})"
+    if node.attrs:
+        attrs = ", ".join(f"{k} = {format_attr(node.attrs[k])}" for k in sorted(node.attrs))
+        text += " {" + attrs + "}"
+    text += " : " + ", ".join(str(v.type) for v in node.outputs)
+    if node.origin and node.origin != (node.name,):
+        text += "  # from " + ", ".join(node.origin)
+    if node.rule:
+        text += f"  # rule {node.rule}"
+    return text
+
+
+def print_graph(graph: Graph) -> str:
+    """The text form of a graph: header with inputs and outputs, one line per node."""
+    params = ", ".join(f"%{n.name}: {n.outputs[0].type}" for n in graph.inputs)
+    results = ", ".join(f"{v.type}" for _, v in graph.outputs)
+    lines = [f"graph @{graph.name}({params}) -> ({results}) {{"]
+    for node in graph.nodes:
+        if node.op != "Placeholder":
+            lines.append("  " + _format_node(node))
+    outs = ", ".join(f'"{name}" = {v.name}' for name, v in graph.outputs)
+    lines.append(f"  return {outs}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,664 @@
+"""Shape and layout ops: shapes, reshapes, slicing, joining, gathering, padding, filling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fourier.ir.types import UNKNOWN, Dim, TensorType, dim_divide, dims_product, numpy_dtype
+from fourier.ops._infer import broadcast_shapes, norm_axis, same_as
+from fourier.ops.registry import Attr, InferContext, register, shape_value
+
+
+def static_ints(v: Any, what: str) -> list[int]:
+    """Operands that decide shapes must be known when the graph is traced for a bucket."""
+    if isinstance(v, (np.ndarray, np.generic, int, list, tuple)):
+        return [int(x) for x in np.asarray(v).reshape(-1)]
+    from fourier.errors import CompileError
+
+    raise CompileError(f"{what} must be known at compile time, but it is computed at run time")
+
+
+# -- Shape, Size, Rank ---------------------------------------------------------------------------
+
+
+def _shape_known(ctx: InferContext) -> list[np.ndarray] | None:
+    v = shape_value(ctx.types[0])
+    if v is None:
+        return None
+    return [v if v.dtype == object else v.astype(ctx.attrs["out_type"])]
+
+
+def _shape_infer(ctx: InferContext) -> list[TensorType]:
+    return [TensorType(ctx.attrs["out_type"], (UNKNOWN if ctx.types[0].rank is None else ctx.types[0].rank,))]
+
+
+register(
+    "Shape",
+    inputs=1,
+    attrs=[Attr("out_type", "type", "int32")],
+    infer=_shape_infer,
+    known=_shape_known,
+    reference=lambda a, x: np.array(np.shape(x), dtype=a["out_type"]),
+    lower=lambda a, x: np.array(np.shape(x), dtype=a["out_type"]),
+    doc="the shape of x as a vector (static per bucket once compiled)",
+)
+
+
+def _size_known(ctx: InferContext) -> list[np.ndarray] | None:
+    v = shape_value(ctx.types[0])
+    if v is None:
+        return None
+    if v.dtype != object:
+        return [np.array(int(np.prod(v)), dtype=ctx.attrs["out_type"])]
+    arr = np.empty((), dtype=object)
+    arr[()] = np.prod(v)
+    return [arr]
+
+
+register(
+    "Size",
+    inputs=1,
+    attrs=[Attr("out_type", "type", "int32")],
+    infer=lambda ctx: [TensorType(ctx.attrs["out_type"], ())],
+    known=_size_known,
+    reference=lambda a, x: np.array(np.size(x), dtype=a["out_type"]),
+    lower=lambda a, x: np.array(np.size(x), dtype=a["out_type"]),
+    doc="number of elements of x",
+)
+
+
+def _rank_known(ctx: InferContext) -> list[np.ndarray] | None:
+    r = ctx.types[0].rank
+    return None if r is None else [np.array(r, dtype=np.int32)]
+
+
+register(
+    "Rank",
+    inputs=1,
+    infer=lambda ctx: [TensorType("int32", ())],
+    known=_rank_known,
+    reference=lambda a, x: np.array(np.ndim(x), dtype=np.int32),
+    lower=lambda a, x: np.array(np.ndim(x), dtype=np.int32),
+    doc="rank of x",
+)
+
+# -- Reshape, Transpose, ExpandDims, Squeeze ------------------------------------------------------
+
+
+def _reshape_infer(ctx: InferContext) -> list[TensorType]:
+    x = ctx.types[0]
+    target = ctx.dims(1)
+    if target is None:
+        n = ctx.types[1].shape[0] if ctx.types[1].shape else UNKNOWN
+        return [TensorType(x.dtype, None if not isinstance(n, int) else (UNKNOWN,) * n)]
+    if target.count(-1) > 1:
+        raise ctx.fail(f"shape {target} has more than one -1")
+    if -1 in target:
+        rest = dims_product(tuple(d for d in target if d != -1))
+        total = dims_product(x.shape) if x.shape is not None else UNKNOWN
+        target[target.index(-1)] = dim_divide(total, rest)
+    elif x.is_static and all(isinstance(d, int) for d in target):
+        if dims_product(tuple(target)) != dims_product(x.shape or ()):
+            raise ctx.fail(f"cannot reshape {x} to {target}")
+    return [TensorType(x.dtype, tuple(target))]
+
+
+register(
+    "Reshape",
+    inputs=2,
+    infer=_reshape_infer,
+    reference=lambda a, x, s: np.reshape(x, [int(d) for d in np.asarray(s).reshape(-1)]),
+    lower=lambda a, x, s: x.reshape(static_ints(s, "Reshape's shape")),
+    doc="reshape x to the shape given by the second input (-1 inferred)",
+)
+
+
+def _transpose_infer(ctx: InferContext) -> list[TensorType]:
+    x, perm = ctx.types[0], ctx.ints(1)
+    if perm is None or x.shape is None:
+        return [TensorType(x.dtype, None if x.shape is None else (UNKNOWN,) * len(x.shape))]
+    if sorted(perm) != list(range(len(x.shape))):
+        raise ctx.fail(f"perm {perm} is not a permutation of rank {len(x.shape)}")
+    return [TensorType(x.dtype, tuple(x.shape[p] for p in perm))]
+
+
+register(
+    "Transpose",
+    inputs=2,
+    infer=_transpose_infer,
+    reference=lambda a, x, p: np.transpose(x, [int(i) for i in np.asarray(p).reshape(-1)]),
+    lower=lambda a, x, p: x.transpose(static_ints(p, "Transpose's perm")),
+    doc="permute dimensions",
+)
+
+
+def _expand_infer(ctx: InferContext) -> list[TensorType]:
+    x, axis = ctx.types[0], ctx.ints(1)
+    if x.shape is None or axis is None:
+        return [TensorType(x.dtype, None)]
+    rank = len(x.shape) + 1
+    ax = norm_axis(ctx, axis[0], rank)
+    shape = list(x.shape)
+    shape.insert(ax, 1)
+    return [TensorType(x.dtype, tuple(shape))]
+
+
+def _expand(xp: Any, a: dict[str, Any], x: Any, axis: Any) -> Any:
+    return xp.expand_dims(x, static_ints(axis, "ExpandDims's axis")[0])
+
+
+register("ExpandDims", inputs=2, infer=_expand_infer, xp_fn=_expand, doc="insert a size-1 axis")
+
+
+def _squeeze_axes(ctx_shape: tuple[Dim, ...], dims: list[int]) -> list[int]:
+    rank = len(ctx_shape)
+    if dims:
+        return sorted(d % rank for d in dims)
+    return [i for i, d in enumerate(ctx_shape) if d == 1]
+
+
+def _squeeze_infer(ctx: InferContext) -> list[TensorType]:
+    x = ctx.types[0]
+    if x.shape is None:
+        return [TensorType(x.dtype, None)]
+    axes = _squeeze_axes(x.shape, list(ctx.attrs["squeeze_dims"]))
+    for ax in axes:
+        if x.shape[ax] not in (1, UNKNOWN):
+            raise ctx.fail(f"cannot squeeze axis {ax} of {x}")
+    return [TensorType(x.dtype, tuple(d for i, d in enumerate(x.shape) if i not in axes))]
+
+
+def _squeeze(xp: Any, a: dict[str, Any], x: Any) -> Any:
+    dims = list(a["squeeze_dims"])
+    axes = tuple(_squeeze_axes(x.shape, dims)) if dims else tuple(i for i, d in enumerate(x.shape) if d == 1)
+    return xp.squeeze(x, axis=axes) if axes else x
+
+
+register(
+    "Squeeze",
+    inputs=1,
+    attrs=[Attr("squeeze_dims", "ints", [])],
+    infer=_squeeze_infer,
+    xp_fn=_squeeze,
+    doc="remove size-1 axes (all of them when squeeze_dims is empty)",
+)
+
+# -- joining and splitting ----------------------------------------------------------------------
+
+
+def _concat_infer(ctx: InferContext) -> list[TensorType]:
+    values, axis = ctx.types[:-1], ctx.ints(len(ctx.types) - 1)
+    dtypes = {t.dtype for t in values}
+    if len(dtypes) != 1:
+        raise ctx.fail(f"inputs have different dtypes {sorted(dtypes)}")
+    ranks = {t.rank for t in values if t.rank is not None}
+    if axis is None or not ranks:
+        return [TensorType(values[0].dtype, None)]
+    if len(ranks) != 1:
+        raise ctx.fail(f"inputs have different ranks {sorted(ranks)}")
+    rank = ranks.pop()
+    ax = norm_axis(ctx, axis[0], rank)
+    shape: list[Dim] = []
+    for i in range(rank):
+        dims = [t.shape[i] for t in values if t.shape is not None]
+        if i == ax:
+            shape.append(_sum_dims(dims))
+        else:
+            known = [d for d in dims if d != UNKNOWN]
+            shape.append(known[0] if known else UNKNOWN)
+    return [TensorType(values[0].dtype, tuple(shape))]
+
+
+def _sum_dims(dims: list[Dim]) -> Dim:
+    if all(isinstance(d, int) for d in dims):
+        return sum(int(d) for d in dims)
+    return UNKNOWN
+
+
+def _concat(xp: Any, a: dict[str, Any], *args: Any) -> Any:
+    *values, axis = args
+    return xp.concatenate(values, axis=static_ints(axis, "ConcatV2's axis")[0])
+
+
+register(
+    "ConcatV2",
+    inputs=(2, None),
+    infer=_concat_infer,
+    xp_fn=_concat,
+    doc="concatenate the inputs (all but the last) along the axis given by the last input",
+)
+
+
+def _pack_infer(ctx: InferContext) -> list[TensorType]:
+    t = ctx.types[0]
+    if t.shape is None:
+        return [TensorType(t.dtype, None)]
+    shape = list(t.shape)
+    shape.insert(norm_axis(ctx, ctx.attrs["axis"], len(shape) + 1), len(ctx.types))
+    return [TensorType(t.dtype, tuple(shape))]
+
+
+register(
+    "Pack",
+    inputs=(1, None),
+    attrs=[Attr("axis", "int", 0)],
+    infer=_pack_infer,
+    xp_fn=lambda xp, a, *xs: xp.stack(xs, axis=a["axis"]),
+    doc="stack the inputs along a new axis",
+)
+
+
+def _unpack_infer(ctx: InferContext) -> list[TensorType]:
+    t = ctx.types[0]
+    num = ctx.attrs["num"]
+    if t.shape is None:
+        return [TensorType(t.dtype, None)] * num
+    ax = norm_axis(ctx, ctx.attrs["axis"], len(t.shape))
+    if t.shape[ax] not in (num, UNKNOWN):
+        raise ctx.fail(f"cannot unpack axis {ax} of {t} into {num}")
+    shape = tuple(d for i, d in enumerate(t.shape) if i != ax)
+    return [TensorType(t.dtype, shape)] * num
+
+
+def _unpack(xp: Any, a: dict[str, Any], x: Any) -> Any:
+    ax = a["axis"] % x.ndim
+    return tuple(xp.take(x, i, axis=ax) for i in range(a["num"]))
+
+
+register(
+    "Unpack",
+    inputs=1,
+    attrs=[Attr("num", "int"), Attr("axis", "int", 0)],
+    infer=_unpack_infer,
+    xp_fn=_unpack,
+    doc="split along an axis into `num` tensors of one rank less",
+)
+
+
+def _split_types(ctx: InferContext, x: TensorType, axis: list[int] | None, sizes: list[Dim]) -> list[TensorType]:
+    if x.shape is None or axis is None:
+        return [TensorType(x.dtype, None)] * len(sizes)
+    ax = norm_axis(ctx, axis[0], len(x.shape))
+    out = []
+    for s in sizes:
+        shape = list(x.shape)
+        shape[ax] = s
+        out.append(TensorType(x.dtype, tuple(shape)))
+    return out
+
+
+def _split_infer(ctx: InferContext) -> list[TensorType]:
+    x, axis, n = ctx.types[1], ctx.ints(0), ctx.attrs["num_split"]
+    if x.shape is None or axis is None:
+        return [TensorType(x.dtype, None)] * n
+    d = x.shape[norm_axis(ctx, axis[0], len(x.shape))]
+    if isinstance(d, int) and d % n:
+        raise ctx.fail(f"axis of size {d} does not split evenly into {n}")
+    return _split_types(ctx, x, axis, [d // n if isinstance(d, int) else UNKNOWN] * n)
+
+
+def _split(xp: Any, a: dict[str, Any], axis: Any, x: Any) -> Any:
+    return tuple(xp.split(x, a["num_split"], axis=static_ints(axis, "Split's axis")[0]))
+
+
+register(
+    "Split",
+    inputs=2,
+    attrs=[Attr("num_split", "int")],
+    infer=_split_infer,
+    xp_fn=_split,
+    doc="split the second input evenly along the axis given by the first",
+)
+
+
+def _split_v_sizes(sizes: list[int], total: Dim) -> list[Dim]:
+    if -1 in sizes:
+        if not isinstance(total, int):
+            return [UNKNOWN if s == -1 else s for s in sizes]
+        sizes = list(sizes)
+        sizes[sizes.index(-1)] = total - (sum(sizes) + 1)
+    return list(sizes)
+
+
+def _split_v_infer(ctx: InferContext) -> list[TensorType]:
+    x, sizes, axis, n = ctx.types[0], ctx.ints(1), ctx.ints(2), ctx.attrs["num_split"]
+    if sizes is None or x.shape is None or axis is None:
+        return [TensorType(x.dtype, None)] * n
+    total = x.shape[norm_axis(ctx, axis[0], len(x.shape))]
+    return _split_types(ctx, x, axis, _split_v_sizes(sizes, total))
+
+
+def _split_v(xp: Any, a: dict[str, Any], x: Any, sizes: Any, axis: Any) -> Any:
+    ax = static_ints(axis, "SplitV's axis")[0] % x.ndim
+    parts = _split_v_sizes(static_ints(sizes, "SplitV's sizes"), x.shape[ax])
+    bounds = np.cumsum([int(p) for p in parts])[:-1].tolist()
+    return tuple(xp.split(x, bounds, axis=ax))
+
+
+register(
+    "SplitV",
+    inputs=3,
+    attrs=[Attr("num_split", "int")],
+    infer=_split_v_infer,
+    xp_fn=_split_v,
+    doc="split along an axis into pieces of the given sizes (one may be -1)",
+)
+
+# -- slicing ------------------------------------------------------------------------------------
+
+
+def strided_index(
+    rank: int, begin: list[int], end: list[int], strides: list[int], attrs: dict[str, Any]
+) -> tuple[Any, ...]:
+    """TensorFlow's StridedSlice spec as a Python index tuple (same meaning in numpy and JAX)."""
+    index: list[Any] = []
+    for i in range(len(begin)):
+        bit = 1 << i
+        if attrs["ellipsis_mask"] & bit:
+            index.append(Ellipsis)
+        elif attrs["new_axis_mask"] & bit:
+            index.append(None)
+        elif attrs["shrink_axis_mask"] & bit:
+            index.append(begin[i])
+        else:
+            b = None if attrs["begin_mask"] & bit else begin[i]
+            e = None if attrs["end_mask"] & bit else end[i]
+            index.append(slice(b, e, strides[i]))
+    return tuple(index)
+
+
+def _index_shape(shape: tuple[Dim, ...], index: tuple[Any, ...]) -> tuple[Dim, ...]:
+    consumed = sum(1 for i in index if i is not None and i is not Ellipsis)
+    if Ellipsis in index:
+        at = index.index(Ellipsis)
+        fill = (slice(None),) * (len(shape) - consumed)
+        index = index[:at] + fill + index[at + 1 :]
+    else:
+        index = index + (slice(None),) * (len(shape) - consumed)
+    out: list[Dim] = []
+    axis = 0
+    for item in index:
+        if item is None:
+            out.append(1)
+            continue
+        d = shape[axis]
+        axis += 1
+        if isinstance(item, int):
+            if isinstance(d, int) and not -d <= item < d:
+                raise IndexError(f"index {item} out of range for dimension {d}")
+            continue
+        if isinstance(d, int):
+            out.append(len(range(*item.indices(d))))
+        elif item.start is None and item.stop is None and item.step in (None, 1):
+            out.append(d)
+        else:
+            out.append(UNKNOWN)
+    return tuple(out)
+
+
+_STRIDED_ATTRS = [
+    Attr("begin_mask", "int", 0),
+    Attr("end_mask", "int", 0),
+    Attr("ellipsis_mask", "int", 0),
+    Attr("new_axis_mask", "int", 0),
+    Attr("shrink_axis_mask", "int", 0),
+]
+
+
+def _strided_infer(ctx: InferContext) -> list[TensorType]:
+    x = ctx.types[0]
+    b, e, s = ctx.ints(1), ctx.ints(2), ctx.ints(3)
+    if x.shape is None or b is None or e is None or s is None:
+        return [TensorType(x.dtype, None)]
+    if 0 in s:
+        raise ctx.fail("stride 0")
+    try:
+        shape = _index_shape(x.shape, strided_index(len(x.shape), b, e, s, ctx.attrs))
+    except (IndexError, ValueError) as err:
+        raise ctx.fail(str(err)) from err
+    return [TensorType(x.dtype, shape)]
+
+
+def _strided(xp: Any, a: dict[str, Any], x: Any, b: Any, e: Any, s: Any) -> Any:
+    index = strided_index(
+        x.ndim,
+        static_ints(b, "StridedSlice's begin"),
+        static_ints(e, "StridedSlice's end"),
+        static_ints(s, "StridedSlice's strides"),
+        a,
+    )
+    return x[index]
+
+
+register(
+    "StridedSlice",
+    inputs=4,
+    attrs=_STRIDED_ATTRS,
+    infer=_strided_infer,
+    xp_fn=_strided,
+    doc="numpy-style basic slicing described by begin/end/strides and masks",
+)
+
+
+def _slice_index(begin: list[int], size: list[int]) -> tuple[slice, ...]:
+    return tuple(slice(b, None if s == -1 else b + s) for b, s in zip(begin, size))
+
+
+def _slice_infer(ctx: InferContext) -> list[TensorType]:
+    x, b, s = ctx.types[0], ctx.ints(1), ctx.ints(2)
+    if x.shape is None or b is None or s is None:
+        return [TensorType(x.dtype, None if x.shape is None else (UNKNOWN,) * len(x.shape))]
+    return [TensorType(x.dtype, _index_shape(x.shape, _slice_index(b, s)))]
+
+
+register(
+    "Slice",
+    inputs=3,
+    infer=_slice_infer,
+    xp_fn=lambda xp, a, x, b, s: x[_slice_index(static_ints(b, "Slice's begin"), static_ints(s, "Slice's size"))],
+    doc="the block starting at begin with the given size (-1: to the end)",
+)
+
+# -- gathering ----------------------------------------------------------------------------------
+
+
+def _gather_infer(ctx: InferContext) -> list[TensorType]:
+    params, indices, axis = ctx.types[0], ctx.types[1], ctx.ints(2)
+    if ctx.attrs["batch_dims"] != 0:
+        raise ctx.fail(f"batch_dims={ctx.attrs['batch_dims']} is not supported (only 0)")
+    if indices.dtype not in ("int32", "int64"):
+        raise ctx.fail(f"indices must be int32 or int64, got {indices.dtype}")
+    if params.shape is None or indices.shape is None or axis is None:
+        return [TensorType(params.dtype, None)]
+    ax = norm_axis(ctx, axis[0], len(params.shape))
+    return [TensorType(params.dtype, params.shape[:ax] + indices.shape + params.shape[ax + 1 :])]
+
+
+def _gather_ref(a: dict[str, Any], params: np.ndarray, indices: np.ndarray, axis: Any) -> np.ndarray:
+    ax = int(np.asarray(axis)) % params.ndim
+    n = params.shape[ax]
+    valid = (indices >= 0) & (indices < n)
+    out = np.take(params, np.where(valid, indices, 0), axis=ax)
+    mask = valid.reshape((1,) * ax + valid.shape + (1,) * (params.ndim - ax - 1))
+    zero = np.zeros((), dtype=params.dtype) if params.dtype != object else 0
+    return np.where(mask, out, zero)
+
+
+def _gather_lower(a: dict[str, Any], params: Any, indices: Any, axis: Any) -> Any:
+    import jax.numpy as jnp
+
+    ax = static_ints(axis, "GatherV2's axis")[0]
+    return jnp.take(params, indices, axis=ax, mode="fill", fill_value=0)
+
+
+register(
+    "GatherV2",
+    inputs=3,
+    attrs=[Attr("batch_dims", "int", 0)],
+    infer=_gather_infer,
+    reference=_gather_ref,
+    lower=_gather_lower,
+    doc="take slices of params at indices along axis; out-of-range ids give zeros",
+)
+
+# -- filling, tiling, padding ---------------------------------------------------------------------
+
+
+def _fill_infer(ctx: InferContext) -> list[TensorType]:
+    dims = ctx.dims(0)
+    return [TensorType(ctx.types[1].dtype, None if dims is None else tuple(dims))]
+
+
+register(
+    "Fill",
+    inputs=2,
+    infer=_fill_infer,
+    xp_fn=lambda xp, a, dims, v: xp.full(static_ints(dims, "Fill's dims"), v, dtype=v.dtype),
+    doc="a tensor of the given shape filled with a scalar",
+)
+
+register(
+    "ZerosLike", inputs=1, infer=same_as(0),
+    xp_fn=lambda xp, a, x: xp.zeros_like(x), doc="zeros of x's shape and dtype",
+)
+register(
+    "OnesLike", inputs=1, infer=same_as(0),
+    xp_fn=lambda xp, a, x: xp.ones_like(x), doc="ones of x's shape and dtype",
+)
+
+
+def _tile_infer(ctx: InferContext) -> list[TensorType]:
+    x, m = ctx.types[0], ctx.ints(1)
+    if x.shape is None or m is None:
+        return [TensorType(x.dtype, None)]
+    if len(m) != len(x.shape):
+        raise ctx.fail(f"multiples {m} do not match rank {len(x.shape)}")
+    return [TensorType(x.dtype, tuple(dims_product((d, k)) for d, k in zip(x.shape, m)))]
+
+
+register(
+    "Tile",
+    inputs=2,
+    infer=_tile_infer,
+    xp_fn=lambda xp, a, x, m: xp.tile(x, static_ints(m, "Tile's multiples")),
+    doc="repeat x along each axis",
+)
+
+
+def _broadcast_to_infer(ctx: InferContext) -> list[TensorType]:
+    dims = ctx.dims(1)
+    if dims is None:
+        return [TensorType(ctx.types[0].dtype, None)]
+    try:
+        shape = broadcast_shapes([ctx.types[0].shape, tuple(dims)])
+    except ValueError as err:
+        raise ctx.fail(str(err)) from err
+    return [TensorType(ctx.types[0].dtype, shape)]
+
+
+register(
+    "BroadcastTo",
+    inputs=2,
+    infer=_broadcast_to_infer,
+    xp_fn=lambda xp, a, x, s: xp.broadcast_to(x, static_ints(s, "BroadcastTo's shape")),
+    doc="broadcast x to a shape",
+)
+
+
+def _pad_infer(ctx: InferContext) -> list[TensorType]:
+    x, p = ctx.types[0], ctx.ints(1)
+    if x.shape is None or p is None:
+        return [TensorType(x.dtype, None if x.shape is None else (UNKNOWN,) * len(x.shape))]
+    pairs = np.asarray(p).reshape(-1, 2)
+    if len(pairs) != len(x.shape):
+        raise ctx.fail(f"paddings for rank {len(pairs)} given to {x}")
+    if (pairs < 0).any():
+        raise ctx.fail("negative padding")
+    shape = tuple(
+        d + int(lo + hi) if isinstance(d, int) else (d if lo == hi == 0 else UNKNOWN)
+        for d, (lo, hi) in zip(x.shape, pairs)
+    )
+    return [TensorType(x.dtype, shape)]
+
+
+def _pad(xp: Any, a: dict[str, Any], x: Any, p: Any, value: Any = None) -> Any:
+    pairs = np.asarray(static_ints(p, "Pad's paddings")).reshape(-1, 2).tolist()
+    fill = 0 if value is None else value
+    return xp.pad(x, pairs, mode="constant", constant_values=fill)
+
+
+register("Pad", inputs=2, infer=_pad_infer, xp_fn=_pad, doc="pad with zeros")
+register("PadV2", inputs=3, infer=_pad_infer, xp_fn=_pad, doc="pad with a constant")
+
+
+def _mirror_pad(xp: Any, a: dict[str, Any], x: Any, p: Any) -> Any:
+    pairs = np.asarray(static_ints(p, "MirrorPad's paddings")).reshape(-1, 2).tolist()
+    return xp.pad(x, pairs, mode="reflect" if a["mode"] == "REFLECT" else "symmetric")
+
+
+register(
+    "MirrorPad",
+    inputs=2,
+    attrs=[Attr("mode", "str")],
+    infer=_pad_infer,
+    xp_fn=_mirror_pad,
+    doc="pad by reflecting x (REFLECT or SYMMETRIC)",
+)
+
+
+def _range_infer(ctx: InferContext) -> list[TensorType]:
+    vals = [ctx.known(i) for i in range(3)]
+    dtype = ctx.attrs["Tidx"]
+    if any(v is None or v.dtype == object for v in vals):
+        return [TensorType(dtype, (UNKNOWN,))]
+    start, limit, delta = (float(np.asarray(v)) for v in vals)  # type: ignore[arg-type]
+    if delta == 0:
+        raise ctx.fail("delta is 0")
+    n = max(0, int(np.ceil((limit - start) / delta)))
+    return [TensorType(dtype, (n,))]
+
+
+def _range(xp: Any, a: dict[str, Any], start: Any, limit: Any, delta: Any) -> Any:
+    s, lim, d = (np.asarray(v).item() for v in (start, limit, delta))
+    return np.arange(s, lim, d, dtype=numpy_dtype(a["Tidx"]))
+
+
+register(
+    "Range",
+    inputs=3,
+    attrs=[Attr("Tidx", "type", "int32")],
+    infer=_range_infer,
+    xp_fn=_range,
+    doc="start, start + delta, ... below limit (operands known at compile time)",
+)
+
+
+def _one_hot_infer(ctx: InferContext) -> list[TensorType]:
+    idx, depth = ctx.types[0], ctx.ints(1)
+    dtype = ctx.types[2].dtype
+    if idx.shape is None or depth is None:
+        return [TensorType(dtype, None)]
+    shape = list(idx.shape)
+    axis = ctx.attrs["axis"]
+    shape.insert(len(shape) if axis == -1 else axis, depth[0])
+    return [TensorType(dtype, tuple(shape))]
+
+
+def _one_hot(xp: Any, a: dict[str, Any], idx: Any, depth: Any, on: Any, off: Any) -> Any:
+    d = static_ints(depth, "OneHot's depth")[0]
+    axis = a["axis"]
+    hot = xp.expand_dims(idx, -1) == xp.arange(d)
+    out = xp.where(hot, on, off)
+    return out if axis == -1 else xp.moveaxis(out, -1, axis)
+
+
+register(
+    "OneHot",
+    inputs=4,
+    attrs=[Attr("axis", "int", -1)],
+    infer=_one_hot_infer,
+    xp_fn=_one_hot,
+    doc="one-hot encoding of indices (out of range: all off)",
+)

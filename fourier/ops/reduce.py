@@ -1,0 +1,110 @@
+"""Reductions over axes given by an operand, arg-reductions and scans."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fourier.ir.types import TensorType
+from fourier.ops._infer import norm_axis, same_as
+from fourier.ops.array import static_ints
+from fourier.ops.registry import Attr, InferContext, register
+
+
+def _reduce_infer(bool_out: bool = False):  # type: ignore[no-untyped-def]
+    def infer(ctx: InferContext) -> list[TensorType]:
+        x, axes = ctx.types[0], ctx.ints(1)
+        dtype = "bool" if bool_out else x.dtype
+        if x.shape is None or axes is None:
+            return [TensorType(dtype, None)]
+        rank = len(x.shape)
+        norm = {norm_axis(ctx, a, rank) for a in axes}
+        if ctx.attrs["keep_dims"]:
+            shape = tuple(1 if i in norm else d for i, d in enumerate(x.shape))
+        else:
+            shape = tuple(d for i, d in enumerate(x.shape) if i not in norm)
+        return [TensorType(dtype, shape)]
+
+    return infer
+
+
+def _axes(x: Any, axes: Any) -> tuple[int, ...]:
+    return tuple(sorted({a % max(x.ndim, 1) for a in static_ints(axes, "the reduction axes")}))
+
+
+def _reducer(name: str, fn: str, doc: str, bool_out: bool = False) -> None:
+    def xp_fn(xp: Any, a: dict[str, Any], x: Any, axes: Any) -> Any:
+        ax = _axes(x, axes)
+        keep = a["keep_dims"]
+        if name == "Mean" and np.issubdtype(x.dtype, np.integer):
+            total = xp.sum(x, axis=ax, keepdims=keep, dtype=x.dtype)
+            count = int(np.prod([x.shape[i] for i in ax])) if ax else 1
+            return (xp.trunc(total / count)).astype(x.dtype)
+        if fn in ("sum", "prod"):
+            return getattr(xp, fn)(x, axis=ax, keepdims=keep, dtype=x.dtype)
+        out = getattr(xp, fn)(x, axis=ax, keepdims=keep)
+        return out if bool_out else out.astype(x.dtype)
+
+    register(
+        name,
+        inputs=2,
+        attrs=[Attr("keep_dims", "bool", False)],
+        infer=_reduce_infer(bool_out),
+        xp_fn=xp_fn,
+        traits=("pure", "reduction"),
+        doc=doc,
+    )
+
+
+_reducer("Sum", "sum", "sum over the axes given by the second input")
+_reducer("Mean", "mean", "mean over the axes (integer means truncate, as in TensorFlow)")
+_reducer("Prod", "prod", "product over the axes")
+_reducer("Max", "max", "maximum over the axes")
+_reducer("Min", "min", "minimum over the axes")
+_reducer("All", "all", "logical and over the axes", bool_out=True)
+_reducer("Any", "any", "logical or over the axes", bool_out=True)
+
+
+def _arg_infer(ctx: InferContext) -> list[TensorType]:
+    x, axis = ctx.types[0], ctx.ints(1)
+    dtype = ctx.attrs["output_type"]
+    if x.shape is None or axis is None:
+        return [TensorType(dtype, None)]
+    ax = norm_axis(ctx, axis[0], len(x.shape))
+    return [TensorType(dtype, tuple(d for i, d in enumerate(x.shape) if i != ax))]
+
+
+for _name, _fn in [("ArgMax", "argmax"), ("ArgMin", "argmin")]:
+    register(
+        _name,
+        inputs=2,
+        attrs=[Attr("output_type", "type", "int64")],
+        infer=_arg_infer,
+        xp_fn=lambda xp, a, x, axis, fn=_fn: getattr(xp, fn)(
+            x, axis=static_ints(axis, "the arg-reduction axis")[0]
+        ).astype(a["output_type"]),
+        traits=("pure", "reduction"),
+        doc=f"index of the {_fn[3:]} along an axis (first one on ties)",
+    )
+
+
+def _cumsum(xp: Any, a: dict[str, Any], x: Any, axis: Any) -> Any:
+    ax = static_ints(axis, "Cumsum's axis")[0] % x.ndim
+    if a["reverse"]:
+        x = xp.flip(x, ax)
+    out = xp.cumsum(x, axis=ax, dtype=x.dtype)
+    if a["exclusive"]:
+        out = out - x
+    return xp.flip(out, ax) if a["reverse"] else out
+
+
+register(
+    "Cumsum",
+    inputs=2,
+    attrs=[Attr("exclusive", "bool", False), Attr("reverse", "bool", False)],
+    infer=same_as(0),
+    xp_fn=_cumsum,
+    traits=("pure", "reduction"),
+    doc="running sum along an axis",
+)

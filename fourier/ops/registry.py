@@ -1,0 +1,242 @@
+"""The op registry: every op the IR can hold, defined once.
+
+An `OpDef` holds an op's attributes (with TensorFlow's names and defaults), its type/shape
+inference (with a symbolic batch dimension), its numpy reference evaluation, its lowering to JAX,
+and its traits. The importer, the verifier, the reference interpreter, shape-value propagation and
+the JAX backend all read the same entry; adding an op touches one family module.
+
+Calling conventions: ``reference(attrs, *numpy_arrays)`` and ``lower(attrs, *jax_arrays)`` each
+return one array or a tuple of arrays. Ops whose numpy and JAX forms are the same expression are
+written once as ``xp_fn(xp, attrs, *arrays)`` and called with ``numpy`` or ``jax.numpy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fourier.ir.types import Dim, Sym, TensorType, dim_to_sym, sym_to_dim
+
+if TYPE_CHECKING:
+    from fourier.ir.core import Node
+
+__all__ = [
+    "REQUIRED",
+    "Attr",
+    "OpDef",
+    "InferContext",
+    "register",
+    "get_op",
+    "has_op",
+    "all_ops",
+    "infer_node",
+    "shape_value",
+    "KNOWN_VALUE_MAX_ELEMENTS",
+]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+# Values up to this many elements are propagated at inference time (shape arithmetic).
+KNOWN_VALUE_MAX_ELEMENTS = 4096
+
+ATTR_KINDS = ("int", "float", "bool", "str", "type", "shape", "tensor", "ints", "floats", "types")
+
+
+@dataclass(frozen=True)
+class Attr:
+    """An attribute an op reads: name, kind (one of `ATTR_KINDS`), default or `REQUIRED`."""
+
+    name: str
+    kind: str
+    default: Any = REQUIRED
+
+    def __post_init__(self) -> None:
+        if self.kind not in ATTR_KINDS:
+            raise ValueError(f"attribute {self.name}: unknown kind {self.kind!r}")
+
+
+Infer = Callable[["InferContext"], Sequence[TensorType]]
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """One registry entry."""
+
+    name: str
+    infer: Infer
+    reference: Callable[..., Any]
+    lower: Callable[..., Any]
+    attrs: tuple[Attr, ...] = ()
+    min_inputs: int = 0
+    max_inputs: int | None = None
+    traits: frozenset[str] = field(default_factory=frozenset)
+    doc: str = ""
+    known: Callable[["InferContext"], list[np.ndarray] | None] | None = None
+
+    def attr(self, name: str) -> Attr:
+        for a in self.attrs:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+
+_REGISTRY: dict[str, OpDef] = {}
+
+
+def register(
+    name: str,
+    *,
+    infer: Infer,
+    reference: Callable[..., Any] | None = None,
+    lower: Callable[..., Any] | None = None,
+    xp_fn: Callable[..., Any] | None = None,
+    attrs: Sequence[Attr] = (),
+    inputs: int | tuple[int, int | None] = 0,
+    traits: Sequence[str] = ("pure",),
+    doc: str = "",
+    known: Callable[[InferContext], list[np.ndarray] | None] | None = None,
+) -> OpDef:
+    """Define an op. Give ``xp_fn`` when numpy and JAX share one expression, else both forms."""
+    if name in _REGISTRY:
+        raise ValueError(f"op {name} registered twice")
+    if xp_fn is not None:
+        fn = xp_fn
+        if reference is None:
+            reference = lambda attrs, *a: fn(np, attrs, *a)  # noqa: E731
+
+        if lower is None:
+
+            def lower(attrs: dict[str, Any], *a: Any) -> Any:
+                import jax.numpy as jnp
+
+                return fn(jnp, attrs, *a)
+
+    if reference is None or lower is None:
+        raise ValueError(f"op {name}: needs a reference and a lowering (or xp_fn)")
+    lo, hi = (inputs, inputs) if isinstance(inputs, int) else inputs
+    opdef = OpDef(
+        name, infer, reference, lower, tuple(attrs), lo, hi, frozenset(traits), doc.strip(), known
+    )
+    _REGISTRY[name] = opdef
+    return opdef
+
+
+def _load_families() -> None:
+    # Importing the family modules fills the registry.
+    from fourier.ops import array, basic, math, nn, reduce  # noqa: F401
+
+
+def get_op(name: str) -> OpDef:
+    """The registry entry for an op name (KeyError if none)."""
+    if not _REGISTRY:
+        _load_families()
+    return _REGISTRY[name]
+
+
+def has_op(name: str) -> bool:
+    if not _REGISTRY:
+        _load_families()
+    return name in _REGISTRY
+
+
+def all_ops() -> dict[str, OpDef]:
+    """Every registered op, by name."""
+    if not _REGISTRY:
+        _load_families()
+    return dict(sorted(_REGISTRY.items()))
+
+
+class InferContext:
+    """What an op's inference sees: its node's attributes, input types and known input values."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.attrs = node.attrs
+        self.types = [v.type for v in node.inputs]
+
+    def known(self, i: int) -> np.ndarray | None:
+        """The value of input ``i`` if known at compile time (object arrays hold `Sym` dims)."""
+        return self.node.inputs[i].known
+
+    def ints(self, i: int) -> list[int] | None:
+        """Input ``i`` as a list of static ints, or None if not known statically."""
+        v = self.known(i)
+        if v is None or v.dtype == object:
+            return None
+        return [int(x) for x in np.asarray(v).reshape(-1)]
+
+    def dims(self, i: int) -> list[Dim] | None:
+        """Input ``i`` (a shape vector) as dimensions; symbolic entries stay symbolic."""
+        v = self.known(i)
+        if v is None:
+            return None
+        out: list[Dim] = []
+        for x in np.asarray(v).reshape(-1).tolist():
+            out.append(int(x) if isinstance(x, (int, np.integer)) else sym_to_dim(x))
+        return out
+
+    def fail(self, message: str) -> Exception:
+        from fourier.errors import VerificationError
+
+        return VerificationError(f"node {self.node.name!r} ({self.node.op}): {message}")
+
+
+def _known_value(opdef: OpDef, node: Node) -> list[np.ndarray] | None:
+    """Evaluate a node on known small inputs (constant and shape propagation)."""
+    if opdef.known is not None:
+        return opdef.known(InferContext(node))
+    if node.op == "Const":
+        value = node.attrs["value"]
+        return [value] if value.size <= KNOWN_VALUE_MAX_ELEMENTS else None
+    if "pure" not in opdef.traits or "no_fold" in opdef.traits:
+        return None
+    args = []
+    for v in node.inputs:
+        k = v.known
+        if k is None or k.size > KNOWN_VALUE_MAX_ELEMENTS:
+            return None
+        args.append(k)
+    try:
+        out = opdef.reference(node.attrs, *args)
+    except Exception:  # noqa: BLE001 - symbolic values make many ops raise: then it is unknown
+        return None
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    result = []
+    for o in outs:
+        arr = np.asarray(o)
+        if arr.size > KNOWN_VALUE_MAX_ELEMENTS:
+            return None
+        if arr.dtype == object and not all(isinstance(x, (int, Sym)) for x in arr.reshape(-1)):
+            return None
+        result.append(arr)
+    return result
+
+
+def infer_node(node: Node) -> tuple[list[TensorType], list[np.ndarray] | None]:
+    """Run the node's op inference: output types, and output values where known statically."""
+    opdef = get_op(node.op)
+    types = list(opdef.infer(InferContext(node)))
+    return types, _known_value(opdef, node)
+
+
+def shape_value(t: TensorType) -> np.ndarray | None:
+    """The value ``Shape(x)`` has for a value of type ``t``: ints, or objects with `Sym` dims."""
+    if t.shape is None:
+        return None
+    syms = [dim_to_sym(d) for d in t.shape]
+    if any(s is None for s in syms):
+        return None
+    if all(isinstance(s, int) for s in syms):
+        return np.array(syms, dtype=np.int64)
+    arr = np.empty(len(syms), dtype=object)
+    arr[:] = syms
+    return arr
