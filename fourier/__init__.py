@@ -1,0 +1,81 @@
+"""Fourier: a graph compiler for TensorFlow inference graphs.
+
+A frozen GraphDef goes in; an artifact of XLA executables compiled ahead of time for a set of
+batch buckets comes out; `load` serves it inside your process::
+
+    import fourier
+    fourier.compile("model.pb", "model.fourier", buckets=[32, 64, 128])
+    model = fourier.load("model.fourier")
+    outputs = model({"features": x})
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "compile",
+    "load",
+    "import_graph",
+    "Model",
+    "Graph",
+    "Signature",
+    "TensorSpec",
+    "CompileReport",
+    "errors",
+]
+
+if TYPE_CHECKING:
+    from fourier.compiler import CompileReport
+    from fourier.ir.core import Graph
+    from fourier.runtime import Model
+    from fourier.signature import Signature, TensorSpec
+
+
+def compile(model: Any, out: Any, buckets: Any = (32, 64, 128), **kwargs: Any) -> CompileReport:  # noqa: A001
+    """Compile a frozen graph (``.pb``, ``.pbtxt``, SavedModel dir, or `Graph`) into ``out``."""
+    from fourier.compiler import compile_model
+
+    return compile_model(model, out, buckets, **kwargs)
+
+
+def load(path: Any, platform: str | None = None) -> Model:
+    """Load an artifact for serving; see `fourier.runtime.Model`."""
+    from fourier.runtime import load as _load
+
+    return _load(path, platform)
+
+
+def import_graph(path: Any, outputs: Any = None) -> Graph:
+    """Import a TensorFlow graph into the IR without compiling it."""
+    from fourier.importer import load_graph
+
+    return load_graph(path, outputs)
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy so that `import fourier` stays cheap and TensorFlow-free.
+    if name == "Model":
+        from fourier.runtime import Model
+
+        return Model
+    if name == "Graph":
+        from fourier.ir.core import Graph
+
+        return Graph
+    if name in ("Signature", "TensorSpec"):
+        from fourier import signature
+
+        return getattr(signature, name)
+    if name == "CompileReport":
+        from fourier.compiler import CompileReport
+
+        return CompileReport
+    if name == "errors":
+        from fourier import errors
+
+        return errors
+    raise AttributeError(name)

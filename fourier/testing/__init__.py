@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks: the model zoo and the TensorFlow oracle (need TensorFlow)."""

@@ -1,0 +1,1 @@
+"""Backends: lowering the IR to JAX, and compiling it to XLA executables (as fourier.backends)."""

@@ -1,0 +1,154 @@
+"""XLA through JAX: export portable StableHLO, AOT-compile, (de)serialize and run executables.
+
+Executables are serialized with the PJRT client's own ``serialize_executable`` (bytes, no pickle).
+That entry point lives in ``jaxlib`` internals whose signatures move between versions, so every
+artifact also keeps the bucket's StableHLO (``jax.export``, multi-platform); loading falls back to
+compiling that when the stored executable does not fit the running jaxlib or device.
+
+All tracing happens with 64-bit types enabled so int64/float64 graph values keep their dtypes;
+the flag is thread-local and only set around tracing and argument transfer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fourier.backends.jax_lowering import LoweredGraph
+
+__all__ = [
+    "ArgSpec",
+    "CompiledBucket",
+    "Executable",
+    "compile_bucket",
+    "load_executable",
+    "compile_stablehlo",
+    "device_for",
+    "EXPORT_PLATFORMS",
+]
+
+EXPORT_PLATFORMS = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """Shape and dtype of one executable argument."""
+
+    shape: tuple[int, ...]
+    dtype: str
+
+
+@dataclass
+class CompiledBucket:
+    """What compiling one bucket produces."""
+
+    stablehlo: bytes
+    executable: bytes | None
+    compile_seconds: float
+    export_seconds: float
+
+
+def device_for(platform: str | None = None) -> Any:
+    """The first JAX device of ``platform`` (default: JAX's default backend)."""
+    import jax
+
+    from fourier.errors import CompileError
+
+    try:
+        return jax.devices(platform)[0] if platform else jax.devices()[0]
+    except RuntimeError as e:
+        raise CompileError(f"no {platform} device available: {e}") from e
+
+
+def _specs(args: Sequence[ArgSpec]) -> list[Any]:
+    import jax
+
+    from fourier.ir.types import numpy_dtype
+
+    return [jax.ShapeDtypeStruct(a.shape, numpy_dtype(a.dtype)) for a in args]
+
+
+def compile_bucket(
+    lowered: LoweredGraph, params: Sequence[ArgSpec], inputs: Sequence[ArgSpec], device: Any
+) -> CompiledBucket:
+    """Export StableHLO for every platform and compile an executable for ``device``."""
+    import jax
+    from jax import export
+
+    with jax.enable_x64(True):
+        jitted = jax.jit(lowered.fn, keep_unused=True)
+        p_specs, i_specs = _specs(params), _specs(inputs)
+        t0 = time.perf_counter()
+        exported = export.export(jitted, platforms=EXPORT_PLATFORMS)(p_specs, i_specs)
+        stablehlo = bytes(exported.serialize())
+        t1 = time.perf_counter()
+        with jax.default_device(device):
+            compiled = jitted.lower(p_specs, i_specs).compile()
+        t2 = time.perf_counter()
+    runtime = compiled.runtime_executable()
+    data = bytes(device.client.serialize_executable(runtime))
+    return CompiledBucket(stablehlo, data, compile_seconds=t2 - t1, export_seconds=t1 - t0)
+
+
+class Executable:
+    """A loaded executable: runs host numpy arguments and returns host numpy results."""
+
+    def __init__(self, loaded: Any, device: Any, params: Sequence[Any], recompiled: bool) -> None:
+        self._loaded = loaded
+        self._device = device
+        self._params = list(params)
+        self.recompiled = recompiled
+
+    def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        import jax
+
+        with jax.enable_x64(True):
+            args = self._params + [jax.device_put(x, self._device) for x in inputs]
+        results = self._loaded.execute_sharded(args).disassemble_into_single_device_arrays()
+        return [np.asarray(r[0]) for r in results]
+
+
+def _device_list(device: Any) -> Any:
+    try:
+        from jaxlib._jax import DeviceList
+
+        return DeviceList((device,))
+    except ImportError:  # older jaxlib takes a plain sequence
+        return [device]
+
+
+def compile_stablehlo(stablehlo: bytes, params: Sequence[ArgSpec], inputs: Sequence[ArgSpec], device: Any) -> Any:
+    """Compile a serialized ``jax.export`` module for ``device``; returns a loaded executable."""
+    import jax
+    from jax import export
+
+    exported = export.deserialize(bytearray(stablehlo))
+    with jax.enable_x64(True):
+        fn = jax.jit(exported.call, keep_unused=True)
+        with jax.default_device(device):
+            compiled = fn.lower(_specs(params), _specs(inputs)).compile()
+    return compiled.runtime_executable()
+
+
+def load_executable(
+    executable: bytes | None,
+    stablehlo: bytes,
+    params: Sequence[ArgSpec],
+    inputs: Sequence[ArgSpec],
+    device: Any,
+    device_params: Sequence[Any],
+    compatible: bool,
+) -> Executable:
+    """Deserialize ``executable`` if ``compatible``; otherwise (or if that fails) compile StableHLO."""
+    if executable is not None and compatible:
+        try:
+            loaded = device.client.deserialize_executable(executable, _device_list(device), None)
+            return Executable(loaded, device, device_params, recompiled=False)
+        except Exception:  # noqa: BLE001 - jaxlib raises its own types; StableHLO is the fallback
+            pass
+    loaded = compile_stablehlo(stablehlo, params, inputs, device)
+    return Executable(loaded, device, device_params, recompiled=True)

@@ -1,0 +1,5 @@
+"""``python -m fourier`` runs the CLI."""
+
+from fourier.cli import main
+
+main()

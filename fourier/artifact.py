@@ -1,0 +1,224 @@
+"""The artifact directory: manifest, weights, StableHLO and executables (see docs/artifact.md).
+
+Reading checks the manifest's format and the sha256 of every file it lists before any of those
+bytes are handed to a deserializer. Nothing is unpickled: the manifest is JSON, weights are
+safetensors, StableHLO and executables are opaque bytes given to jax/jaxlib.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from fourier.errors import ArtifactError
+from fourier.signature import Signature
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "ParamSpec",
+    "BucketEntry",
+    "Manifest",
+    "write_artifact",
+    "read_manifest",
+    "sha256_file",
+    "read_verified",
+]
+
+FORMAT = "fourier-artifact"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A weight: its key in ``weights.safetensors``, dtype and shape."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BucketEntry:
+    """One compiled batch size (``batch`` is None for a graph with static shapes)."""
+
+    batch: int | None
+    stablehlo: str
+    executable: str | None
+    compile_seconds: float
+
+
+@dataclass
+class Manifest:
+    """Everything needed to load and trust an artifact."""
+
+    signature: Signature
+    buckets: list[int] | None
+    params: list[ParamSpec]
+    executables: list[BucketEntry]
+    platform: str
+    device_kind: str
+    versions: dict[str, str]
+    source: dict[str, str]
+    passes: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    weights: str = "weights.safetensors"
+    ir: str = "graph.fir"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "signature": self.signature.to_json(),
+            "buckets": self.buckets,
+            "params": [{"name": p.name, "dtype": p.dtype, "shape": list(p.shape)} for p in self.params],
+            "executables": [
+                {
+                    "batch": e.batch,
+                    "stablehlo": e.stablehlo,
+                    "executable": e.executable,
+                    "compile_seconds": round(e.compile_seconds, 4),
+                }
+                for e in self.executables
+            ],
+            "platform": self.platform,
+            "device_kind": self.device_kind,
+            "versions": self.versions,
+            "source": self.source,
+            "passes": self.passes,
+            "weights": self.weights,
+            "ir": self.ir,
+            "files": dict(sorted(self.files.items())),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Manifest:
+        return cls(
+            signature=Signature.from_json(d["signature"]),
+            buckets=None if d["buckets"] is None else [int(b) for b in d["buckets"]],
+            params=[ParamSpec(p["name"], p["dtype"], tuple(int(x) for x in p["shape"])) for p in d["params"]],
+            executables=[
+                BucketEntry(
+                    None if e["batch"] is None else int(e["batch"]),
+                    str(e["stablehlo"]),
+                    None if e["executable"] is None else str(e["executable"]),
+                    float(e.get("compile_seconds", 0.0)),
+                )
+                for e in d["executables"]
+            ],
+            platform=str(d["platform"]),
+            device_kind=str(d["device_kind"]),
+            versions={str(k): str(v) for k, v in d["versions"].items()},
+            source={str(k): str(v) for k, v in d["source"].items()},
+            passes=[str(p) for p in d.get("passes", [])],
+            files={str(k): str(v) for k, v in d["files"].items()},
+            weights=str(d.get("weights", "weights.safetensors")),
+            ir=str(d.get("ir", "graph.fir")),
+        )
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _safe_relpath(rel: str, root: Path) -> Path:
+    p = PurePosixPath(rel)
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        raise ArtifactError(f"{root}: manifest lists an unsafe path {rel!r}")
+    return root.joinpath(*p.parts)
+
+
+def write_artifact(out: Path, manifest: Manifest, blobs: dict[str, bytes], weights: dict[str, Any]) -> Path:
+    """Write an artifact atomically: build it beside ``out``, then swap it into place."""
+    from safetensors.numpy import save_file
+
+    out = Path(out)
+    if out.exists() and not (out / MANIFEST).exists() and any(out.iterdir()):
+        raise ArtifactError(f"{out}: exists and is not a Fourier artifact; refusing to overwrite it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        files: dict[str, str] = {}
+        for rel, data in blobs.items():
+            path = _safe_relpath(rel, tmp)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            files[rel] = hashlib.sha256(data).hexdigest()
+        save_file(weights, str(tmp / manifest.weights))
+        files[manifest.weights] = sha256_file(tmp / manifest.weights)
+        manifest.files = files
+        (tmp / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=1) + "\n")
+        old = None
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def read_manifest(root: Path, verify: bool = True) -> Manifest:
+    """Read and check an artifact's manifest; with ``verify``, check every file's sha256 too."""
+    root = Path(root)
+    path = root / MANIFEST
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{root}: not a Fourier artifact (no {MANIFEST})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"{path}: unreadable manifest ({e})") from e
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise ArtifactError(f"{path}: not a Fourier manifest")
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{path}: artifact format version {raw.get('format_version')}, this Fourier reads {FORMAT_VERSION}"
+        )
+    try:
+        manifest = Manifest.from_json(raw)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ArtifactError(f"{path}: malformed manifest ({type(e).__name__}: {e})") from e
+    needed = {manifest.weights} | {e.stablehlo for e in manifest.executables}
+    needed |= {e.executable for e in manifest.executables if e.executable}
+    missing_hash = needed - set(manifest.files)
+    if missing_hash:
+        raise ArtifactError(f"{path}: files without a recorded sha256: {sorted(missing_hash)}")
+    if verify:
+        for rel, want in manifest.files.items():
+            file = _safe_relpath(rel, root)
+            if not file.is_file():
+                raise ArtifactError(f"{root}: file {rel} is missing")
+            got = sha256_file(file)
+            if got != want:
+                raise ArtifactError(
+                    f"{root}: file {rel} is corrupt or was changed (sha256 {got[:16]}..., "
+                    f"manifest says {want[:16]}...)"
+                )
+    return manifest
+
+
+def read_verified(root: Path, manifest: Manifest, rel: str) -> bytes:
+    """Read one listed file and check its sha256 on the very bytes that will be used."""
+    if rel not in manifest.files:
+        raise ArtifactError(f"{root}: {rel} has no recorded sha256")
+    try:
+        data = _safe_relpath(rel, Path(root)).read_bytes()
+    except OSError as e:
+        raise ArtifactError(f"{root}: cannot read {rel} ({e})") from e
+    if hashlib.sha256(data).hexdigest() != manifest.files[rel]:
+        raise ArtifactError(f"{root}: file {rel} is corrupt or was changed")
+    return data

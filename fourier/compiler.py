@@ -1,0 +1,187 @@
+"""Compile a graph into an artifact: import, check the signature, lower, compile each bucket."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fourier.artifact import BucketEntry, Manifest, ParamSpec, write_artifact
+from fourier.errors import CompileError
+from fourier.ir.core import Graph
+from fourier.ir.types import BATCH
+from fourier.signature import Signature, TensorSpec
+
+__all__ = ["CompileReport", "compile_model", "graph_signature", "versions", "DEFAULT_BUCKETS"]
+
+DEFAULT_BUCKETS = (32, 64, 128)
+
+
+@dataclass
+class CompileReport:
+    """What a compile did: where the artifact went, its buckets, ops, times and size."""
+
+    out: Path
+    signature: Signature
+    buckets: list[int] | None
+    num_ops: int
+    op_counts: dict[str, int]
+    bucket_seconds: dict[int | None, float]
+    total_seconds: float
+    artifact_bytes: int
+    weight_bytes: int
+    notes: list[str] = field(default_factory=list)
+
+
+def versions() -> dict[str, str]:
+    """Versions recorded in a manifest (and compared when an artifact is loaded)."""
+    import jax
+    import jaxlib
+
+    from fourier import __version__
+
+    return {"fourier": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__}
+
+
+def _depends_on_batch(graph: Graph, node_name: str) -> bool:
+    batched = {id(n) for n in graph.inputs if n.output.type.shape and BATCH in n.output.type.shape}
+    stack, seen = [graph.node(node_name)], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in batched:
+            return True
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        stack.extend(v.producer for v in n.inputs)
+    return False
+
+
+def graph_signature(graph: Graph) -> Signature:
+    """The signature of a graph, or a CompileError if its shapes cannot be bucketed."""
+    inputs = []
+    for node in graph.inputs:
+        t = node.output.type
+        assert t.shape is not None  # the importer refuses unknown-rank inputs
+        for axis, d in enumerate(t.shape):
+            if axis == 0 and d == BATCH:
+                continue
+            if not isinstance(d, int):
+                raise CompileError(
+                    f"input {node.name!r} has shape {t}: dimension {axis} is unknown; only the "
+                    "first (batch) dimension may be unknown. Export the graph with that dimension fixed."
+                )
+        inputs.append(TensorSpec(node.name, t.dtype, t.shape))
+    batched = any(s.batched for s in inputs)
+    outputs = []
+    for name, v in graph.outputs:
+        shape = v.type.shape
+        if shape is None:
+            raise CompileError(f"output {name!r} has unknown rank")
+        rest = [d for d in shape[1:] if isinstance(d, str) and BATCH in d]
+        if batched and (not shape or shape[0] != BATCH or rest):
+            if not shape or shape[0] != BATCH:
+                if _depends_on_batch(graph, v.producer.name):
+                    raise CompileError(
+                        f"output {name!r} has type {v.type}: it depends on batched inputs but does "
+                        "not keep the batch as its first dimension, so padding requests to a bucket "
+                        "would change it"
+                    )
+            if rest:
+                raise CompileError(f"output {name!r} has type {v.type}: the batch is folded into a dimension")
+        outputs.append(TensorSpec(name, v.type.dtype, shape))
+    return Signature(tuple(inputs), tuple(outputs))
+
+
+def _check_buckets(buckets: Sequence[int]) -> list[int]:
+    out = sorted(set(int(b) for b in buckets))
+    if not out:
+        raise CompileError("no buckets given")
+    if out[0] < 1:
+        raise CompileError(f"bucket sizes must be positive, got {out[0]}")
+    return out
+
+
+def compile_model(
+    model: str | Path | Graph,
+    out: str | Path,
+    buckets: Sequence[int] = DEFAULT_BUCKETS,
+    *,
+    platform: str | None = None,
+    outputs: Sequence[str] | None = None,
+    on_bucket: Callable[[int | None, float], None] | None = None,
+    on_start: Callable[[int | None], None] | None = None,
+) -> CompileReport:
+    """Compile ``model`` (a path or an imported Graph) into the artifact directory ``out``."""
+    from fourier.backends.jax_lowering import lower_graph
+    from fourier.backends.xla import ArgSpec, compile_bucket, device_for
+    from fourier.importer import load_graph
+    from fourier.ir.verifier import verify
+
+    t_start = time.perf_counter()
+    graph = model if isinstance(model, Graph) else load_graph(model, outputs)
+    verify(graph)
+    signature = graph_signature(graph)
+    notes: list[str] = []
+    bucketed = any(s.batched for s in signature.inputs)
+    sizes: list[int | None]
+    if bucketed:
+        sizes = list(_check_buckets(buckets))
+    else:
+        sizes = [None]
+        notes.append(
+            "--buckets is not applicable: the graph has no unknown batch dimension, so it is "
+            "compiled once at its own static shapes"
+        )
+
+    device = device_for(platform)
+    lowered = lower_graph(graph)
+    param_specs = [ArgSpec(tuple(p.shape), p.dtype.name) for p in lowered.param_values]
+    blobs: dict[str, bytes] = {}
+    entries: list[BucketEntry] = []
+    seconds: dict[int | None, float] = {}
+    for b in sizes:
+        if on_start:
+            on_start(b)
+        tag = f"b{b}" if b is not None else "static"
+        in_specs = [ArgSpec(s.with_batch(b or 0), s.dtype) for s in signature.inputs]
+        t0 = time.perf_counter()
+        compiled = compile_bucket(lowered, param_specs, in_specs, device)
+        seconds[b] = time.perf_counter() - t0
+        blobs[f"buckets/{tag}.stablehlo"] = compiled.stablehlo
+        exe = None
+        if compiled.executable is not None:
+            exe = f"buckets/{tag}.{device.platform}.xla"
+            blobs[exe] = compiled.executable
+        entries.append(BucketEntry(b, f"buckets/{tag}.stablehlo", exe, seconds[b]))
+        if on_bucket:
+            on_bucket(b, seconds[b])
+
+    blobs["graph.fir"] = str(graph).encode()
+    weights = dict(zip(lowered.param_names, lowered.param_values))
+    manifest = Manifest(
+        signature=signature,
+        buckets=[s for s in sizes if s is not None] or None,
+        params=[ParamSpec(n, v.dtype.name, tuple(v.shape)) for n, v in weights.items()],
+        executables=entries,
+        platform=device.platform,
+        device_kind=str(device.device_kind),
+        versions=versions(),
+        source={"path": graph.source, "sha256": graph.source_sha256},
+        passes=[],
+    )
+    out_path = write_artifact(Path(out), manifest, blobs, weights)
+    size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())
+    return CompileReport(
+        out=out_path,
+        signature=signature,
+        buckets=manifest.buckets,
+        num_ops=sum(1 for n in graph.nodes if n.op not in ("Placeholder", "Const")),
+        op_counts=graph.op_counts(),
+        bucket_seconds=seconds,
+        total_seconds=time.perf_counter() - t_start,
+        artifact_bytes=size,
+        weight_bytes=sum(v.nbytes for v in lowered.param_values),
+        notes=notes,
+    )
