@@ -208,8 +208,6 @@ def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source
             )
         elif spec.default is REQUIRED:
             raise GraphImportError(f"{where}: required attribute {spec.name!r} is missing")
-        else:
-            attrs[spec.name] = spec.default
     if node.op == "Const" and "dtype" in node.attr:
         declared = decode_attr(node.attr["dtype"], "type", f"{where} attribute 'dtype'")
         if declared != attrs["value"].dtype.name:

@@ -92,9 +92,13 @@ class Graph:
         types: Sequence[TensorType] | None = None,
     ) -> Node:
         """Append a node; its output types come from the op's inference unless ``types`` given."""
-        from fourier.ops.registry import infer_node
+        from fourier.ops.registry import REQUIRED, get_op, infer_node
 
-        node = Node(op, self.unique_name(name or op), list(inputs), dict(attrs or {}))
+        given = dict(attrs or {})
+        for spec in get_op(op).attrs:  # unset attributes take the registry's defaults
+            if spec.name not in given and spec.default is not REQUIRED:
+                given[spec.name] = list(spec.default) if isinstance(spec.default, list) else spec.default
+        node = Node(op, self.unique_name(name or op), list(inputs), given)
         node.origin, node.rule = origin, rule
         out_types, known = infer_node(node)
         if types is not None:

@@ -489,8 +489,11 @@ def _gather_ref(a: dict[str, Any], params: np.ndarray, indices: np.ndarray, axis
 def _gather_lower(a: dict[str, Any], params: Any, indices: Any, axis: Any) -> Any:
     import jax.numpy as jnp
 
-    ax = static_ints(axis, "GatherV2's axis")[0]
-    return jnp.take(params, indices, axis=ax, mode="fill", fill_value=0)
+    ax = static_ints(axis, "GatherV2's axis")[0] % params.ndim
+    n = params.shape[ax]
+    # jnp.take wraps negative ids like numpy; TensorFlow has no negative ids: they are out of range.
+    safe = jnp.where(indices < 0, n, indices)
+    return jnp.take(params, safe, axis=ax, mode="fill", fill_value=0)
 
 
 register(

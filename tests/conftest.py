@@ -1,0 +1,33 @@
+"""Shared fixtures: the model zoo (built once, cached) and the TensorFlow oracle.
+
+TensorFlow's environment is fixed before anything imports it: Keras 2 for deepctr, and oneDNN's
+graph rewrites off so that TensorFlow is a trustworthy oracle (../shared/FACTS.md).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path
+
+import pytest
+
+from fourier.testing.zoo import ZOO_NAMES, ZooModel, ensure_zoo
+
+# float32 tolerance against TensorFlow (DESIGN.md contract 4 allows 1e-4 where sums reorder).
+RTOL, ATOL = 1e-4, 1e-5
+BATCHES = (1, 7, 32, 33, 100, 128, 300)
+
+
+@pytest.fixture(scope="session")
+def zoo() -> dict[str, ZooModel]:
+    return ensure_zoo(ZOO_NAMES)
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("artifacts")
