@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from fourier.backends.jax_lowering import LoweredGraph
 
 __all__ = [
@@ -121,7 +120,9 @@ def _device_list(device: Any) -> Any:
         return [device]
 
 
-def compile_stablehlo(stablehlo: bytes, params: Sequence[ArgSpec], inputs: Sequence[ArgSpec], device: Any) -> Any:
+def compile_stablehlo(
+    stablehlo: bytes, params: Sequence[ArgSpec], inputs: Sequence[ArgSpec], device: Any
+) -> Any:
     """Compile a serialized ``jax.export`` module for ``device``; returns a loaded executable."""
     import jax
     from jax import export
@@ -148,7 +149,7 @@ def load_executable(
         try:
             loaded = device.client.deserialize_executable(executable, _device_list(device), None)
             return Executable(loaded, device, device_params, recompiled=False)
-        except Exception:  # noqa: BLE001 - jaxlib raises its own types; StableHLO is the fallback
+        except Exception:
             pass
     loaded = compile_stablehlo(stablehlo, params, inputs, device)
     return Executable(loaded, device, device_params, recompiled=True)

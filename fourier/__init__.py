@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from fourier.signature import Signature, TensorSpec
 
 
-def compile(model: Any, out: Any, buckets: Any = (32, 64, 128), **kwargs: Any) -> CompileReport:  # noqa: A001
+def compile(model: Any, out: Any, buckets: Any = (32, 64, 128), **kwargs: Any) -> CompileReport:
     """Compile a frozen graph (``.pb``, ``.pbtxt``, SavedModel dir, or `Graph`) into ``out``."""
     from fourier.compiler import compile_model
 

@@ -45,7 +45,9 @@ def cli() -> None:
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="artifact directory [MODEL.fourier]")
 @click.option("--platform", default=None, help="cpu, cuda, ... [JAX's default device]")
 @click.option("--outputs", default=None, help="comma-separated output tensors [graph sinks]")
-def compile_cmd(model: Path, buckets: str, out: Path | None, platform: str | None, outputs: str | None) -> None:
+def compile_cmd(
+    model: Path, buckets: str, out: Path | None, platform: str | None, outputs: str | None
+) -> None:
     """Compile MODEL (.pb, .pbtxt or SavedModel dir) into an artifact."""
     from fourier.compiler import compile_model
 
@@ -62,9 +64,13 @@ def compile_cmd(model: Path, buckets: str, out: Path | None, platform: str | Non
 
     console.print(f"[bold]fourier compile[/bold] {model} -> {target}")
     report = compile_model(
-        model, target, sizes, platform=platform,
+        model,
+        target,
+        sizes,
+        platform=platform,
         outputs=outputs.split(",") if outputs else None,
-        on_start=on_start, on_bucket=on_bucket,
+        on_start=on_start,
+        on_bucket=on_bucket,
     )
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
@@ -73,7 +79,9 @@ def compile_cmd(model: Path, buckets: str, out: Path | None, platform: str | Non
     table.add_row("signature", str(report.signature))
     table.add_row("ops", f"{report.num_ops} (plus constants and inputs)")
     table.add_row("buckets", ", ".join(map(str, report.buckets)) if report.buckets else "static shapes")
-    table.add_row("compile seconds", f"{sum(report.bucket_seconds.values()):.2f} ({report.total_seconds:.2f} total)")
+    table.add_row(
+        "compile seconds", f"{sum(report.bucket_seconds.values()):.2f} ({report.total_seconds:.2f} total)"
+    )
     table.add_row("artifact size", f"{_size(report.artifact_bytes)} (weights {_size(report.weight_bytes)})")
     stdout.print(table)
 
@@ -136,7 +144,9 @@ def run_cmd(artifact: Path, batch: int, npz: Path | None, repeat: int, seed: int
     from fourier.runtime import load
 
     model = load(artifact)
-    console.print(f"loaded {artifact} in {model.load_info.seconds * 1e3:.1f} ms on {model.load_info.platform}")
+    console.print(
+        f"loaded {artifact} in {model.load_info.seconds * 1e3:.1f} ms on {model.load_info.platform}"
+    )
     if npz:
         with np.load(npz, allow_pickle=False) as data:
             feeds = {k: data[k] for k in data.files}

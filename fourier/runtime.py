@@ -46,7 +46,9 @@ class LoadInfo:
 class Model:
     """A loaded artifact. Call it with a dict of numpy arrays; get a dict of numpy arrays."""
 
-    def __init__(self, path: Path, manifest: Manifest, executables: dict[int | None, Any], info: LoadInfo) -> None:
+    def __init__(
+        self, path: Path, manifest: Manifest, executables: dict[int | None, Any], info: LoadInfo
+    ) -> None:
         self.path = path
         self.manifest = manifest
         self.signature: Signature = manifest.signature
@@ -80,9 +82,7 @@ class Model:
                 raise MissingInputError(f"missing input {spec.name!r} (expected {_describe(spec)})")
             x = np.asarray(inputs[spec.name])
             if x.dtype.name != spec.dtype:
-                raise InputDtypeError(
-                    f"input {spec.name!r}: expected dtype {spec.dtype}, got {x.dtype.name}"
-                )
+                raise InputDtypeError(f"input {spec.name!r}: expected dtype {spec.dtype}, got {x.dtype.name}")
             if x.ndim != len(spec.shape) or any(
                 d != "N" and int(d) != s for d, s in zip(spec.shape, x.shape)
             ):
@@ -121,7 +121,9 @@ class Model:
         while True:
             rows = min(batch - start, largest)
             bucket = self.bucket_for(max(rows, 1))
-            chunk = [self._pad(spec, x, start, rows, bucket) for spec, x in zip(self.signature.inputs, arrays)]
+            chunk = [
+                self._pad(spec, x, start, rows, bucket) for spec, x in zip(self.signature.inputs, arrays)
+            ]
             outs = self._executables[bucket](chunk)
             pieces.append([o[:rows] if s.batched else o for s, o in zip(self.signature.outputs, outs)])
             start += rows
@@ -199,7 +201,7 @@ def load(path: str | Path, platform: str | None = None) -> Model:
                 params.append(arr)
     except ArtifactError:
         raise
-    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
+    except Exception as e:
         raise ArtifactError(f"{weights_path}: unreadable weights ({e})") from e
     with jax.enable_x64(True):
         device_params = [jax.device_put(a, device) for a in params]

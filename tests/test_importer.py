@@ -59,7 +59,9 @@ def test_pbtxt_imports_like_pb(tmp_path: Path, zoo: dict[str, ZooModel]) -> None
     gd.ParseFromString(zoo["mlp"].pb.read_bytes())
     p = tmp_path / "mlp.pbtxt"
     p.write_text(text_format.MessageToString(gd))
-    assert str(fourier.import_graph(p)).replace("@mlp", "@x") == str(fourier.import_graph(zoo["mlp"].pb)).replace("@mlp", "@x")
+    assert str(fourier.import_graph(p)).replace("@mlp", "@x") == str(
+        fourier.import_graph(zoo["mlp"].pb)
+    ).replace("@mlp", "@x")
 
 
 def test_batch_dimension_is_symbolic_through_keras_shape_arithmetic(zoo: dict[str, ZooModel]) -> None:
@@ -70,7 +72,7 @@ def test_batch_dimension_is_symbolic_through_keras_shape_arithmetic(zoo: dict[st
 
 
 def test_static_shape_graph_compiles_once_and_says_buckets_do_not_apply(tmp_path: Path) -> None:
-    fn = lambda x: tf.nn.relu(tf.matmul(x, tf.ones([3, 2])))  # noqa: E731
+    fn = lambda x: tf.nn.relu(tf.matmul(x, tf.ones([3, 2])))
     p = write(tmp_path, "static.pb", freeze(fn, tf.TensorSpec([4, 3], tf.float32, name="x")))
     report = fourier.compile(p, tmp_path / "art", buckets=[32, 64])
     assert report.buckets is None
@@ -81,8 +83,12 @@ def test_static_shape_graph_compiles_once_and_says_buckets_do_not_apply(tmp_path
 
 
 def test_scalar_inputs_only(tmp_path: Path) -> None:
-    fn = lambda a, b: tf.sqrt(a * a + b * b)  # noqa: E731
-    p = write(tmp_path, "scalars.pb", freeze(fn, tf.TensorSpec([], tf.float32, name="a"), tf.TensorSpec([], tf.float32, name="b")))
+    fn = lambda a, b: tf.sqrt(a * a + b * b)
+    p = write(
+        tmp_path,
+        "scalars.pb",
+        freeze(fn, tf.TensorSpec([], tf.float32, name="a"), tf.TensorSpec([], tf.float32, name="b")),
+    )
     fourier.compile(p, tmp_path / "art")
     out = fourier.load(tmp_path / "art")({"a": np.float32(3.0), "b": np.float32(4.0)})
     assert out["Identity"] == pytest.approx(5.0)
@@ -121,7 +127,7 @@ def test_unknown_output_name(zoo: dict[str, ZooModel]) -> None:
 
 
 def test_output_that_folds_the_batch_is_refused(tmp_path: Path) -> None:
-    fn = lambda x: tf.reduce_sum(x, axis=0)  # noqa: E731
+    fn = lambda x: tf.reduce_sum(x, axis=0)
     p = write(tmp_path, "sum.pb", freeze(fn, tf.TensorSpec([None, 3], tf.float32, name="x")))
     with pytest.raises(CompileError, match="does not keep the batch"):
         fourier.compile(p, tmp_path / "art")

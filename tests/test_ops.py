@@ -14,8 +14,8 @@ from typing import Any
 import jax
 import numpy as np
 import pytest
-
 from fourier.backends.jax_lowering import lower_graph
+
 from fourier.interpreter import run_reference
 from fourier.ir.core import Graph
 from fourier.ir.verifier import verify
@@ -60,7 +60,9 @@ POSITIVE = {"Log", "Sqrt", "Rsqrt", "Log1p", "Reciprocal", "Inv"}
 def _auto_cases() -> list[Case]:
     cases = []
     for name, opdef in all_ops().items():
-        if "elementwise" not in opdef.traits or any(a.default is not None and a.kind == "type" for a in opdef.attrs):
+        if "elementwise" not in opdef.traits or any(
+            a.default is not None and a.kind == "type" for a in opdef.attrs
+        ):
             continue
         if name in ("Cast", "BiasAdd", "SelectV2", "AddN"):
             continue
@@ -84,10 +86,20 @@ def _auto_cases() -> list[Case]:
 
 
 STRIDED = {"begin_mask": 0, "end_mask": 0, "ellipsis_mask": 0, "new_axis_mask": 0, "shrink_axis_mask": 0}
-CONV = {"strides": [1, 1, 1, 1], "padding": "SAME", "explicit_paddings": [], "data_format": "NHWC",
-        "dilations": [1, 1, 1, 1]}
-POOL = {"ksize": [1, 3, 3, 1], "strides": [1, 2, 2, 1], "padding": "SAME", "explicit_paddings": [],
-        "data_format": "NHWC"}
+CONV = {
+    "strides": [1, 1, 1, 1],
+    "padding": "SAME",
+    "explicit_paddings": [],
+    "data_format": "NHWC",
+    "dilations": [1, 1, 1, 1],
+}
+POOL = {
+    "ksize": [1, 3, 3, 1],
+    "strides": [1, 2, 2, 1],
+    "padding": "SAME",
+    "explicit_paddings": [],
+    "data_format": "NHWC",
+}
 BN = {"epsilon": 1e-3, "data_format": "NHWC", "is_training": False, "exponential_avg_factor": 1.0}
 
 MANUAL = [
@@ -118,16 +130,30 @@ MANUAL = [
     Case("Split", [C(1), f32(2, 6)], {"num_split": 3}),
     Case("SplitV", [f32(2, 7), C([2, -1, 1]), C(1)], {"num_split": 3}),
     Case("StridedSlice", [f32(4, 5, 6), C([1, 0, 2]), C([3, 5, -1]), C([1, 2, 1])], dict(STRIDED), "basic"),
-    Case("StridedSlice", [f32(4, 5), C([0, 2]), C([0, 3]), C([1, 1])],
-         dict(STRIDED, begin_mask=1, end_mask=1, shrink_axis_mask=2), "masks"),
-    Case("StridedSlice", [f32(4, 5, 6), C([0, 1]), C([0, 2]), C([1, 1])],
-         dict(STRIDED, ellipsis_mask=1, new_axis_mask=0), "ellipsis"),
-    Case("StridedSlice", [f32(4, 5), C([0, 0]), C([0, 0]), C([1, 1])],
-         dict(STRIDED, begin_mask=1, end_mask=1, new_axis_mask=2), "new-axis"),
+    Case(
+        "StridedSlice",
+        [f32(4, 5), C([0, 2]), C([0, 3]), C([1, 1])],
+        dict(STRIDED, begin_mask=1, end_mask=1, shrink_axis_mask=2),
+        "masks",
+    ),
+    Case(
+        "StridedSlice",
+        [f32(4, 5, 6), C([0, 1]), C([0, 2]), C([1, 1])],
+        dict(STRIDED, ellipsis_mask=1, new_axis_mask=0),
+        "ellipsis",
+    ),
+    Case(
+        "StridedSlice",
+        [f32(4, 5), C([0, 0]), C([0, 0]), C([1, 1])],
+        dict(STRIDED, begin_mask=1, end_mask=1, new_axis_mask=2),
+        "new-axis",
+    ),
     Case("Slice", [f32(4, 5), C([1, 2]), C([2, -1])]),
     Case("GatherV2", [f32(10, 4), i32(3, 2, hi=10), C(0)], {"batch_dims": 0}, "rows"),
     Case("GatherV2", [f32(3, 10), i32(5, hi=10), C(1)], {"batch_dims": 0}, "axis1"),
-    Case("GatherV2", [f32(10, 4), np.array([0, 9, 10, -1], np.int32), C(0)], {"batch_dims": 0}, "out-of-range"),
+    Case(
+        "GatherV2", [f32(10, 4), np.array([0, 9, 10, -1], np.int32), C(0)], {"batch_dims": 0}, "out-of-range"
+    ),
     Case("Fill", [C([2, 3]), C(np.float32(1.5))]),
     Case("ZerosLike", [f32(2, 3)]),
     Case("OnesLike", [f32(2, 3)]),
@@ -159,14 +185,27 @@ MANUAL = [
     Case("Einsum", [f32(2, 3, 4), f32(4, 5)], {"equation": "abc,cd->abd"}),
     Case("Einsum", [f32(2, 3, 4, 6), f32(2, 5, 4, 6)], {"equation": "...qhd,...khd->...hqk"}, "ellipsis"),
     Case("Conv2D", [f32(2, 7, 7, 3), f32(3, 3, 3, 4)], dict(CONV), "same"),
-    Case("Conv2D", [f32(2, 8, 8, 3), f32(3, 3, 3, 4)], dict(CONV, strides=[1, 2, 2, 1], padding="VALID"), "valid-s2"),
+    Case(
+        "Conv2D",
+        [f32(2, 8, 8, 3), f32(3, 3, 3, 4)],
+        dict(CONV, strides=[1, 2, 2, 1], padding="VALID"),
+        "valid-s2",
+    ),
     Case("Conv2D", [f32(2, 5, 5, 6), f32(1, 1, 6, 4)], dict(CONV), "1x1"),
-    Case("Conv2D", [f32(1, 6, 6, 2), f32(3, 3, 2, 2)],
-         dict(CONV, padding="EXPLICIT", explicit_paddings=[0, 0, 1, 2, 2, 1, 0, 0]), "explicit"),
+    Case(
+        "Conv2D",
+        [f32(1, 6, 6, 2), f32(3, 3, 2, 2)],
+        dict(CONV, padding="EXPLICIT", explicit_paddings=[0, 0, 1, 2, 2, 1, 0, 0]),
+        "explicit",
+    ),
     Case("Conv2D", [f32(1, 9, 9, 2), f32(3, 3, 2, 2)], dict(CONV, dilations=[1, 2, 2, 1]), "dilated"),
     Case("DepthwiseConv2dNative", [f32(2, 7, 7, 3), f32(3, 3, 3, 1)], dict(CONV), "same"),
-    Case("DepthwiseConv2dNative", [f32(2, 8, 8, 3), f32(3, 3, 3, 2)],
-         dict(CONV, strides=[1, 2, 2, 1], padding="VALID"), "multiplier"),
+    Case(
+        "DepthwiseConv2dNative",
+        [f32(2, 8, 8, 3), f32(3, 3, 3, 2)],
+        dict(CONV, strides=[1, 2, 2, 1], padding="VALID"),
+        "multiplier",
+    ),
     Case("MaxPool", [f32(2, 7, 7, 3)], dict(POOL)),
     Case("AvgPool", [f32(2, 7, 7, 3)], dict(POOL)),
     Case("FusedBatchNorm", [f32(2, 3, 3, 4), f32(4), f32(4), f32(4), f32(4, lo=0.5, hi=2)], dict(BN)),
@@ -195,7 +234,9 @@ def _graph(case: Case) -> tuple[Graph, dict[str, np.ndarray]]:
     return g, feeds
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.op}-{c.id}" if c.id and c.id != c.op else c.op for c in CASES])
+@pytest.mark.parametrize(
+    "case", CASES, ids=[f"{c.op}-{c.id}" if c.id and c.id != c.op else c.op for c in CASES]
+)
 def test_reference_matches_lowering(case: Case) -> None:
     graph, feeds = _graph(case)
     verify(graph)

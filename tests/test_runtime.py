@@ -86,7 +86,9 @@ def test_empty_batch_gives_empty_outputs(deepfm: tuple[ZooModel, Path]) -> None:
 def test_many_threads_get_their_own_rows(deepfm: tuple[ZooModel, Path]) -> None:
     zm, path = deepfm
     model, oracle = fourier.load(path), TFGraph(zm.pb)
-    requests = [random_inputs(zm, int(b), seed=i) for i, b in enumerate(np.random.default_rng(0).integers(1, 80, 64))]
+    requests = [
+        random_inputs(zm, int(b), seed=i) for i, b in enumerate(np.random.default_rng(0).integers(1, 80, 64))
+    ]
     expected = [oracle(r) for r in requests]
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(model, requests))
@@ -127,8 +129,8 @@ def test_serving_process_without_tensorflow(deepfm: tuple[ZooModel, Path], tmp_p
         sys.meta_path.insert(0, NoTF())
         import numpy as np, fourier
         model = fourier.load({str(path)!r})
-        feeds = dict(np.load({str(tmp_path / 'in.npz')!r}))
-        want = dict(np.load({str(tmp_path / 'want.npz')!r}))
+        feeds = dict(np.load({str(tmp_path / "in.npz")!r}))
+        want = dict(np.load({str(tmp_path / "want.npz")!r}))
         got = model(feeds)
         for k in want:
             np.testing.assert_allclose(got[k], want[k], rtol={RTOL}, atol={ATOL})
@@ -146,7 +148,9 @@ def _copy(src: Path, dst: Path) -> Path:
     return dst
 
 
-def test_tampered_executable_is_detected_before_loading(deepfm: tuple[ZooModel, Path], tmp_path: Path) -> None:
+def test_tampered_executable_is_detected_before_loading(
+    deepfm: tuple[ZooModel, Path], tmp_path: Path
+) -> None:
     _, path = deepfm
     art = _copy(path, tmp_path / "art")
     exe = next((art / "buckets").glob("*.xla"))
@@ -176,7 +180,9 @@ def test_manifest_path_outside_artifact_is_refused(deepfm: tuple[ZooModel, Path]
         fourier.load(art)
 
 
-def test_other_jaxlib_version_recompiles_from_stablehlo(deepfm: tuple[ZooModel, Path], tmp_path: Path) -> None:
+def test_other_jaxlib_version_recompiles_from_stablehlo(
+    deepfm: tuple[ZooModel, Path], tmp_path: Path
+) -> None:
     zm, path = deepfm
     art = _copy(path, tmp_path / "art")
     m = json.loads((art / "manifest.json").read_text())

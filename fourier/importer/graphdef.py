@@ -65,7 +65,10 @@ def load_graph(path: str | Path, outputs: Sequence[str] | None = None) -> Graph:
         data, default_outputs, names = freeze_saved_model(p)
         graph_def = parse_graphdef(data, str(p))
         return import_graphdef(
-            graph_def, str(p), outputs or default_outputs, None if outputs else names,
+            graph_def,
+            str(p),
+            outputs or default_outputs,
+            None if outputs else names,
             source_sha256=hashlib.sha256(data).hexdigest(),
         )
     try:
@@ -163,7 +166,9 @@ def import_graphdef(
                 f"{source}: output {ref.node}:{ref.index} does not exist "
                 f"({nodes[ref.node].op} has {len(outs)} outputs)"
             )
-        label = output_names[i] if output_names else (ref.node if ref.index == 0 else f"{ref.node}:{ref.index}")
+        label = (
+            output_names[i] if output_names else (ref.node if ref.index == 0 else f"{ref.node}:{ref.index}")
+        )
         named.append((label, outs[ref.index]))
     graph.set_outputs(named)
     return graph
@@ -179,8 +184,7 @@ def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source
         produced = values[ref.node]
         if ref.index >= len(produced):
             raise GraphImportError(
-                f"{where}: input {inp!r} asks for output {ref.index}, "
-                f"but {ref.node!r} has {len(produced)}"
+                f"{where}: input {inp!r} asks for output {ref.index}, but {ref.node!r} has {len(produced)}"
             )
         inputs.append(produced[ref.index])
     if node.op in _DROPPED:
@@ -203,7 +207,9 @@ def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source
     for spec in opdef.attrs:
         if spec.name in node.attr:
             attrs[spec.name] = decode_attr(
-                node.attr[spec.name], spec.kind, f"{where} attribute {spec.name!r}",
+                node.attr[spec.name],
+                spec.kind,
+                f"{where} attribute {spec.name!r}",
                 batch_first=node.op == "Placeholder",
             )
         elif spec.default is REQUIRED:

@@ -25,7 +25,7 @@ def freeze_saved_model(path: Path, signature: str = "serving_default") -> tuple[
         raise GraphImportError(f"{path}: not a SavedModel directory (no saved_model.pb)")
     try:
         loaded = tf.saved_model.load(str(path))
-    except Exception as e:  # noqa: BLE001 - TF raises many types on a broken SavedModel
+    except Exception as e:
         raise GraphImportError(f"{path}: TensorFlow could not load the SavedModel: {e}") from e
     if signature not in loaded.signatures:
         raise GraphImportError(

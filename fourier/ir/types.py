@@ -149,7 +149,11 @@ class TensorType:
     def num_elements(self) -> int | None:
         if not self.is_static:
             return None
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        assert self.shape is not None
+        total = 1
+        for d in self.shape:
+            total *= int(d)
+        return total
 
     def __str__(self) -> str:
         if self.shape is None:

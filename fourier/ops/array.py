@@ -277,7 +277,9 @@ register(
 )
 
 
-def _split_types(ctx: InferContext, x: TensorType, axis: list[int] | None, sizes: list[Dim]) -> list[TensorType]:
+def _split_types(
+    ctx: InferContext, x: TensorType, axis: list[int] | None, sizes: list[Dim]
+) -> list[TensorType]:
     if x.shape is None or axis is None:
         return [TensorType(x.dtype, None)] * len(sizes)
     ax = norm_axis(ctx, axis[0], len(x.shape))
@@ -457,7 +459,9 @@ register(
     "Slice",
     inputs=3,
     infer=_slice_infer,
-    xp_fn=lambda xp, a, x, b, s: x[_slice_index(static_ints(b, "Slice's begin"), static_ints(s, "Slice's size"))],
+    xp_fn=lambda xp, a, x, b, s: x[
+        _slice_index(static_ints(b, "Slice's begin"), static_ints(s, "Slice's size"))
+    ],
     doc="the block starting at begin with the given size (-1: to the end)",
 )
 
@@ -523,12 +527,18 @@ register(
 )
 
 register(
-    "ZerosLike", inputs=1, infer=same_as(0),
-    xp_fn=lambda xp, a, x: xp.zeros_like(x), doc="zeros of x's shape and dtype",
+    "ZerosLike",
+    inputs=1,
+    infer=same_as(0),
+    xp_fn=lambda xp, a, x: xp.zeros_like(x),
+    doc="zeros of x's shape and dtype",
 )
 register(
-    "OnesLike", inputs=1, infer=same_as(0),
-    xp_fn=lambda xp, a, x: xp.ones_like(x), doc="ones of x's shape and dtype",
+    "OnesLike",
+    inputs=1,
+    infer=same_as(0),
+    xp_fn=lambda xp, a, x: xp.ones_like(x),
+    doc="ones of x's shape and dtype",
 )
 
 

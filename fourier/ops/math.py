@@ -63,7 +63,9 @@ _unary("Relu6", lambda xp, a, x: xp.minimum(xp.maximum(x, 0), 6), "min(max(x, 0)
 _unary("Elu", lambda xp, a, x: xp.where(x > 0, x, xp.expm1(x)), "x if x > 0 else e ** x - 1")
 _unary(
     "Selu",
-    lambda xp, a, x: (1.0507009873554805 * xp.where(x > 0, x, 1.6732632423543772 * xp.expm1(x))).astype(x.dtype),
+    lambda xp, a, x: (1.0507009873554805 * xp.where(x > 0, x, 1.6732632423543772 * xp.expm1(x))).astype(
+        x.dtype
+    ),
     "scaled ELU",
 )
 _unary("Softplus", lambda xp, a, x: xp.logaddexp(x, xp.zeros_like(x)), "log(1 + e ** x)")
@@ -111,8 +113,13 @@ def _special(name: str, doc: str) -> None:
         return getattr(jax.scipy.special, name.lower())(x)
 
     register(
-        name, inputs=1, infer=same_as(0), reference=ref, lower=lower,
-        traits=("pure", "elementwise"), doc=doc,
+        name,
+        inputs=1,
+        infer=same_as(0),
+        reference=ref,
+        lower=lower,
+        traits=("pure", "elementwise"),
+        doc=doc,
     )
 
 
@@ -127,12 +134,13 @@ def _bool_of(i: int):  # type: ignore[no-untyped-def]
     return infer
 
 
-for _name, _fn in [
+_predicates: list[tuple[str, Fn]] = [
     ("IsNan", lambda xp, x: xp.isnan(x)),
     ("IsInf", lambda xp, x: xp.isinf(x)),
     ("IsFinite", lambda xp, x: xp.isfinite(x)),
     ("LogicalNot", lambda xp, x: xp.logical_not(x)),
-]:
+]
+for _name, _fn in _predicates:
     register(
         _name,
         inputs=1,
@@ -160,7 +168,7 @@ _binary(
     lambda xp, x, y: xp.where(y == 0, xp.zeros_like(x), x / xp.where(y == 0, xp.ones_like(y), y)),
     "x / y, 0 where y == 0",
 )
-for _name, _fn, _comm in [
+_comparisons: list[tuple[str, Fn, bool]] = [
     ("Equal", lambda xp, x, y: xp.equal(x, y), True),
     ("NotEqual", lambda xp, x, y: xp.not_equal(x, y), True),
     ("Less", lambda xp, x, y: xp.less(x, y), False),
@@ -169,7 +177,8 @@ for _name, _fn, _comm in [
     ("GreaterEqual", lambda xp, x, y: xp.greater_equal(x, y), False),
     ("LogicalAnd", lambda xp, x, y: xp.logical_and(x, y), True),
     ("LogicalOr", lambda xp, x, y: xp.logical_or(x, y), True),
-]:
+]
+for _name, _fn, _comm in _comparisons:
     _binary(_name, _fn, f"{_name} elementwise, bool result", out_dtype="bool", commutative=_comm)
 
 
@@ -185,8 +194,12 @@ def _addn(xp: Any, attrs: dict[str, Any], *xs: Any) -> Any:
 
 
 register(
-    "AddN", inputs=(1, None), infer=_addn_infer, xp_fn=_addn,
-    traits=("pure", "elementwise", "commutative"), doc="sum of all inputs",
+    "AddN",
+    inputs=(1, None),
+    infer=_addn_infer,
+    xp_fn=_addn,
+    traits=("pure", "elementwise", "commutative"),
+    doc="sum of all inputs",
 )
 
 
@@ -202,9 +215,12 @@ def _select_v2_infer(ctx: InferContext) -> list[TensorType]:
 
 
 register(
-    "SelectV2", inputs=3, infer=_select_v2_infer,
+    "SelectV2",
+    inputs=3,
+    infer=_select_v2_infer,
     xp_fn=lambda xp, a, c, t, e: xp.where(c, t, e),
-    traits=("pure", "elementwise"), doc="where(cond, t, e) with broadcasting",
+    traits=("pure", "elementwise"),
+    doc="where(cond, t, e) with broadcasting",
 )
 
 
@@ -216,8 +232,12 @@ def _select(xp: Any, attrs: dict[str, Any], c: Any, t: Any, e: Any) -> Any:
 
 
 register(
-    "Select", inputs=3, infer=lambda ctx: [ctx.types[1]], xp_fn=_select,
-    traits=("pure",), doc="where(cond, t, e); a vector cond selects rows",
+    "Select",
+    inputs=3,
+    infer=lambda ctx: [ctx.types[1]],
+    xp_fn=_select,
+    traits=("pure",),
+    doc="where(cond, t, e); a vector cond selects rows",
 )
 
 

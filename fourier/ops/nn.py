@@ -259,7 +259,11 @@ def taps(
         x = xp.pad(x, [(0, 0), ph, pw, (0, 0)], constant_values=pad_value)
     for i in range(kh):
         for j in range(kw):
-            yield i, j, x[:, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw, :]
+            yield (
+                i,
+                j,
+                x[:, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw, :],
+            )
 
 
 _CONV_ATTRS = [
@@ -301,9 +305,15 @@ def _conv_lower(attrs: dict[str, Any], x: Any, w: Any) -> Any:
         return jnp.einsum("nhwc,cd->nhwd", x, w[0, 0], precision=_highest())
     _, ph = _window(x.shape[1], kh, p["s"][0], p["d"][0], p["padding"], p["explicit"][0])
     _, pw = _window(x.shape[2], kw, p["s"][1], p["d"][1], p["padding"], p["explicit"][1])
+    assert ph is not None and pw is not None  # shapes are static when tracing
     return lax.conv_general_dilated(
-        x, w, window_strides=p["s"], padding=[ph, pw], rhs_dilation=p["d"],
-        dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=_highest(),
+        x,
+        w,
+        window_strides=p["s"],
+        padding=[ph, pw],
+        rhs_dilation=p["d"],
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        precision=_highest(),
     )
 
 

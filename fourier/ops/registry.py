@@ -80,7 +80,7 @@ class OpDef:
     max_inputs: int | None = None
     traits: frozenset[str] = field(default_factory=frozenset)
     doc: str = ""
-    known: Callable[["InferContext"], list[np.ndarray] | None] | None = None
+    known: Callable[[InferContext], list[np.ndarray] | None] | None = None
 
     def attr(self, name: str) -> Attr:
         for a in self.attrs:
@@ -111,7 +111,7 @@ def register(
     if xp_fn is not None:
         fn = xp_fn
         if reference is None:
-            reference = lambda attrs, *a: fn(np, attrs, *a)  # noqa: E731
+            reference = lambda attrs, *a: fn(np, attrs, *a)
 
         if lower is None:
 
@@ -123,9 +123,7 @@ def register(
     if reference is None or lower is None:
         raise ValueError(f"op {name}: needs a reference and a lowering (or xp_fn)")
     lo, hi = (inputs, inputs) if isinstance(inputs, int) else inputs
-    opdef = OpDef(
-        name, infer, reference, lower, tuple(attrs), lo, hi, frozenset(traits), doc.strip(), known
-    )
+    opdef = OpDef(name, infer, reference, lower, tuple(attrs), lo, hi, frozenset(traits), doc.strip(), known)
     _REGISTRY[name] = opdef
     return opdef
 
@@ -207,7 +205,7 @@ def _known_value(opdef: OpDef, node: Node) -> list[np.ndarray] | None:
         args.append(k)
     try:
         out = opdef.reference(node.attrs, *args)
-    except Exception:  # noqa: BLE001 - symbolic values make many ops raise: then it is unknown
+    except Exception:
         return None
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
     result = []

@@ -65,7 +65,7 @@ def _cache_key() -> str:
         from importlib.metadata import version
 
         h.update(version("tensorflow-cpu" if _has_dist("tensorflow-cpu") else "tensorflow").encode())
-    except Exception:  # noqa: BLE001 - no TF: key by source only, the cache may still be there
+    except Exception:
         pass
     return h.hexdigest()[:12]
 
@@ -119,8 +119,7 @@ def _freeze(model: Any) -> tuple[Any, list[str]]:
     )
 
     specs = [
-        tf.TensorSpec([None, *inp.shape[1:]], inp.dtype, name=inp.name.split(":")[0])
-        for inp in model.inputs
+        tf.TensorSpec([None, *inp.shape[1:]], inp.dtype, name=inp.name.split(":")[0]) for inp in model.inputs
     ]
 
     @tf.function
@@ -237,8 +236,7 @@ def _build_mobilenetv2(seed: int) -> tuple[Any, list[dict[str, Any]]]:
     )
     name = model.inputs[0].name.split(":")[0]
     spec = [
-        {"name": name, "dtype": "float32", "shape": [IMAGE_SIZE, IMAGE_SIZE, 3], "low": -1.0,
-         "high": 1.0}
+        {"name": name, "dtype": "float32", "shape": [IMAGE_SIZE, IMAGE_SIZE, 3], "low": -1.0, "high": 1.0}
     ]
     return model, spec
 
