@@ -267,3 +267,11 @@ def test_every_op_has_every_facet() -> None:
     for name, opdef in all_ops().items():
         assert callable(opdef.infer) and callable(opdef.reference) and callable(opdef.lower), name
         assert opdef.doc, f"{name} has no doc line"
+
+
+def test_docs_list_every_op() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "ops.md").read_text()
+    missing = [name for name in all_ops() if f"| `{name}` |" not in text]
+    assert not missing, f"docs/ops.md does not list {missing}"

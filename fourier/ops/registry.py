@@ -12,6 +12,7 @@ written once as ``xp_fn(xp, attrs, *arrays)`` and called with ``numpy`` or ``jax
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
