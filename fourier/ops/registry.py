@@ -82,6 +82,7 @@ class OpDef:
     traits: frozenset[str] = field(default_factory=frozenset)
     doc: str = ""
     known: Callable[[InferContext], list[np.ndarray] | None] | None = None
+    family: str = ""  # the module under fourier/ops that defines it
 
     def attr(self, name: str) -> Attr:
         for a in self.attrs:
@@ -124,7 +125,10 @@ def register(
     if reference is None or lower is None:
         raise ValueError(f"op {name}: needs a reference and a lowering (or xp_fn)")
     lo, hi = (inputs, inputs) if isinstance(inputs, int) else inputs
-    opdef = OpDef(name, infer, reference, lower, tuple(attrs), lo, hi, frozenset(traits), doc.strip(), known)
+    family = sys._getframe(1).f_globals.get("__name__", "").rsplit(".", 1)[-1]
+    opdef = OpDef(
+        name, infer, reference, lower, tuple(attrs), lo, hi, frozenset(traits), doc.strip(), known, family
+    )
     _REGISTRY[name] = opdef
     return opdef
 
