@@ -79,17 +79,13 @@ def graph_signature(graph: Graph) -> Signature:
         shape = v.type.shape
         if shape is None:
             raise CompileError(f"output {name!r} has unknown rank")
-        rest = [d for d in shape[1:] if isinstance(d, str) and BATCH in d]
-        if batched and (not shape or shape[0] != BATCH or rest):
-            if not shape or shape[0] != BATCH:
-                if _depends_on_batch(graph, v.producer.name):
-                    raise CompileError(
-                        f"output {name!r} has type {v.type}: it depends on batched inputs but does "
-                        "not keep the batch as its first dimension, so padding requests to a bucket "
-                        "would change it"
-                    )
-            if rest:
-                raise CompileError(f"output {name!r} has type {v.type}: the batch is folded into a dimension")
+        if batched and any(isinstance(d, str) and BATCH in d for d in shape[1:]):
+            raise CompileError(f"output {name!r} has type {v.type}: the batch is folded into a dimension")
+        if batched and (not shape or shape[0] != BATCH) and _depends_on_batch(graph, v.producer.name):
+            raise CompileError(
+                f"output {name!r} has type {v.type}: it depends on batched inputs but does not keep "
+                "the batch as its first dimension, so padding requests to a bucket would change it"
+            )
         outputs.append(TensorSpec(name, v.type.dtype, shape))
     return Signature(tuple(inputs), tuple(outputs))
 

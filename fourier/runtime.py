@@ -112,8 +112,8 @@ class Model:
     def __call__(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Run the model on a dict of arrays (by input name); returns outputs by name."""
         arrays, batch = self._check(inputs)
-        if batch is None:
-            outs = self._executables[None if not self._buckets else self._buckets[0]](arrays)
+        if batch is None:  # a graph with static shapes: one executable, no padding
+            outs = self._executables[None](arrays)
             return {s.name: o for s, o in zip(self.signature.outputs, outs)}
         largest = self._buckets[-1]
         pieces: list[list[np.ndarray]] = []
