@@ -13,7 +13,6 @@ import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 
@@ -27,7 +26,7 @@ from fourier.errors import (
 )
 from fourier.testing.oracle import TFGraph
 from fourier.testing.zoo import ZooModel, random_inputs
-from tests.conftest import ATOL, RTOL
+from tests.conftest import ATOL, RTOL, xla_compiles
 
 
 @pytest.fixture(scope="module")
@@ -99,17 +98,8 @@ def test_many_threads_get_their_own_rows(deepfm: tuple[ZooModel, Path]) -> None:
 
 def test_second_load_deserializes_without_compiling(deepfm: tuple[ZooModel, Path]) -> None:
     _, path = deepfm
-    compiles: list[str] = []
-
-    def listener(name: str, seconds: float, **kwargs: object) -> None:
-        if "backend_compile" in name:
-            compiles.append(name)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
+    with xla_compiles() as compiles:
         model = fourier.load(path)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
     assert compiles == [] and model.load_info.recompiled == ()
 
 

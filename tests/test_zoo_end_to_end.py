@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 
@@ -17,7 +16,7 @@ import fourier
 from fourier.interpreter import run_reference
 from fourier.testing.oracle import TFGraph
 from fourier.testing.zoo import ZOO_NAMES, ZooModel, random_inputs
-from tests.conftest import ATOL, BATCHES, RTOL
+from tests.conftest import ATOL, BATCHES, RTOL, xla_compiles
 
 
 @pytest.mark.parametrize("name", ZOO_NAMES)
@@ -25,17 +24,8 @@ def test_zoo_model_matches_tensorflow(name: str, zoo: dict[str, ZooModel], artif
     zm = zoo[name]
     report = fourier.compile(zm.pb, artifacts / name, buckets=[32, 64, 128])
     assert report.buckets == [32, 64, 128]
-    compiles: list[str] = []
-
-    def listener(event: str, seconds: float, **kwargs: object) -> None:
-        if "backend_compile" in event:
-            compiles.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
+    with xla_compiles() as compiles:
         model = fourier.load(artifacts / name)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
     # Loading deserializes the executables: no XLA compile, and far less time than compiling.
     assert compiles == [] and model.load_info.recompiled == ()
     assert model.load_info.seconds < sum(report.bucket_seconds.values())
