@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,6 @@ class LoweredGraph:
     param_values: list[np.ndarray]
     input_names: list[str]
     output_names: list[str]
-    param_of_node: dict[str, str] = field(default_factory=dict)
 
 
 def _param_key(name: str, used: set[str]) -> str:
@@ -111,5 +110,4 @@ def lower_graph(graph: Graph, param_min_bytes: int = PARAM_MIN_BYTES) -> Lowered
         param_values=params,
         input_names=[n.name for n in inputs],
         output_names=[name for name, _ in outputs],
-        param_of_node={n.name: names[param_index[id(n)]] for n in nodes if id(n) in param_index},
     )

@@ -139,29 +139,6 @@ class Graph:
             counts[n.op] = counts.get(n.op, 0) + 1
         return dict(sorted(counts.items()))
 
-    def users(self) -> dict[int, list[Node]]:
-        """Map ``id(value)`` to the nodes that read it (built on demand)."""
-        result: dict[int, list[Node]] = {}
-        for n in self.nodes:
-            for v in n.inputs:
-                result.setdefault(id(v), []).append(n)
-        return result
-
-    def prune(self) -> int:
-        """Drop nodes that no output depends on (Placeholders stay); return how many."""
-        live: set[int] = set()
-        stack = [v.producer for _, v in self.outputs]
-        while stack:
-            n = stack.pop()
-            if id(n) in live:
-                continue
-            live.add(id(n))
-            stack.extend(v.producer for v in n.inputs)
-        before = len(self.nodes)
-        self.nodes = [n for n in self.nodes if id(n) in live or n.op == "Placeholder"]
-        self._names = {n.name for n in self.nodes}
-        return before - len(self.nodes)
-
     def __str__(self) -> str:
         from fourier.ir.printer import print_graph
 

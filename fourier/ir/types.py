@@ -146,15 +146,6 @@ class TensorType:
     def is_static(self) -> bool:
         return self.shape is not None and all(isinstance(d, int) for d in self.shape)
 
-    def num_elements(self) -> int | None:
-        if not self.is_static:
-            return None
-        assert self.shape is not None
-        total = 1
-        for d in self.shape:
-            total *= int(d)
-        return total
-
     def __str__(self) -> str:
         if self.shape is None:
             return f"{self.dtype}[*]"

@@ -65,7 +65,3 @@ def norm_axis(ctx: InferContext, axis: int, rank: int | None) -> int:
     if not -rank <= axis < max(rank, 1):
         raise ctx.fail(f"axis {axis} out of range for rank {rank}")
     return axis % rank if rank else 0
-
-
-def dim_at(t: TensorType, axis: int) -> Dim:
-    return UNKNOWN if t.shape is None else t.shape[axis]

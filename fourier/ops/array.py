@@ -40,8 +40,9 @@ register(
     attrs=[Attr("out_type", "type", "int32")],
     infer=_shape_infer,
     known=_shape_known,
-    reference=lambda a, x: np.array(np.shape(x), dtype=a["out_type"]),
-    lower=lambda a, x: np.array(np.shape(x), dtype=a["out_type"]),
+    xp_fn=lambda xp, a, x: np.array(
+        np.shape(x), dtype=a["out_type"]
+    ),  # static: shapes are known when tracing
     doc="the shape of x as a vector (static per bucket once compiled)",
 )
 
@@ -63,8 +64,7 @@ register(
     attrs=[Attr("out_type", "type", "int32")],
     infer=lambda ctx: [TensorType(ctx.attrs["out_type"], ())],
     known=_size_known,
-    reference=lambda a, x: np.array(np.size(x), dtype=a["out_type"]),
-    lower=lambda a, x: np.array(np.size(x), dtype=a["out_type"]),
+    xp_fn=lambda xp, a, x: np.array(np.size(x), dtype=a["out_type"]),  # static: shapes are known when tracing
     doc="number of elements of x",
 )
 
@@ -79,8 +79,7 @@ register(
     inputs=1,
     infer=lambda ctx: [TensorType("int32", ())],
     known=_rank_known,
-    reference=lambda a, x: np.array(np.ndim(x), dtype=np.int32),
-    lower=lambda a, x: np.array(np.ndim(x), dtype=np.int32),
+    xp_fn=lambda xp, a, x: np.array(np.ndim(x), dtype=np.int32),  # static: shapes are known when tracing
     doc="rank of x",
 )
 
@@ -109,8 +108,7 @@ register(
     "Reshape",
     inputs=2,
     infer=_reshape_infer,
-    reference=lambda a, x, s: np.reshape(x, [int(d) for d in np.asarray(s).reshape(-1)]),
-    lower=lambda a, x, s: x.reshape(static_ints(s, "Reshape's shape")),
+    xp_fn=lambda xp, a, x, s: xp.reshape(x, static_ints(s, "Reshape's shape")),
     doc="reshape x to the shape given by the second input (-1 inferred)",
 )
 
@@ -128,8 +126,7 @@ register(
     "Transpose",
     inputs=2,
     infer=_transpose_infer,
-    reference=lambda a, x, p: np.transpose(x, [int(i) for i in np.asarray(p).reshape(-1)]),
-    lower=lambda a, x, p: x.transpose(static_ints(p, "Transpose's perm")),
+    xp_fn=lambda xp, a, x, p: xp.transpose(x, static_ints(p, "Transpose's perm")),
     doc="permute dimensions",
 )
 

@@ -84,12 +84,6 @@ class OpDef:
     known: Callable[[InferContext], list[np.ndarray] | None] | None = None
     family: str = ""  # the module under fourier/ops that defines it
 
-    def attr(self, name: str) -> Attr:
-        for a in self.attrs:
-            if a.name == name:
-                return a
-        raise KeyError(name)
-
 
 _REGISTRY: dict[str, OpDef] = {}
 
