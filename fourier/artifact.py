@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "read_manifest",
     "sha256_file",
     "read_verified",
+    "verify_files",
 ]
 
 FORMAT = "fourier-artifact"
@@ -198,17 +200,24 @@ def read_manifest(root: Path, verify: bool = True) -> Manifest:
     if missing_hash:
         raise ArtifactError(f"{path}: files without a recorded sha256: {sorted(missing_hash)}")
     if verify:
-        for rel, want in manifest.files.items():
-            file = _safe_relpath(rel, root)
-            if not file.is_file():
-                raise ArtifactError(f"{root}: file {rel} is missing")
-            got = sha256_file(file)
-            if got != want:
-                raise ArtifactError(
-                    f"{root}: file {rel} is corrupt or was changed (sha256 {got[:16]}..., "
-                    f"manifest says {want[:16]}...)"
-                )
+        verify_files(root, manifest)
     return manifest
+
+
+def verify_files(root: Path, manifest: Manifest, exclude: Collection[str] = ()) -> None:
+    """Check the sha256 of every listed file but ``exclude`` (files `read_verified` will read)."""
+    for rel, want in manifest.files.items():
+        file = _safe_relpath(rel, root)
+        if rel in exclude:
+            continue
+        if not file.is_file():
+            raise ArtifactError(f"{root}: file {rel} is missing")
+        got = sha256_file(file)
+        if got != want:
+            raise ArtifactError(
+                f"{root}: file {rel} is corrupt or was changed (sha256 {got[:16]}..., "
+                f"manifest says {want[:16]}...)"
+            )
 
 
 def read_verified(root: Path, manifest: Manifest, rel: str) -> bytes:
