@@ -45,8 +45,24 @@ def cli() -> None:
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="artifact directory [MODEL.fourier]")
 @click.option("--platform", default=None, help="cpu, cuda, ... [JAX's default device]")
 @click.option("--outputs", default=None, help="comma-separated output tensors [graph sinks]")
+@click.option(
+    "-O", "opt_level", type=click.IntRange(0, 2), default=2, show_default=True, help="optimization level"
+)
+@click.option("-p", "--passes", "pipeline", default=None, help="pass pipeline text (overrides -O)")
+@click.option("--verify-passes", is_flag=True, help="verify the IR after every pass")
+@click.option(
+    "--reproducer", type=click.Path(path_type=Path), help="where to write a reproducer if a pass fails"
+)
 def compile_cmd(
-    model: Path, buckets: str, out: Path | None, platform: str | None, outputs: str | None
+    model: Path,
+    buckets: str,
+    out: Path | None,
+    platform: str | None,
+    outputs: str | None,
+    opt_level: int,
+    pipeline: str | None,
+    verify_passes: bool,
+    reproducer: Path | None,
 ) -> None:
     """Compile MODEL (.pb, .pbtxt or SavedModel dir) into an artifact."""
     from fourier.compiler import compile_model
@@ -71,13 +87,20 @@ def compile_cmd(
         outputs=outputs.split(",") if outputs else None,
         on_start=on_start,
         on_bucket=on_bucket,
+        opt_level=opt_level,
+        pipeline=pipeline,
+        verify_passes=verify_passes,
+        reproducer=reproducer,
     )
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     table = Table(title="compiled", show_header=False)
     table.add_row("artifact", str(report.out))
     table.add_row("signature", str(report.signature))
-    table.add_row("ops", f"{report.num_ops} (plus constants and inputs)")
+    table.add_row(
+        "ops", f"{report.imported_ops} imported -> {report.num_ops} after passes (plus constants and inputs)"
+    )
+    table.add_row("passes", f"{report.passes.pipeline or '(none)'} ({report.passes.seconds:.2f} s)")
     table.add_row("buckets", ", ".join(map(str, report.buckets)) if report.buckets else "static shapes")
     table.add_row(
         "compile seconds", f"{sum(report.bucket_seconds.values()):.2f} ({report.total_seconds:.2f} total)"
@@ -167,6 +190,120 @@ def run_cmd(artifact: Path, batch: int, npz: Path | None, repeat: int, seed: int
             f"latency over {repeat} runs: median {np.median(ms):.3f} ms, "
             f"p90 {np.percentile(ms, 90):.3f} ms, min {ms.min():.3f} ms"
         )
+
+
+@cli.command("opt")
+@click.argument("model", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-p", "--passes", "pipeline", default=None, help="pass pipeline, e.g. 'prune,fold-constants,cse'"
+)
+@click.option("-O", "opt_level", type=click.IntRange(0, 2), default=None, help="use the pipeline of a level")
+@click.option("-o", "--out", type=click.Path(path_type=Path), help="write the IR here instead of stdout")
+@click.option("--outputs", default=None, help="comma-separated output tensors")
+@click.option("--stats", is_flag=True, help="print a table of passes: time, ops before -> after, stats")
+@click.option(
+    "--verify/--no-verify", "verify_each", default=True, show_default=True, help="verify after every pass"
+)
+@click.option(
+    "--reproducer", type=click.Path(path_type=Path), help="where to write a reproducer if a pass fails"
+)
+@click.option("--explain-rule", "explain", default=None, help="say why rule NAME does or does not match")
+@click.option("--at", "at", default=None, help="with --explain-rule: only this node")
+@click.option("--list-passes", is_flag=True, help="list the passes and exit")
+def opt_cmd(
+    model: Path,
+    pipeline: str | None,
+    opt_level: int | None,
+    out: Path | None,
+    outputs: str | None,
+    stats: bool,
+    verify_each: bool,
+    reproducer: Path | None,
+    explain: str | None,
+    at: str | None,
+    list_passes: bool,
+) -> None:
+    """Run a pass pipeline on MODEL (a graph file, or a reproducer directory) and print the IR."""
+    from fourier.importer import load_graph
+    from fourier.ir.verifier import verify
+    from fourier.passes.manager import OPT_LEVELS, PassManager, all_passes, parse_pipeline, read_reproducer
+
+    if list_passes:
+        table = Table(title="passes")
+        table.add_column("name")
+        table.add_column("what")
+        for name, cls in all_passes().items():
+            table.add_row(name, cls.summary)
+        stdout.print(table)
+        return
+    if model.is_dir() and (model / "pipeline.txt").exists():
+        graph, replay = read_reproducer(model)
+        console.print(f"replaying reproducer {model}: {replay}")
+        pipeline = pipeline if pipeline is not None else replay
+    else:
+        graph = load_graph(model, outputs.split(",") if outputs else None)
+    verify(graph)
+    if pipeline is None:
+        pipeline = OPT_LEVELS[opt_level if opt_level is not None else 2]
+    passes = parse_pipeline(pipeline)
+    if explain is not None:
+        _explain(graph, passes, explain, at)
+        return
+    report = PassManager(passes, verify=verify_each, reproducer=reproducer).run(graph)
+    if stats:
+        _pass_table(report)
+    text = str(graph)
+    if out is not None:
+        out.write_text(text)
+        console.print(f"wrote {out}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _pass_table(report: Any) -> None:
+    table = Table(title=f"pipeline: {report.pipeline or '(empty)'}")
+    for col in ("#", "pass", "ms", "nodes", "changed", "what it did"):
+        table.add_column(col)
+    for r in report.records:
+        did = ", ".join(f"{k}: {v}" for k, v in r.stats.items())
+        table.add_row(
+            str(r.index + 1),
+            r.name + r.options,
+            f"{r.seconds * 1e3:.1f}",
+            f"{r.nodes_before} -> {r.nodes_after}",
+            "yes" if r.changed else "no",
+            did,
+        )
+    console.print(table)
+
+
+def _explain(graph: Any, passes: Any, rule_name: str, at: str | None) -> None:
+    """Run the pipeline through the pass that owns the rule, then explain the rule at its fixpoint."""
+    from fourier.passes.manager import PassManager
+    from fourier.passes.rewrite import explain_rule
+    from fourier.passes.rules import find_rule
+
+    owner, rule = find_rule(rule_name)
+    upto = []
+    for p in passes:
+        upto.append(p)
+        if p.name == owner:
+            break
+    else:
+        console.print(f"[yellow]note:[/yellow] the pipeline does not run {owner}; explaining on its result")
+    report = PassManager(upto).run(graph)
+    fired = sum(r.stats.get(rule.name, 0) for r in report.records if r.name == owner)
+    results = explain_rule(graph, rule, at)
+    click.echo(
+        f"rule {rule.name} (pass {owner}): fired {fired} time(s); after {', '.join(p.name for p in upto) or 'no passes'}, "
+        f"{sum(r.matched for r in results)} of {len(results)} remaining candidate node(s) match"
+    )
+    if not results:
+        click.echo(
+            f"no node {'named ' + repr(at) if at else 'has a root op of this rule'} ({', '.join(sorted(rule.pattern.ops))})"
+        )
+    for r in results:
+        click.echo(f"{'match' if r.matched else 'no'}: {r.node} ({r.op}): {r.reason}")
 
 
 @cli.command("import")

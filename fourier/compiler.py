@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fourier.artifact import BucketEntry, Manifest, ParamSpec, write_artifact
 from fourier.errors import CompileError
@@ -32,6 +33,8 @@ class CompileReport:
     artifact_bytes: int
     weight_bytes: int
     notes: list[str] = field(default_factory=list)
+    imported_ops: int = 0
+    passes: Any = None  # the PipelineReport of the optimization passes
 
 
 def versions() -> dict[str, str]:
@@ -108,17 +111,37 @@ def compile_model(
     outputs: Sequence[str] | None = None,
     on_bucket: Callable[[int | None, float], None] | None = None,
     on_start: Callable[[int | None], None] | None = None,
+    opt_level: int = 2,
+    pipeline: str | None = None,
+    verify_passes: bool = False,
+    reproducer: str | Path | None = None,
+    on_pass: Callable[[Any], None] | None = None,
 ) -> CompileReport:
-    """Compile ``model`` (a path or an imported Graph) into the artifact directory ``out``."""
+    """Compile ``model`` (a path or an imported Graph) into the artifact directory ``out``.
+
+    The graph is optimized by ``pipeline`` (pass-pipeline text) or else by the passes of
+    ``opt_level`` (0: none, 1: cleanup, 2: everything); ``verify_passes`` verifies after each.
+    """
     from fourier.backends.jax_lowering import lower_graph
     from fourier.backends.xla import ArgSpec, compile_bucket, device_for
     from fourier.importer import load_graph
     from fourier.ir.verifier import verify
 
     t_start = time.perf_counter()
+    from fourier.passes.manager import PassManager, parse_pipeline, pipeline_for_level
+
     graph = model if isinstance(model, Graph) else load_graph(model, outputs)
     verify(graph)
+    imported_ops = sum(1 for n in graph.nodes if n.op not in ("Placeholder", "Const"))
     signature = graph_signature(graph)
+    passes = parse_pipeline(pipeline) if pipeline is not None else pipeline_for_level(opt_level)
+    manager = PassManager(passes, verify=verify_passes, reproducer=reproducer, on_pass=on_pass)
+    pass_report = manager.run(graph)
+    verify(graph)
+    if graph_signature(graph) != signature:
+        raise CompileError(
+            f"the passes changed the graph's signature: {signature} -> {graph_signature(graph)}"
+        )
     notes: list[str] = []
     bucketed = any(s.batched for s in signature.inputs)
     sizes: list[int | None]
@@ -165,7 +188,7 @@ def compile_model(
         device_kind=str(device.device_kind),
         versions=versions(),
         source={"path": graph.source, "sha256": graph.source_sha256},
-        passes=[],
+        passes=[str(p) for p in passes],
     )
     out_path = write_artifact(Path(out), manifest, blobs, weights)
     size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())
@@ -180,4 +203,6 @@ def compile_model(
         artifact_bytes=size,
         weight_bytes=sum(v.nbytes for v in lowered.param_values),
         notes=notes,
+        imported_ops=imported_ops,
+        passes=pass_report,
     )

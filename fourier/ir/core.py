@@ -92,6 +92,22 @@ class Graph:
         types: Sequence[TensorType] | None = None,
     ) -> Node:
         """Append a node; its output types come from the op's inference unless ``types`` given."""
+        node = self.make_node(op, inputs, attrs, name=name, origin=origin, rule=rule, types=types)
+        self.nodes.append(node)
+        return node
+
+    def make_node(
+        self,
+        op: str,
+        inputs: Sequence[Value],
+        attrs: dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        origin: tuple[str, ...] = (),
+        rule: str | None = None,
+        types: Sequence[TensorType] | None = None,
+    ) -> Node:
+        """Build a node with a fresh name and inferred types, without placing it in the graph."""
         from fourier.ops.registry import REQUIRED, get_op, infer_node
 
         given = dict(attrs or {})
@@ -107,7 +123,6 @@ class Graph:
             Value(node, i, t, None if known is None or i >= len(known) else known[i])
             for i, t in enumerate(out_types)
         ]
-        self.nodes.append(node)
         self._names.add(node.name)
         return node
 

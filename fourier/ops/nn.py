@@ -2,8 +2,8 @@
 
 Convolutions and pooling share one "taps" formulation (a sum or max over shifted strided views of
 the padded input) that is used as the numpy reference for all of them and as the JAX lowering of
-depthwise convolution and pooling: XLA:CPU runs a depthwise convolution 20-30x slower than this
-elementwise form (see ../shared/FACTS.md), and both forms compute the same thing.
+pooling. Convolutions lower to XLA's convolution; the `conv-algorithm` pass rewrites them to the
+forms XLA:CPU runs faster (1x1 as a matmul, depthwise as taps), see docs/passes.md.
 """
 
 from __future__ import annotations
@@ -294,18 +294,20 @@ def _conv_ref(attrs: dict[str, Any], x: np.ndarray, w: np.ndarray) -> np.ndarray
     return acc.astype(x.dtype)
 
 
-def _conv_lower(attrs: dict[str, Any], x: Any, w: Any) -> Any:
+def _conv_lower(attrs: dict[str, Any], x: Any, w: Any, depthwise: bool = False) -> Any:
+    """XLA's own convolution (the `conv-algorithm` pass picks faster forms where measured)."""
     import jax.numpy as jnp
     from jax import lax
 
     kh, kw = w.shape[0], w.shape[1]
     p = _window_params(attrs, kh, kw)
-    if (kh, kw) == (1, 1) and p["s"] == (1, 1) and p["padding"] != "EXPLICIT":
-        # XLA:CPU runs a 1x1 convolution as a slow convolution; as a matmul it is ~14x faster.
-        return jnp.einsum("nhwc,cd->nhwd", x, w[0, 0], precision=_highest())
     _, ph = _window(x.shape[1], kh, p["s"][0], p["d"][0], p["padding"], p["explicit"][0])
     _, pw = _window(x.shape[2], kw, p["s"][1], p["d"][1], p["padding"], p["explicit"][1])
     assert ph is not None and pw is not None  # shapes are static when tracing
+    groups = 1
+    if depthwise:  # [kh, kw, c, m] -> [kh, kw, 1, c * m], one group per input channel
+        groups = w.shape[2]
+        w = jnp.reshape(w, (kh, kw, 1, w.shape[2] * w.shape[3]))
     return lax.conv_general_dilated(
         x,
         w,
@@ -313,6 +315,7 @@ def _conv_lower(attrs: dict[str, Any], x: Any, w: Any) -> Any:
         padding=[ph, pw],
         rhs_dilation=p["d"],
         dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=groups,
         precision=_highest(),
     )
 
@@ -354,7 +357,8 @@ register(
     inputs=2,
     attrs=_CONV_ATTRS,
     infer=_depthwise_infer,
-    xp_fn=_depthwise,
+    reference=lambda attrs, x, w: _depthwise(np, attrs, x, w),
+    lower=lambda attrs, x, w: _conv_lower(attrs, x, w, depthwise=True),
     doc="depthwise 2-D convolution (filter [kh, kw, channels, multiplier])",
 )
 

@@ -129,7 +129,7 @@ def register(
 
 def _load_families() -> None:
     # Importing the family modules fills the registry.
-    from fourier.ops import array, basic, math, nn, reduce  # noqa: F401
+    from fourier.ops import array, basic, fused, math, nn, reduce  # noqa: F401
 
 
 def get_op(name: str) -> OpDef:

@@ -1,0 +1,59 @@
+"""Write docs/ops.md from the registry: ``python -m fourier.ops.doc docs/ops.md``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from fourier.ops.registry import all_ops
+
+__all__ = ["render"]
+
+_FAMILIES = ("basic", "math", "array", "reduce", "nn", "fused")
+
+_HEAD = """# Ops
+
+Every op the IR can hold, by registry family (`fourier/ops/<family>.py`). Names, inputs and
+attributes are TensorFlow's; each entry also holds shape inference with a symbolic batch dim, a
+numpy reference and a JAX lowering, and `tests/test_ops.py` runs every one of them through both.
+TF ops not listed here are reported at import, all at once, with the nodes that use them. The
+`fused` family holds Fourier's own ops, which only passes create (see docs/passes.md).
+"""
+
+_SEMANTICS = """## Semantics worth knowing
+
+- `GatherV2`: an id outside `[0, rows)` gives a row of zeros (TensorFlow's GPU behaviour;
+  TensorFlow's CPU kernel raises instead). Only `batch_dims = 0` is supported.
+- `FusedBatchNorm*` must be in inference mode (`is_training = false`): training-mode batch norm
+  uses batch statistics, which mix rows, and is refused at import.
+- Convolutions, pooling and batch norm take NHWC only (TensorFlow's CPU layout).
+- `MatMul`, `BatchMatMul*`, `Einsum`, `Conv2D` and the fused dense/conv ops lower with
+  `Precision.HIGHEST`, so a GPU does not silently use TF32.
+- `Conv2D` and `DepthwiseConv2dNative` lower to XLA's convolution. XLA:CPU runs a depthwise
+  convolution 20-30x slower than TensorFlow and a 1x1 convolution ~14x slower than a matmul, so
+  the `conv-algorithm` pass gives `FusedConv2D` the faster form (`taps`, `matmul`); with `-O0`
+  the plain XLA convolution is what runs.
+"""
+
+
+def render() -> str:
+    """The full text of docs/ops.md."""
+    ops = all_ops()
+    parts = [_HEAD]
+    for family in _FAMILIES:
+        parts.append(f"## {family}\n\n| op | inputs | attributes | what |\n|---|---|---|---|")
+        for name, d in ops.items():
+            if d.family != family:
+                continue
+            n = str(d.min_inputs) if d.max_inputs == d.min_inputs else f"{d.min_inputs}+"
+            if d.max_inputs is not None and d.max_inputs != d.min_inputs:
+                n = f"{d.min_inputs}-{d.max_inputs}"
+            attrs = ", ".join(a.name for a in d.attrs)
+            parts.append(f"| `{name}` | {n} | {attrs} | {d.doc.splitlines()[0] if d.doc else ''} |")
+        parts.append("")
+    parts.append(_SEMANTICS)
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    Path(sys.argv[1] if len(sys.argv) > 1 else "docs/ops.md").write_text(render())

@@ -1,0 +1,333 @@
+"""Ops that only Fourier's passes create: fused dense and convolution, recognized activations and
+normalizations, embedding bags, and fused elementwise regions.
+
+Each is defined, like every op, by its inference, numpy reference and JAX lowering, so the
+differential tests, constant folding and the interpreter treat them like TensorFlow's own ops.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from fourier.ir.types import UNKNOWN, TensorType
+from fourier.ops._infer import same_as
+from fourier.ops.registry import Attr, InferContext, get_op, register
+
+ACTIVATIONS = ("", "Relu", "Relu6", "Sigmoid", "Tanh", "Gelu", "Swish")
+
+
+def _erf(xp: Any, x: Any) -> Any:
+    if xp is np:
+        import scipy.special
+
+        return scipy.special.erf(x).astype(x.dtype)
+    import jax.scipy.special
+
+    return jax.scipy.special.erf(x)
+
+
+def _sigmoid(xp: Any, x: Any) -> Any:
+    if xp is np:
+        import scipy.special
+
+        return scipy.special.expit(x).astype(x.dtype)
+    import jax
+
+    return jax.nn.sigmoid(x)
+
+
+def activate(xp: Any, name: str, x: Any) -> Any:
+    """Apply a fused activation by name (`ACTIVATIONS`)."""
+    if name == "":
+        return x
+    if name == "Relu":
+        return xp.maximum(x, 0)
+    if name == "Relu6":
+        return xp.minimum(xp.maximum(x, 0), 6)
+    if name == "Sigmoid":
+        return _sigmoid(xp, x)
+    if name == "Tanh":
+        return xp.tanh(x)
+    if name == "Gelu":  # exact: x * Phi(x)
+        half = np.asarray(0.5, dtype=x.dtype)
+        return half * x * (1 + _erf(xp, x * np.asarray(1 / math.sqrt(2), dtype=x.dtype)))
+    if name == "Swish":
+        return x * _sigmoid(xp, x)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def _check_activation(ctx: InferContext) -> None:
+    if ctx.attrs["activation"] not in ACTIVATIONS:
+        raise ctx.fail(f"activation {ctx.attrs['activation']!r} is not one of {ACTIVATIONS}")
+
+
+# -- dense ----------------------------------------------------------------------------------------
+
+
+def _dense_infer(ctx: InferContext) -> list[TensorType]:
+    _check_activation(ctx)
+    x, w = ctx.types[0], ctx.types[1]
+    if x.dtype != w.dtype or any(t.dtype != x.dtype for t in ctx.types[2:]):
+        raise ctx.fail(f"operands have different dtypes {[t.dtype for t in ctx.types]}")
+    if w.shape is None or len(w.shape) != 2:
+        raise ctx.fail(f"weights must be rank 2, got {w}")
+    if x.shape is None:
+        return [TensorType(x.dtype, None)]
+    if len(x.shape) < 1:
+        raise ctx.fail(f"input must have rank >= 1, got {x}")
+    k, n = w.shape
+    if isinstance(x.shape[-1], int) and isinstance(k, int) and x.shape[-1] != k:
+        raise ctx.fail(f"input has {x.shape[-1]} features, weights expect {k}")
+    if len(ctx.types) == 3:
+        b = ctx.types[2]
+        if b.shape is not None and (len(b.shape) != 1 or b.shape[0] not in (n, UNKNOWN)):
+            raise ctx.fail(f"bias must be [{n}], got {b}")
+    return [TensorType(x.dtype, (*x.shape[:-1], n))]
+
+
+def _dense(xp: Any, attrs: dict[str, Any], x: Any, w: Any, b: Any = None) -> Any:
+    if xp is np:
+        y = np.matmul(x, w)
+    else:
+        from jax import lax
+
+        y = xp.matmul(x, w, precision=lax.Precision.HIGHEST)
+    if b is not None:
+        y = y + b
+    return activate(xp, attrs["activation"], y)
+
+
+register(
+    "FusedDense",
+    inputs=(2, 3),
+    attrs=[Attr("activation", "str", "")],
+    infer=_dense_infer,
+    xp_fn=_dense,
+    doc="activation(x @ w + b) over the last axis of x (rank >= 1); made by fuse-dense",
+)
+
+# -- convolution ----------------------------------------------------------------------------------
+
+CONV_ALGORITHMS = ("xla", "matmul", "taps")
+
+
+def _conv_infer(ctx: InferContext) -> list[TensorType]:
+    _check_activation(ctx)
+    if ctx.attrs["algorithm"] not in CONV_ALGORITHMS:
+        raise ctx.fail(f"algorithm {ctx.attrs['algorithm']!r} is not one of {CONV_ALGORITHMS}")
+    base = "DepthwiseConv2dNative" if ctx.attrs["depthwise"] else "Conv2D"
+    (out,) = get_op(base).infer(_SubContext(ctx, 2))
+    if len(ctx.types) == 3:
+        b = ctx.types[2]
+        if b.shape is not None and out.shape is not None and b.shape != (out.shape[-1],):
+            raise ctx.fail(f"bias must be [{out.shape[-1]}], got {b}")
+    return [out]
+
+
+class _SubContext(InferContext):
+    """An inference context that shows only the first ``n`` inputs (to reuse a base op's rule)."""
+
+    def __init__(self, ctx: InferContext, n: int) -> None:
+        self.node = ctx.node
+        self.attrs = ctx.attrs
+        self.types = ctx.types[:n]
+
+
+def _conv_ref(attrs: dict[str, Any], x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    base = get_op("DepthwiseConv2dNative" if attrs["depthwise"] else "Conv2D")
+    y = base.reference(attrs, x, w)
+    if b is not None:
+        y = y + b
+    return np.asarray(activate(np, attrs["activation"], y)).astype(x.dtype)
+
+
+def _conv_lower(attrs: dict[str, Any], x: Any, w: Any, b: Any = None) -> Any:
+    import jax.numpy as jnp
+    from jax import lax
+
+    algorithm = attrs["algorithm"]
+    if algorithm == "matmul":  # 1x1, stride 1, no padding: a matmul over the channel axis
+        y = jnp.einsum("nhwc,cd->nhwd", x, w[0, 0], precision=lax.Precision.HIGHEST)
+    elif algorithm == "taps" and attrs["depthwise"]:
+        from fourier.ops.nn import _depthwise
+
+        y = _depthwise(jnp, attrs, x, w)
+    else:
+        base = get_op("DepthwiseConv2dNative" if attrs["depthwise"] else "Conv2D")
+        y = base.lower(attrs, x, w)
+    if b is not None:
+        y = y + b
+    return activate(jnp, attrs["activation"], y)
+
+
+register(
+    "FusedConv2D",
+    inputs=(2, 3),
+    attrs=[
+        Attr("strides", "ints"),
+        Attr("padding", "str"),
+        Attr("explicit_paddings", "ints", []),
+        Attr("data_format", "str", "NHWC"),
+        Attr("dilations", "ints", [1, 1, 1, 1]),
+        Attr("depthwise", "bool", False),
+        Attr("activation", "str", ""),
+        Attr("algorithm", "str", "xla"),
+    ],
+    infer=_conv_infer,
+    reference=_conv_ref,
+    lower=_conv_lower,
+    doc=(
+        "activation(conv(x, w) + b), plain or depthwise; `algorithm` picks the XLA formulation "
+        "(xla: XLA's convolution, matmul: 1x1 as a matmul, taps: depthwise as shifted multiplies)"
+    ),
+)
+
+# -- recognized activations and normalizations ------------------------------------------------------
+
+
+def _gelu(xp: Any, attrs: dict[str, Any], x: Any) -> Any:
+    return activate(xp, "Gelu", x)
+
+
+register(
+    "Gelu",
+    inputs=1,
+    infer=same_as(0),
+    xp_fn=_gelu,
+    traits=("pure", "elementwise"),
+    doc="exact GELU, x * Phi(x); recognized from TensorFlow's Erfc chain",
+)
+register(
+    "Swish",
+    inputs=1,
+    infer=same_as(0),
+    xp_fn=lambda xp, a, x: activate(xp, "Swish", x),
+    traits=("pure", "elementwise"),
+    doc="x * sigmoid(x); recognized from Mul(x, Sigmoid(x))",
+)
+
+
+def _layer_norm_infer(ctx: InferContext) -> list[TensorType]:
+    x, gamma, beta = ctx.types
+    if x.shape is not None and x.shape and gamma.shape is not None:
+        if gamma.shape not in ((x.shape[-1],), (UNKNOWN,)) or beta.shape != gamma.shape:
+            raise ctx.fail(f"gamma and beta must be [{x.shape[-1]}], got {gamma} and {beta}")
+    return [x]
+
+
+def _layer_norm(xp: Any, attrs: dict[str, Any], x: Any, gamma: Any, beta: Any) -> Any:
+    mean = xp.mean(x, axis=-1, keepdims=True)
+    var = xp.mean(xp.square(x - mean), axis=-1, keepdims=True)
+    inv = (1 / xp.sqrt(var + np.asarray(attrs["epsilon"], dtype=x.dtype))) * gamma
+    return x * inv + (beta - mean * inv)
+
+
+register(
+    "LayerNorm",
+    inputs=3,
+    attrs=[Attr("epsilon", "float", 1e-3)],
+    infer=_layer_norm_infer,
+    xp_fn=_layer_norm,
+    doc="layer normalization over the last axis with scale gamma and offset beta",
+)
+
+# -- embedding bag --------------------------------------------------------------------------------
+
+COMBINERS = ("sum", "mean")
+
+
+def _bag_infer(ctx: InferContext) -> list[TensorType]:
+    table, ids = ctx.types
+    if ctx.attrs["combiner"] not in COMBINERS:
+        raise ctx.fail(f"combiner {ctx.attrs['combiner']!r} is not one of {COMBINERS}")
+    if ids.dtype not in ("int32", "int64"):
+        raise ctx.fail(f"ids must be int32 or int64, got {ids.dtype}")
+    if table.shape is None or len(table.shape) != 2:
+        raise ctx.fail(f"table must be rank 2, got {table}")
+    if ids.shape is None or len(ids.shape) < 1:
+        raise ctx.fail(f"ids must have rank >= 1, got {ids}")
+    keep = ctx.attrs["keep_dims"]
+    bag = (*ids.shape[:-1], 1) if keep else ids.shape[:-1]
+    return [TensorType(table.dtype, (*bag, table.shape[1]))]
+
+
+def _bag(xp: Any, attrs: dict[str, Any], table: Any, ids: Any) -> Any:
+    gather = get_op("GatherV2").reference if xp is np else get_op("GatherV2").lower
+    rows = gather({"batch_dims": 0}, table, ids, np.asarray(0, dtype=np.int32))
+    reduce = xp.sum if attrs["combiner"] == "sum" else xp.mean
+    return reduce(rows, axis=ids.ndim - 1, keepdims=attrs["keep_dims"])
+
+
+register(
+    "EmbeddingBag",
+    inputs=2,
+    attrs=[Attr("combiner", "str", "sum"), Attr("keep_dims", "bool", False)],
+    infer=_bag_infer,
+    xp_fn=_bag,
+    doc="rows of table at ids (last axis = the bag), combined by sum or mean; out-of-range ids give zeros",
+)
+
+# -- fused elementwise region ---------------------------------------------------------------------
+
+
+def _body(attrs: dict[str, Any]) -> list[tuple[str, list[int], dict[str, Any]]]:
+    return [(op, list(args), dict(a)) for op, args, a in json.loads(attrs["body"])]
+
+
+class _Operand:
+    def __init__(self, t: TensorType, known: Any = None) -> None:
+        self.type, self.known = t, known
+
+
+class _BodyNode:
+    """Just enough of a Node for a registry inference rule."""
+
+    def __init__(self, op: str, inputs: list[_Operand], attrs: dict[str, Any], name: str) -> None:
+        self.op, self.inputs, self.attrs, self.name = op, inputs, attrs, name
+
+
+def _region_infer(ctx: InferContext) -> list[TensorType]:
+    env = [_Operand(t) for t in ctx.types]
+    try:
+        steps = _body(ctx.attrs)
+    except (ValueError, TypeError) as e:
+        raise ctx.fail(f"body is not a valid region: {e}") from e
+    if not steps:
+        raise ctx.fail("empty region body")
+    for k, (op, args, attrs) in enumerate(steps):
+        opdef = get_op(op)
+        if "elementwise" not in opdef.traits:
+            raise ctx.fail(f"step {k} ({op}) is not an elementwise op")
+        if any(not 0 <= a < len(env) for a in args):
+            raise ctx.fail(f"step {k} ({op}) reads a value not defined before it")
+        fake: Any = _BodyNode(op, [env[a] for a in args], attrs, f"{ctx.node.name}/{k}")
+        (t,) = opdef.infer(InferContext(fake))
+        env.append(_Operand(t))
+    return [env[-1].type]
+
+
+def _region(xp: Any, attrs: dict[str, Any], *inputs: Any) -> Any:
+    env = list(inputs)
+    for op, args, a in _body(attrs):
+        opdef = get_op(op)
+        fn = opdef.reference if xp is np else opdef.lower
+        env.append(fn(a, *[env[i] for i in args]))
+    return env[-1]
+
+
+register(
+    "FusedElementwise",
+    inputs=(1, None),
+    attrs=[Attr("body", "str")],
+    infer=_region_infer,
+    xp_fn=_region,
+    traits=("pure", "elementwise"),
+    doc=(
+        "a chain of elementwise ops lowered as one unit; `body` is a JSON list of "
+        "[op, [operand indices], attrs] where indices count the inputs, then earlier steps"
+    ),
+)

@@ -1,0 +1,237 @@
+"""Algebraic simplification: identities that remove work without changing any value.
+
+Every rule keeps the value's type: an identity whose operand would broadcast to a larger shape
+(``x * ones([4])`` with ``x`` of shape ``[1]``) does not fire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from fourier.passes.manager import register_pass
+from fourier.passes.rewrite import Match, Rule, RuleContext, RuleSet, any_, const, op
+from fourier.passes.rules.base import RulePass, all_equal, same_type
+
+from fourier.ir.core import Value
+
+__all__ = ["ALGEBRAIC", "Simplify"]
+
+
+def _keep(name: str):  # type: ignore[no-untyped-def]
+    """Replacement: the captured value ``name``."""
+    return lambda ctx, m: m[name]
+
+
+def _type_kept(name: str):  # type: ignore[no-untyped-def]
+    """Check: the root's value has the type of capture ``name``."""
+
+    def check(m: Match) -> str | None:
+        root = m.root.outputs[0]
+        if not same_type(root, m[name]):
+            return f"{m[name].name} is {m[name].type} but the result is {root.type}; removing it would change the type"
+        return None
+
+    return check
+
+
+def _ints(m: Match, name: str) -> list[int]:
+    return [int(x) for x in m.value(name).reshape(-1)]
+
+
+def _perm_identity(v: np.ndarray) -> bool:
+    return v.dtype != object and list(np.asarray(v).reshape(-1)) == list(range(v.size))
+
+
+def _compose_transposes(ctx: RuleContext, m: Match) -> Value:
+    p1, p2 = _ints(m, "p1"), _ints(m, "p2")
+    perm = np.array([p1[i] for i in p2], dtype=m.value("p2").dtype)
+    if list(perm) == list(range(len(perm))):
+        return m["x"]
+    return ctx.op("Transpose", [m["x"], ctx.const(perm, suffix="/perm")])
+
+
+def _pieces_in_order(m: Match) -> str | None:
+    """Check for Concat(Split(x)): every piece, each once, in order, along the same axis."""
+    root = m.root
+    pieces = root.inputs[:-1]
+    split = pieces[0].producer
+    if split.op not in ("Split", "SplitV"):
+        return "the first piece does not come from a Split"
+    if [v.producer for v in pieces] != [split] * len(split.outputs) or [v.index for v in pieces] != list(
+        range(len(split.outputs))
+    ):
+        return "the pieces are not all the outputs of one Split, in order"
+    split_axis = split.inputs[0] if split.op == "Split" else split.inputs[2]
+    concat_axis = root.inputs[-1]
+    if split_axis.known is None or concat_axis.known is None:
+        return "an axis is not constant"
+    source = split.inputs[1] if split.op == "Split" else split.inputs[0]
+    rank = len(source.type.shape or ())
+    if int(split_axis.known) % max(rank, 1) != int(concat_axis.known) % max(rank, 1):
+        return "split and concat axes differ"
+    return None
+
+
+def _unit_pieces(m: Match) -> str | None:
+    """Check for Concat(Split(x)) along another axis where the result is only a reshape of x."""
+    root = m.root
+    pieces = root.inputs[:-1]
+    split = pieces[0].producer
+    if split.op not in ("Split", "SplitV") or [v.producer for v in pieces] != [split] * len(split.outputs):
+        return "the pieces are not all the outputs of one Split"
+    if [v.index for v in pieces] != list(range(len(split.outputs))):
+        return "the pieces are not in order"
+    split_axis = split.inputs[0] if split.op == "Split" else split.inputs[2]
+    shape = pieces[0].type.shape
+    if shape is None or split_axis.known is None or root.inputs[-1].known is None:
+        return "shapes or axes unknown"
+    rank = len(shape)
+    a, b = int(split_axis.known) % rank, int(root.inputs[-1].known) % rank
+    if a == b:
+        return "same axis (concat-of-split handles it)"
+    if any(v.type.shape is None or v.type.shape[a] != 1 for v in pieces):
+        return "pieces are not of size 1 along the split axis"
+    between = shape[min(a, b) + 1 : max(a, b)]
+    if any(d != 1 for d in between) or (b < a and shape[b] != 1):
+        return "the concat reorders elements, it is not a reshape"
+    if sum(1 for d in root.outputs[0].type.shape or () if not isinstance(d, int)) > 1:
+        return "more than one symbolic dimension"
+    return None
+
+
+def _reshape_of_source(ctx: RuleContext, m: Match) -> Value:
+    split = m.root.inputs[0].producer
+    source = split.inputs[1] if split.op == "Split" else split.inputs[0]
+    out = m.root.outputs[0].type.shape or ()
+    dims = [d if isinstance(d, int) else -1 for d in out]
+    return ctx.op("Reshape", [source, ctx.const(np.asarray(dims, dtype=np.int64), suffix="/shape")])
+
+
+def _concat_source(ctx: RuleContext, m: Match) -> Value:
+    split = m.root.inputs[0].producer
+    return split.inputs[1] if split.op == "Split" else split.inputs[0]
+
+
+def _pack_of_unpack(m: Match) -> str | None:
+    root = m.root
+    unpack = root.inputs[0].producer
+    if unpack.op != "Unpack":
+        return "the first operand does not come from an Unpack"
+    if [v.producer for v in root.inputs] != [unpack] * len(unpack.outputs) or [
+        v.index for v in root.inputs
+    ] != list(range(len(unpack.outputs))):
+        return "the operands are not all the outputs of one Unpack, in order"
+    if unpack.attrs["axis"] != root.attrs["axis"]:
+        return "Pack and Unpack axes differ"
+    return None
+
+
+def _slice_is_identity(m: Match) -> str | None:
+    node = m.root
+    x = node.inputs[0]
+    if not same_type(x, node.outputs[0]):
+        return "the slice changes the shape"
+    begin = node.inputs[1].known
+    if begin is None or begin.dtype == object or np.any(np.asarray(begin) != 0):
+        return "begin is not all zeros"
+    if node.op == "StridedSlice":
+        strides = node.inputs[3].known
+        if strides is None or np.any(np.asarray(strides) != 1):
+            return "strides are not all 1"
+        if (
+            node.attrs.get("new_axis_mask")
+            or node.attrs.get("shrink_axis_mask")
+            or node.attrs.get("ellipsis_mask")
+        ):
+            return "the slice adds, removes or skips axes"
+    return None
+
+
+ALGEBRAIC = RuleSet(
+    "algebraic",
+    (
+        # x * 1 -> x
+        Rule("mul-one", op("Mul", any_("x"), const(where=all_equal(1.0))), _keep("x"), _type_kept("x")),
+        # x / 1 -> x
+        Rule(
+            "div-one",
+            op(("RealDiv", "Div"), any_("x"), const(where=all_equal(1.0))),
+            _keep("x"),
+            _type_kept("x"),
+        ),
+        # x + 0 -> x
+        Rule(
+            "add-zero",
+            op(("Add", "AddV2"), any_("x"), const(where=all_equal(0.0))),
+            _keep("x"),
+            _type_kept("x"),
+        ),
+        # x - 0 -> x
+        Rule("sub-zero", op("Sub", any_("x"), const(where=all_equal(0.0))), _keep("x"), _type_kept("x")),
+        # -(-x) -> x
+        Rule("neg-neg", op("Neg", op("Neg", any_("x"))), _keep("x")),
+        # Transpose(x, identity) -> x
+        Rule(
+            "transpose-identity",
+            op("Transpose", any_("x"), const(where=_perm_identity, why="identity permutation")),
+            _keep("x"),
+        ),
+        # Transpose(Transpose(x, p1), p2) -> Transpose(x, p1[p2])
+        Rule(
+            "transpose-transpose",
+            op("Transpose", op("Transpose", any_("x"), const("p1")), const("p2")),
+            _compose_transposes,
+        ),
+        # Reshape(x, shape of x) -> x
+        Rule("reshape-noop", op("Reshape", any_("x"), any_()), _keep("x"), _type_kept("x")),
+        # Reshape(Reshape(x, s1), s2) -> Reshape(x, s2)
+        Rule(
+            "reshape-reshape",
+            op("Reshape", op("Reshape", any_("x"), any_()), any_("s2")),
+            lambda ctx, m: ctx.op("Reshape", [m["x"], m["s2"]]),
+        ),
+        # Cast(x) to x's own dtype -> x
+        Rule("cast-noop", op("Cast", any_("x")), _keep("x"), _type_kept("x")),
+        # Slice / StridedSlice of everything -> x
+        Rule(
+            "slice-noop",
+            op(("Slice", "StridedSlice"), any_("x"), any_operands=True),
+            lambda ctx, m: m.root.inputs[0],
+            _slice_is_identity,
+        ),
+        # Tile(x, ones) -> x
+        Rule("tile-noop", op("Tile", any_("x"), const(where=all_equal(1.0))), _keep("x"), _type_kept("x")),
+        # ConcatV2(x, axis) -> x
+        Rule("concat-single", op("ConcatV2", any_("x"), any_()), _keep("x"), _type_kept("x")),
+        # ConcatV2(Split(x)...) of all pieces in order -> x
+        Rule("concat-of-split", op("ConcatV2", any_operands=True), _concat_source, _pieces_in_order),
+        # ConcatV2(Split(x, axis a)..., axis b) of size-1 pieces -> Reshape(x)   (same element order)
+        Rule("concat-of-unit-split", op("ConcatV2", any_operands=True), _reshape_of_source, _unit_pieces),
+        # Pack(Unpack(x)...) of all pieces in order -> x
+        Rule(
+            "pack-of-unpack",
+            op("Pack", any_operands=True),
+            lambda ctx, m: m.root.inputs[0].producer.inputs[0],
+            _pack_of_unpack,
+        ),
+        # Squeeze(ExpandDims(x, a), [a]) -> x
+        Rule(
+            "squeeze-expand", op("Squeeze", op("ExpandDims", any_("x"), any_())), _keep("x"), _type_kept("x")
+        ),
+        # ExpandDims(Squeeze(x)) back to x's shape -> x
+        Rule(
+            "expand-squeeze", op("ExpandDims", op("Squeeze", any_("x")), any_()), _keep("x"), _type_kept("x")
+        ),
+    ),
+)
+
+
+@register_pass
+@dataclass(frozen=True)
+class Simplify(RulePass):
+    """Algebraic identities (x*1, x+0, double transpose, no-op reshape/cast/slice/tile, ...)."""
+
+    name = "simplify"
+    summary = "algebraic simplification"
+    rules = ALGEBRAIC

@@ -1,0 +1,47 @@
+"""Helpers shared by the rule modules: rule-set passes and predicates on constants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from fourier.passes.manager import Pass, PassResult
+from fourier.passes.rewrite import RuleSet, apply_rules
+
+from fourier.ir.core import Graph, Value
+
+__all__ = ["RulePass", "is_scalar", "all_equal", "static_shape", "same_type"]
+
+
+@dataclass(frozen=True)
+class RulePass(Pass):
+    """A pass that applies one rule set to a fixpoint; stats count the rules that fired."""
+
+    rules: ClassVar[RuleSet]
+
+    def run(self, graph: Graph) -> PassResult:
+        fired = apply_rules(graph, self.rules)
+        return PassResult(bool(fired), fired)
+
+
+def is_scalar(v: Any, value: float, tol: float = 0.0) -> bool:
+    """``v`` is a constant array whose every element equals ``value`` (within ``tol``)."""
+    a = np.asarray(v)
+    if a.size == 0 or a.dtype == object:
+        return False
+    return bool(np.all(np.abs(a.astype(np.float64) - value) <= tol))
+
+
+def all_equal(value: float, tol: float = 0.0):  # type: ignore[no-untyped-def]
+    """Predicate: a constant whose elements all equal ``value``."""
+    return lambda v: is_scalar(v, value, tol)
+
+
+def static_shape(v: Value) -> tuple[int, ...] | None:
+    t = v.type
+    return tuple(int(d) for d in t.shape) if t.is_static and t.shape is not None else None
+
+
+def same_type(a: Value, b: Value) -> bool:
+    return a.type == b.type and a.type.shape is not None and "?" not in a.type.shape
