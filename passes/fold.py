@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from fourier.passes.manager import Pass, PassResult, register_pass
 
-from fourier.ir.core import Graph, Node
+from fourier.ir.core import Graph, Node, Value
 from fourier.ir.rewriter import Rewriter
 from fourier.ir.types import TensorType
 from fourier.ops.registry import get_op
@@ -44,11 +44,19 @@ def _foldable(node: Node, max_elements: int) -> bool:
     return True
 
 
-def _as_type(value: np.ndarray, dtype: str) -> np.ndarray:
-    if value.dtype.name == dtype or value.dtype.kind not in "iub":
-        return value
-    cast = value.astype(dtype)
-    return cast if np.array_equal(cast, value) else value
+def _static_known(v: Value) -> np.ndarray | None:
+    """The value inference knows for ``v``, if it has no symbolic entries, in ``v``'s dtype."""
+    known = v.known
+    if known is None:
+        return None
+    if known.dtype == object:
+        if not all(isinstance(x, (int, np.integer)) for x in known.reshape(-1)):
+            return None  # holds the batch dimension: stays symbolic
+        known = np.array(known.tolist(), dtype=np.int64).reshape(known.shape)
+    if known.dtype.name != v.type.dtype and known.dtype.kind in "iub":
+        cast = known.astype(v.type.dtype)  # shape values are held as int64 where the op says int32
+        return cast if np.array_equal(cast, known) else None
+    return known
 
 
 @register_pass
@@ -66,11 +74,7 @@ class FoldConstants(Pass):
         for node in list(graph.nodes):
             if not rw.alive(node) or not _foldable(node, self.max_elements):
                 continue
-            if all(v.known is not None and v.known.dtype != object for v in node.outputs):
-                # known shape values may be held as int64 where the op says int32
-                values = [_as_type(np.asarray(v.known), v.type.dtype) for v in node.outputs]
-                kind = "shape"
-            elif node.inputs and all(v.producer.op == "Const" for v in node.inputs):
+            if node.inputs and all(v.producer.op == "Const" for v in node.inputs):
                 args = [v.producer.attrs["value"] for v in node.inputs]
                 try:
                     out = get_op(node.op).reference(node.attrs, *args)
@@ -79,6 +83,9 @@ class FoldConstants(Pass):
                     continue
                 values = [np.asarray(o) for o in (out if isinstance(out, (tuple, list)) else (out,))]
                 kind = "constant"
+            elif all(_static_known(v) is not None for v in node.outputs):
+                values = [_static_known(v) for v in node.outputs]  # type: ignore[misc]
+                kind = "shape"
             else:
                 continue
             if any(

@@ -1,8 +1,10 @@
 """Every zoo model: compile with buckets 32,64,128, load, and match TensorFlow at odd batches.
 
 Before: a frozen zoo graph and TensorFlow running it (oneDNN rewrites off).
-Expected: Fourier's outputs equal TensorFlow's at batch 1, 7, 32, 33, 100, 128 and 300
-(float32 rtol 1e-4, atol 1e-5), with no bucket recompiled at load.
+Expected: Fourier's outputs, with the full -O2 pipeline verified after every pass, equal
+TensorFlow's at batch 1, 7, 32, 33, 100, 128 and 300 (float32 rtol 1e-4, atol 1e-5), with no
+bucket recompiled at load. The same holds with no passes (-O0), and after every single pass the
+reference interpreter still gives the imported graph's outputs.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from tests.conftest import ATOL, BATCHES, RTOL, xla_compiles
 @pytest.mark.parametrize("name", ZOO_NAMES)
 def test_zoo_model_matches_tensorflow(name: str, zoo: dict[str, ZooModel], artifacts: Path) -> None:
     zm = zoo[name]
-    report = fourier.compile(zm.pb, artifacts / name, buckets=[32, 64, 128])
+    report = fourier.compile(zm.pb, artifacts / name, buckets=[32, 64, 128], verify_passes=True)
     assert report.buckets == [32, 64, 128]
+    assert report.num_ops < report.imported_ops, "the pipeline removed nothing"
     with xla_compiles() as compiles:
         model = fourier.load(artifacts / name)
     # Loading deserializes the executables: no XLA compile, and far less time than compiling.
@@ -49,3 +52,46 @@ def test_reference_interpreter_matches_tensorflow(name: str, zoo: dict[str, ZooM
     got, want = run_reference(graph, feeds), TFGraph(zm.pb)(feeds)
     for key in want:
         np.testing.assert_allclose(got[key], want[key], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", ["deepfm", "transformer"])
+def test_unoptimized_build_matches_tensorflow(name: str, zoo: dict[str, ZooModel], artifacts: Path) -> None:
+    zm = zoo[name]
+    fourier.compile(zm.pb, artifacts / f"{name}-O0", buckets=[32], opt_level=0)
+    model, oracle = fourier.load(artifacts / f"{name}-O0"), TFGraph(zm.pb)
+    for batch in (1, 33):
+        feeds = random_inputs(zm, batch, seed=batch)
+        got, want = model(feeds), oracle(feeds)
+        for key in want:
+            np.testing.assert_allclose(got[key], want[key], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", ZOO_NAMES)
+def test_every_pass_keeps_the_outputs(name: str, zoo: dict[str, ZooModel]) -> None:
+    """Differential per pass on a real model: after each pass that changed the graph, the reference
+    interpreter gives the imported graph's outputs (rtol 1e-5, 1e-4 where a fusion reorders sums)."""
+    from fourier.passes.manager import PassManager, pipeline_for_level
+
+    zm = zoo[name]
+    graph = fourier.import_graph(zm.pb)
+    batch = 1 if name == "mobilenetv2" else 5
+    feeds = random_inputs(zm, batch, seed=3)
+    want = run_reference(graph, feeds)
+    checked = []
+
+    def after(record: object) -> None:
+        if not record.changed:  # type: ignore[attr-defined]
+            return
+        got = run_reference(graph, feeds)
+        for key in want:
+            np.testing.assert_allclose(
+                got[key],
+                want[key],
+                rtol=1e-4,
+                atol=1e-5,
+                err_msg=f"{name} after {record.name}",  # type: ignore[attr-defined]
+            )
+        checked.append(record.name)  # type: ignore[attr-defined]
+
+    PassManager(pipeline_for_level(2), verify=True, on_pass=after).run(graph)
+    assert checked, "no pass changed the graph"
