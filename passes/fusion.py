@@ -402,6 +402,7 @@ class FuseElementwise(Pass):
         rw = Rewriter(graph)
         stats: Counter[str] = Counter()
         taken: set[int] = set()
+        pos = _position(graph)
         for root in reversed(list(graph.nodes)):
             if id(root) in taken or not self._fusable(root):
                 continue
@@ -409,7 +410,7 @@ class FuseElementwise(Pass):
             if len(region) < self.min_ops:
                 continue
             taken.update(id(n) for n in region)
-            self._replace(rw, root, region)
+            self._replace(rw, root, region, pos)
             stats["regions"] += 1
             stats["ops fused"] += len(region)
         return PassResult(rw.finish(), stats)
@@ -447,9 +448,9 @@ class FuseElementwise(Pass):
                     break
         return region
 
-    def _replace(self, rw: Rewriter, root: Node, region: list[Node]) -> None:
+    def _replace(self, rw: Rewriter, root: Node, region: list[Node], pos: dict[int, int]) -> None:
         members = {id(n) for n in region}
-        order = [n for n in rw.graph.nodes if id(n) in members]  # topological
+        order = sorted(region, key=lambda n: pos[id(n)])  # topological
         inputs: list[Value] = []
         slot: dict[int, int] = {}
         for n in order:

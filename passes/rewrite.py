@@ -347,8 +347,10 @@ class RuleSet:
 def apply_rules(graph: Graph, rules: RuleSet, *, max_rewrites: int | None = None) -> Counter[str]:
     """Apply ``rules`` greedily until none matches; returns how often each rule fired."""
     index = rules.by_root()
-    rw = Rewriter(graph)
     work: deque[Node] = deque(n for n in graph.nodes if n.op in index)
+    if not work:
+        return Counter()
+    rw = Rewriter(graph)
     queued = {id(n) for n in work}
 
     def push(n: Node) -> None:

@@ -127,27 +127,34 @@ def register(
     return opdef
 
 
+_LOADED = False
+
+
 def _load_families() -> None:
-    # Importing the family modules fills the registry.
+    # Importing the family modules fills the registry (a family may already have been imported
+    # on its own, so emptiness of the registry is not the test).
+    global _LOADED
     from fourier.ops import array, basic, fused, math, nn, reduce  # noqa: F401
+
+    _LOADED = True
 
 
 def get_op(name: str) -> OpDef:
     """The registry entry for an op name (KeyError if none)."""
-    if not _REGISTRY:
+    if not _LOADED:
         _load_families()
     return _REGISTRY[name]
 
 
 def has_op(name: str) -> bool:
-    if not _REGISTRY:
+    if not _LOADED:
         _load_families()
     return name in _REGISTRY
 
 
 def all_ops() -> dict[str, OpDef]:
     """Every registered op, by name."""
-    if not _REGISTRY:
+    if not _LOADED:
         _load_families()
     return dict(sorted(_REGISTRY.items()))
 
