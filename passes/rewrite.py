@@ -385,6 +385,11 @@ def apply_rules(graph: Graph, rules: RuleSet, *, max_rewrites: int | None = None
             rw.replace_node(node, values)
             for v in values:
                 push(v.producer)
+                # the node that replaces the root takes its name back, so names stay stable
+                made = v.producer
+                if made.rule == rule.name and made.name.startswith(node.name + "_") and not rw.alive(node):
+                    if node.name not in graph._names:
+                        graph.rename(made, node.name)
             fired[rule.name] += 1
             recent.append(rule.name)
             steps += 1

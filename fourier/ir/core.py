@@ -126,6 +126,18 @@ class Graph:
         self._names.add(node.name)
         return node
 
+    def release_name(self, name: str) -> None:
+        """Let a later node take ``name`` (its node was removed)."""
+        self._names.discard(name)
+
+    def rename(self, node: Node, name: str) -> None:
+        """Give ``node`` the free name ``name``."""
+        if name in self._names:
+            raise ValueError(f"node name {name!r} is taken")
+        self._names.discard(node.name)
+        node.name = name
+        self._names.add(name)
+
     def set_outputs(self, outputs: Sequence[tuple[str, Value]]) -> None:
         self.outputs = list(outputs)
 

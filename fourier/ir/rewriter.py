@@ -173,6 +173,7 @@ class Rewriter:
                 readers.remove((node, i))
         self._erased.add(id(node))
         self._alive.pop(id(node), None)
+        self.graph.release_name(node.name)
         self.changed = True
         for lst in self.listeners:
             if lst.erased:

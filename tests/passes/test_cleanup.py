@@ -1,7 +1,7 @@
-"""Cleanup passes: prune, strip-identity, fold-constants, cse.
+"""Cleanup passes: prune, dce, strip-identity, fold-constants, cse.
 
-Each test: Before IR, the pipeline, Expected IR; the two graphs also compute the same outputs on
-random inputs (reference interpreter).
+Each test: Before IR, the pipeline, Expected IR (None: the pass must not fire); the two graphs also
+compute the same outputs on random inputs (reference interpreter), out-of-range ids included.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from tests.passes._util import check
 
 
 def test_prune() -> None:
-    """a node no output reads is removed."""
+    """A node no output reads is removed."""
     before = """
     graph @t(%x: float32[N,4]) -> (float32[N,4]) {
       %dead = Neg(%x) : float32[N,4]
@@ -25,6 +25,25 @@ def test_prune() -> None:
     }
 """
     check("prune", before, expected)
+
+
+def test_dce() -> None:
+    """Dce is prune under its conventional name."""
+    before = """
+    graph @t(%x: float32[N,4]) -> (float32[N,4]) {
+      %c = Const() {value = dense<float32[] [2.0]>} : float32[]
+      %dead = Mul(%x, %c) : float32[N,4]
+      %y = Relu(%x) : float32[N,4]
+      return "y" = %y
+    }
+"""
+    expected = """
+    graph @t(%x: float32[N,4]) -> (float32[N,4]) {
+      %y = Relu(%x) : float32[N,4]
+      return "y" = %y
+    }
+"""
+    check("dce", before, expected)
 
 
 def test_strip_identity() -> None:
@@ -48,7 +67,7 @@ def test_strip_identity() -> None:
 
 
 def test_fold_constants() -> None:
-    """a product of two constants becomes one constant."""
+    """A product of two constants becomes one constant."""
     before = """
     graph @t(%x: float32[N,3]) -> (float32[N,3]) {
       %a = Const() {value = dense<float32[3] [1.0, 2.0, 3.0]>} : float32[3]
@@ -69,7 +88,7 @@ def test_fold_constants() -> None:
 
 
 def test_fold_shape() -> None:
-    """shape arithmetic on static dims folds; the batch dim stays -1."""
+    """Shape arithmetic on static dims folds; the batch dim stays -1."""
     before = """
     graph @t(%x: float32[N,2,3]) -> (float32[N,6]) {
       %s = Shape(%x) {out_type = "int32"} : int32[3]
@@ -96,7 +115,7 @@ def test_fold_shape() -> None:
 
 
 def test_fold_too_big() -> None:
-    """a Fill above max-elements is not folded (folding never allocates without bound)."""
+    """A Fill above max-elements is not folded (folding never allocates without bound)."""
     before = """
     graph @t(%x: float32[N,8]) -> (float32[N,8]) {
       %v = Const() {value = dense<float32[] [2.0]>} : float32[]
@@ -111,7 +130,7 @@ def test_fold_too_big() -> None:
 
 
 def test_cse() -> None:
-    """duplicate constants and commuted duplicate products merge, then their readers."""
+    """Duplicate constants and commuted duplicate products merge, then their readers."""
     before = """
     graph @t(%x: float32[N,4]) -> (float32[N,4]) {
       %c1 = Const() {value = dense<float32[] [2.0]>} : float32[]

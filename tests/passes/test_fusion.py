@@ -1,7 +1,7 @@
 """Group fusion passes: tables, parallel gathers, horizontal, elementwise.
 
-Each test: Before IR, the pipeline, Expected IR; the two graphs also compute the same outputs on
-random inputs (reference interpreter).
+Each test: Before IR, the pipeline, Expected IR (None: the pass must not fire); the two graphs also
+compute the same outputs on random inputs (reference interpreter), out-of-range ids included.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from tests.passes._util import check
 
 
 def test_tables() -> None:
-    """two lookups into tables of width 2 -> one gather over the stacked table, ids shifted and range-checked."""
+    """Two lookups into tables of width 2 -> one gather over the stacked table, ids shifted and range-checked."""
     before = """
     graph @t(%a: int32[N,1], %b: int32[N,2]) -> (float32[N,1,2], float32[N,2,2]) {
       %ta = Const() {value = dense<float32[3x2] [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]>} : float32[3,2]
@@ -47,7 +47,7 @@ def test_tables() -> None:
 
 
 def test_gathers() -> None:
-    """two tables read with the same ids -> one gather of the side-by-side table."""
+    """Two tables read with the same ids -> one gather of the side-by-side table."""
     before = """
     graph @t(%a: int32[N,1]) -> (float32[N,1,2], float32[N,1,1]) {
       %ta = Const() {value = dense<float32[3x2] [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]>} : float32[3,2]
@@ -73,7 +73,7 @@ def test_gathers() -> None:
 
 
 def test_horizontal() -> None:
-    """two MatMuls of one input -> one wider MatMul and a split."""
+    """Two MatMuls of one input -> one wider MatMul and a split."""
     before = """
     graph @t(%x: float32[N,2]) -> (float32[N,2], float32[N,1]) {
       %w1 = Const() {value = dense<float32[2x2] [1.0, 2.0, 3.0, 4.0]>} : float32[2,2]
@@ -96,6 +96,57 @@ def test_horizontal() -> None:
     check("fuse-horizontal", before, expected)
 
 
+def test_horizontal_dense_einsum() -> None:
+    """Sibling FusedDense (same activation) and Einsum projections -> one each."""
+    before = """
+    graph @t(%x: float32[N,2]) -> (float32[N,2], float32[N,1], float32[N,2,2], float32[N,1,2]) {
+      %w1 = Const() {value = dense<float32[2x2] [1.0, 2.0, 3.0, 4.0]>} : float32[2,2]
+      %w2 = Const() {value = dense<float32[2x1] [5.0, 6.0]>} : float32[2,1]
+      %b1 = Const() {value = dense<float32[2] [0.5, -0.5]>} : float32[2]
+      %b2 = Const() {value = dense<float32[1] [0.25]>} : float32[1]
+      %a = FusedDense(%x, %w1, %b1) {activation = "Relu"} : float32[N,2]
+      %b = FusedDense(%x, %w2, %b2) {activation = "Relu"} : float32[N,1]
+      %e1 = Const() {value = dense<float32[2x2x2] [1.0, 0.0, 0.0, 1.0, 0.5, 0.5, -1.0, 2.0]>} : float32[2,2,2]
+      %e2 = Const() {value = dense<float32[2x1x2] [1.0, -1.0, 2.0, 0.5]>} : float32[2,1,2]
+      %q = Einsum(%x, %e1) {equation = "ac,cde->ade"} : float32[N,2,2]
+      %k = Einsum(%x, %e2) {equation = "ac,cde->ade"} : float32[N,1,2]
+      return "a" = %a, "b" = %b, "q" = %q, "k" = %k
+    }
+"""
+    expected = """
+    graph @t(%x: float32[N,2]) -> (float32[N,2], float32[N,1], float32[N,2,2], float32[N,1,2]) {
+      %a/wide_weights = Const() {value = dense<float32[2x3] [1.0, 2.0, 5.0, 3.0, 4.0, 6.0]>} : float32[2,3]  # from a, b  # rule fuse-horizontal
+      %a/wide_bias = Const() {value = dense<float32[3] [0.5, -0.5, 0.25]>} : float32[3]  # from a, b  # rule fuse-horizontal
+      %a/wide = FusedDense(%x, %a/wide_weights, %a/wide_bias) {activation = "Relu"} : float32[N,3]  # from a, b  # rule fuse-horizontal
+      %a/wide_split/sizes = Const() {value = dense<int64[2] [2, 1]>} : int64[2]  # from a, b  # rule fuse-horizontal
+      %a/wide_split/axis = Const() {value = dense<int32[] [1]>} : int32[]  # from a, b  # rule fuse-horizontal
+      %a/wide_split, %a/wide_split:1 = SplitV(%a/wide, %a/wide_split/sizes, %a/wide_split/axis) {num_split = 2} : float32[N,2], float32[N,1]  # from a, b  # rule fuse-horizontal
+      %q/wide_weights = Const() {value = dense<float32[2x3x2] [1.0, 0.0, 0.0, 1.0, 1.0, -1.0, 0.5, 0.5, -1.0, 2.0, 2.0, 0.5]>} : float32[2,3,2]  # from q, k  # rule fuse-horizontal
+      %q/wide = Einsum(%x, %q/wide_weights) {equation = "ac,cde->ade"} : float32[N,3,2]  # from q, k  # rule fuse-horizontal
+      %q/wide_split/sizes = Const() {value = dense<int64[2] [2, 1]>} : int64[2]  # from q, k  # rule fuse-horizontal
+      %q/wide_split/axis = Const() {value = dense<int32[] [1]>} : int32[]  # from q, k  # rule fuse-horizontal
+      %q/wide_split, %q/wide_split:1 = SplitV(%q/wide, %q/wide_split/sizes, %q/wide_split/axis) {num_split = 2} : float32[N,2,2], float32[N,1,2]  # from q, k  # rule fuse-horizontal
+      return "a" = %a/wide_split, "b" = %a/wide_split:1, "q" = %q/wide_split, "k" = %q/wide_split:1
+    }
+"""
+    check("fuse-horizontal", before, expected)
+
+
+def test_horizontal_activation_differs_not() -> None:
+    """Siblings with different activations stay apart."""
+    before = """
+    graph @t(%x: float32[N,2]) -> (float32[N,2], float32[N,1]) {
+      %w1 = Const() {value = dense<float32[2x2] [1.0, 2.0, 3.0, 4.0]>} : float32[2,2]
+      %w2 = Const() {value = dense<float32[2x1] [5.0, 6.0]>} : float32[2,1]
+      %a = FusedDense(%x, %w1) {activation = "Relu"} : float32[N,2]
+      %b = FusedDense(%x, %w2) {activation = "Tanh"} : float32[N,1]
+      return "a" = %a, "b" = %b
+    }
+"""
+    expected = None
+    check("fuse-horizontal", before, expected)
+
+
 def test_elementwise() -> None:
     """Mul -> Relu -> Add with single readers -> one FusedElementwise."""
     before = """
@@ -112,4 +163,18 @@ def test_elementwise() -> None:
       return "c" = %c/fused
     }
 """
+    check("fuse-elementwise", before, expected)
+
+
+def test_elementwise_shared_not() -> None:
+    """An intermediate read twice is not fused into either reader."""
+    before = """
+    graph @t(%x: float32[N,4], %y: float32[N,4]) -> (float32[N,4], float32[N,4]) {
+      %a = Mul(%x, %y) : float32[N,4]
+      %b = Relu(%a) : float32[N,4]
+      %c = Neg(%a) : float32[N,4]
+      return "b" = %b, "c" = %c
+    }
+"""
+    expected = None
     check("fuse-elementwise", before, expected)
