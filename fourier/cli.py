@@ -306,6 +306,32 @@ def _explain(graph: Any, passes: Any, rule_name: str, at: str | None) -> None:
         click.echo(f"{'match' if r.matched else 'no'}: {r.node} ({r.op}): {r.reason}")
 
 
+@cli.command("diff")
+@click.argument("model", type=click.Path(exists=True, path_type=Path))
+@click.option("-p", "--passes", "pipeline", default=None, help="pass pipeline [the -O2 pipeline]")
+@click.option("--pass", "only", default=None, help="show only this pass (name or number)")
+@click.option("--outputs", default=None, help="comma-separated output tensors")
+@click.option("-U", "--context", default=2, show_default=True, help="lines of context in the diffs")
+def diff_cmd(model: Path, pipeline: str | None, only: str | None, outputs: str | None, context: int) -> None:
+    """Show what every pass did to MODEL: a table of passes, then the IR diff of each change."""
+    from fourier.importer import load_graph
+    from fourier.passes.manager import OPT_LEVELS, PassManager, parse_pipeline, read_reproducer
+    from fourier.viewer.terminal import pass_diffs, pass_table
+
+    if model.is_dir() and (model / "pipeline.txt").exists():
+        graph, replay = read_reproducer(model)
+        pipeline = pipeline if pipeline is not None else replay
+    else:
+        graph = load_graph(model, outputs.split(",") if outputs else None)
+    passes = parse_pipeline(OPT_LEVELS[2] if pipeline is None else pipeline)
+    report = PassManager(passes, verify=True, snapshots=True).run(graph)
+    stdout.print(pass_table(report))
+    shown = pass_diffs(stdout, report, only, context)
+    if only is not None and shown == 0:
+        names = ", ".join(sorted({r.name for r in report.records})) or "none"
+        raise click.BadParameter(f"no pass {only!r} changed the graph (passes: {names})", param_hint="--pass")
+
+
 @cli.command("import")
 @click.argument("model", type=click.Path(exists=True, path_type=Path))
 @click.option("--outputs", default=None, help="comma-separated output tensors")
