@@ -46,15 +46,13 @@ def _save(section: str, data: Any) -> None:
     RESULTS.write_text(json.dumps(old, indent=2) + "\n")
 
 
-def _op_count(nodes: Any, op_of: Any) -> int:
-    return sum(1 for n in nodes if op_of(n) not in ("Placeholder", "Const"))
-
-
 def grappler_count(pb: Path, outputs: list[str]) -> tuple[int, int, dict[str, int]]:
     """Nodes (all, and without Const/Placeholder) after TensorFlow's default Grappler pipeline."""
     import tensorflow as tf
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.grappler import tf_optimizer
+
+    from fourier.ir.core import count_ops
 
     gd = tf.compat.v1.GraphDef()
     gd.ParseFromString(pb.read_bytes())
@@ -68,7 +66,7 @@ def grappler_count(pb: Path, outputs: list[str]) -> tuple[int, int, dict[str, in
     ops: dict[str, int] = {}
     for n in optimized.node:
         ops[n.op] = ops.get(n.op, 0) + 1
-    return len(optimized.node), _op_count(optimized.node, lambda n: n.op), dict(sorted(ops.items()))
+    return len(optimized.node), count_ops(ops), dict(sorted(ops.items()))
 
 
 def counts() -> dict[str, Any]:
@@ -82,7 +80,7 @@ def counts() -> dict[str, Any]:
     for name in ZOO_NAMES:
         zm = zoo[name]
         graph = fourier.import_graph(zm.pb)
-        imported = (len(graph.nodes), _op_count(graph.nodes, lambda n: n.op))
+        imported = (len(graph.nodes), graph.num_ops())
         times: dict[str, list[float]] = {}
         for _ in range(5):  # median of 5 pipeline runs for the per-pass times
             g = fourier.import_graph(zm.pb)
@@ -90,7 +88,7 @@ def counts() -> dict[str, Any]:
             for r in report.records:
                 times.setdefault(f"{r.index:02d} {r.name}", []).append(r.seconds)
         per_pass = {k: float(np.median(v)) for k, v in sorted(times.items())}
-        optimized = (len(g.nodes), _op_count(g.nodes, lambda n: n.op))
+        optimized = (len(g.nodes), g.num_ops())
         gr_all, gr_ops, gr_types = grappler_count(zm.pb, list(zm.outputs))
         out[name] = {
             "imported_nodes": imported[0],

@@ -224,9 +224,9 @@ def opt_cmd(
     list_passes: bool,
 ) -> None:
     """Run a pass pipeline on MODEL (a graph file, or a reproducer directory) and print the IR."""
-    from fourier.importer import load_graph
     from fourier.ir.verifier import verify
-    from fourier.passes.manager import OPT_LEVELS, PassManager, all_passes, parse_pipeline, read_reproducer
+    from fourier.passes.manager import PassManager, all_passes, parse_pipeline
+    from fourier.viewer.terminal import pass_table
 
     if list_passes:
         table = Table(title="passes")
@@ -236,22 +236,15 @@ def opt_cmd(
             table.add_row(name, cls.summary)
         stdout.print(table)
         return
-    if model.is_dir() and (model / "pipeline.txt").exists():
-        graph, replay = read_reproducer(model)
-        console.print(f"replaying reproducer {model}: {replay}")
-        pipeline = pipeline if pipeline is not None else replay
-    else:
-        graph = load_graph(model, outputs.split(",") if outputs else None)
+    graph, pipeline = _graph_and_pipeline(model, outputs, pipeline, opt_level)
     verify(graph)
-    if pipeline is None:
-        pipeline = OPT_LEVELS[opt_level if opt_level is not None else 2]
     passes = parse_pipeline(pipeline)
     if explain is not None:
         _explain(graph, passes, explain, at)
         return
     report = PassManager(passes, verify=verify_each, reproducer=reproducer).run(graph)
     if stats:
-        _pass_table(report)
+        console.print(pass_table(report))
     text = str(graph)
     if out is not None:
         out.write_text(text)
@@ -260,21 +253,20 @@ def opt_cmd(
         click.echo(text, nl=False)
 
 
-def _pass_table(report: Any) -> None:
-    table = Table(title=f"pipeline: {report.pipeline or '(empty)'}")
-    for col in ("#", "pass", "ms", "nodes", "changed", "what it did"):
-        table.add_column(col)
-    for r in report.records:
-        did = ", ".join(f"{k}: {v}" for k, v in r.stats.items())
-        table.add_row(
-            str(r.index + 1),
-            r.name + r.options,
-            f"{r.seconds * 1e3:.1f}",
-            f"{r.nodes_before} -> {r.nodes_after}",
-            "yes" if r.changed else "no",
-            did,
-        )
-    console.print(table)
+def _graph_and_pipeline(
+    model: Path, outputs: str | None, pipeline: str | None, opt_level: int | None
+) -> tuple[Any, str]:
+    """The graph to optimize and the pipeline text: a reproducer directory brings both (an
+    explicit pipeline wins), a graph file takes ``pipeline`` or the passes of ``opt_level`` (-O2)."""
+    from fourier.importer import load_graph
+    from fourier.passes.manager import OPT_LEVELS, read_reproducer
+
+    if model.is_dir() and (model / "pipeline.txt").exists():
+        graph, replay = read_reproducer(model)
+        console.print(f"replaying reproducer {model}: {replay}")
+        return graph, pipeline if pipeline is not None else replay
+    graph = load_graph(model, outputs.split(",") if outputs else None)
+    return graph, pipeline if pipeline is not None else OPT_LEVELS[2 if opt_level is None else opt_level]
 
 
 def _explain(graph: Any, passes: Any, rule_name: str, at: str | None) -> None:
@@ -314,17 +306,11 @@ def _explain(graph: Any, passes: Any, rule_name: str, at: str | None) -> None:
 @click.option("-U", "--context", default=2, show_default=True, help="lines of context in the diffs")
 def diff_cmd(model: Path, pipeline: str | None, only: str | None, outputs: str | None, context: int) -> None:
     """Show what every pass did to MODEL: a table of passes, then the IR diff of each change."""
-    from fourier.importer import load_graph
-    from fourier.passes.manager import OPT_LEVELS, PassManager, parse_pipeline, read_reproducer
+    from fourier.passes.manager import PassManager, parse_pipeline
     from fourier.viewer.terminal import pass_diffs, pass_table
 
-    if model.is_dir() and (model / "pipeline.txt").exists():
-        graph, replay = read_reproducer(model)
-        pipeline = pipeline if pipeline is not None else replay
-    else:
-        graph = load_graph(model, outputs.split(",") if outputs else None)
-    passes = parse_pipeline(OPT_LEVELS[2] if pipeline is None else pipeline)
-    report = PassManager(passes, verify=True, snapshots=True).run(graph)
+    graph, pipeline = _graph_and_pipeline(model, outputs, pipeline, None)
+    report = PassManager(parse_pipeline(pipeline), verify=True, snapshots=True).run(graph)
     stdout.print(pass_table(report))
     shown = pass_diffs(stdout, report, only, context)
     if only is not None and shown == 0:

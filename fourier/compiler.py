@@ -132,16 +132,15 @@ def compile_model(
 
     graph = model if isinstance(model, Graph) else load_graph(model, outputs)
     verify(graph)
-    imported_ops = sum(1 for n in graph.nodes if n.op not in ("Placeholder", "Const"))
+    imported_ops = graph.num_ops()
     signature = graph_signature(graph)
     passes = parse_pipeline(pipeline) if pipeline is not None else pipeline_for_level(opt_level)
     manager = PassManager(passes, verify=verify_passes, reproducer=reproducer, on_pass=on_pass)
     pass_report = manager.run(graph)
     verify(graph)
-    if graph_signature(graph) != signature:
-        raise CompileError(
-            f"the passes changed the graph's signature: {signature} -> {graph_signature(graph)}"
-        )
+    after = graph_signature(graph)
+    if after != signature:
+        raise CompileError(f"the passes changed the graph's signature: {signature} -> {after}")
     notes: list[str] = []
     bucketed = any(s.batched for s in signature.inputs)
     sizes: list[int | None]
@@ -196,7 +195,7 @@ def compile_model(
         out=out_path,
         signature=signature,
         buckets=manifest.buckets,
-        num_ops=sum(1 for n in graph.nodes if n.op not in ("Placeholder", "Const")),
+        num_ops=graph.num_ops(),
         op_counts=graph.op_counts(),
         bucket_seconds=seconds,
         total_seconds=time.perf_counter() - t_start,

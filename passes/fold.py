@@ -19,7 +19,7 @@ import numpy as np
 from fourier.passes.manager import Pass, PassResult, register_pass
 
 from fourier.ir.core import Graph, Node, Value
-from fourier.ir.rewriter import Rewriter
+from fourier.ir.rewriter import Builder, Rewriter
 from fourier.ir.types import TensorType
 from fourier.ops.registry import get_op
 
@@ -93,18 +93,14 @@ class FoldConstants(Pass):
             ):
                 stats["not folded (reference disagrees with inference)"] += 1
                 continue
-            live = [o for o in node.outputs if rw.num_uses(o)]
+            build = Builder(rw, before=node, base=node.name, origin=node.origin, rule=f"fold-{kind}")
             replacements = []
             for i, (o, value) in enumerate(zip(node.outputs, values)):
-                if o not in live:
+                if not rw.num_uses(o):
                     replacements.append(o)
                     continue
-                name = node.name if len(node.outputs) == 1 else f"{node.name}/{i}"
-                replacements.append(
-                    rw.constant(
-                        value, before=node, name=name + "/folded", origin=node.origin, rule=f"fold-{kind}"
-                    )
-                )
+                suffix = "/folded" if len(node.outputs) == 1 else f"/{i}/folded"
+                replacements.append(build.const(value, suffix=suffix))
             rw.replace_node(node, replacements)
             stats[f"{kind} {node.op}"] += 1
         return PassResult(rw.finish(), stats)

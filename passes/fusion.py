@@ -23,7 +23,7 @@ import numpy as np
 from fourier.passes.manager import Pass, PassResult, register_pass
 
 from fourier.ir.core import Graph, Node, Value
-from fourier.ir.rewriter import Rewriter
+from fourier.ir.rewriter import Builder, Rewriter
 from fourier.ops.registry import get_op
 
 __all__ = ["FuseTables", "FuseGathers", "FuseHorizontal", "FuseElementwise"]
@@ -57,44 +57,18 @@ def _is_table_gather(n: Node) -> bool:
     return table is not None and table.ndim == 2 and axis is not None and int(axis.reshape(-1)[0]) == 0
 
 
-def _i(
-    rw: Rewriter,
-    values: Sequence[int],
-    dtype: str,
-    before: Node,
-    name: str,
-    origin: tuple[str, ...],
-    rule: str,
-) -> Value:
-    return rw.constant(np.asarray(values, dtype=dtype), before=before, name=name, origin=origin, rule=rule)
-
-
-def _split(
-    rw: Rewriter,
-    x: Value,
-    sizes: Sequence[int],
-    axis: int,
-    before: Node,
-    name: str,
-    origin: tuple[str, ...],
-    rule: str,
-) -> list[Value]:
+def _split(build: Builder, x: Value, sizes: Sequence[int], axis: int, suffix: str) -> list[Value]:
+    """``x`` split along ``axis`` into pieces of ``sizes`` (no node for a single piece)."""
     if len(sizes) == 1:
         return [x]
-    sizes_c = _i(rw, sizes, "int64", before, name + "/sizes", origin, rule)
-    axis_c = rw.constant(
-        np.asarray(axis, dtype=np.int32), before=before, name=name + "/axis", origin=origin, rule=rule
-    )
-    node = rw.create(
-        "SplitV",
-        [x, sizes_c, axis_c],
-        {"num_split": len(sizes)},
-        before=before,
-        name=name,
-        origin=origin,
-        rule=rule,
-    )
-    return list(node.outputs)
+    sizes_c = build.const(sizes, dtype=np.int64, suffix=suffix + "/sizes")
+    axis_c = build.const(axis, dtype=np.int32, suffix=suffix + "/axis")
+    return list(build.node("SplitV", [x, sizes_c, axis_c], {"num_split": len(sizes)}, suffix=suffix).outputs)
+
+
+def _replace_all(rw: Rewriter, members: Sequence[Node], pieces: Sequence[Value]) -> None:
+    for m, piece in zip(members, pieces):
+        rw.replace_node(m, [piece])
 
 
 def _position(graph: Graph) -> dict[int, int]:
@@ -132,109 +106,50 @@ class FuseTables(Pass):
         for key, members in groups.items():
             if len({id(m.inputs[0].producer) for m in members}) < max(self.min_tables, 2):
                 continue
-            tables = [_array(m.inputs[0]) for m in members]
-            rows = [int(t.shape[0]) for t in tables if t is not None]
+            # One table per distinct table constant, in first-use order, and its row offset.
+            arrays: dict[int, np.ndarray] = {}
+            for m in members:
+                arrays.setdefault(id(m.inputs[0].producer), _array(m.inputs[0]))
+            offsets, total = {}, 0
+            for k, t in arrays.items():
+                offsets[k], total = total, total + int(t.shape[0])
             id_dtype = key[2]
-            if sum(rows) > _INT_MAX[id_dtype]:
+            if total > _INT_MAX[id_dtype]:
                 stats["not fused (rows overflow the id dtype)"] += 1
                 continue
             last = max(members, key=lambda m: pos[id(m)])  # every member's ids exist before it
-            origin = _origin(members)
-            rule = "fuse-tables"
-            base = f"fused_tables/{members[0].name}"
-            # One table per distinct table constant, in first-use order.
-            distinct: dict[int, int] = {}
-            for m in members:
-                distinct.setdefault(id(m.inputs[0].producer), len(distinct))
-            order = sorted(distinct, key=lambda k: distinct[k])
-            arrays = {id(m.inputs[0].producer): t for m, t in zip(members, tables)}
-            offsets_by_table, total = {}, 0
-            for k in order:
-                offsets_by_table[k] = total
-                total += int(arrays[k].shape[0])
-            big = np.concatenate([arrays[k] for k in order], axis=0)
-            table_v = rw.constant(big, before=last, name=base + "/table", origin=origin, rule=rule)
+            b = Builder(
+                rw,
+                before=last,
+                base=f"fused_tables/{members[0].name}",
+                origin=_origin(members),
+                rule="fuse-tables",
+            )
+            table_v = b.const(np.concatenate(list(arrays.values()), axis=0), suffix="/table")
             widths = [int((m.inputs[1].type.shape or (0,))[-1]) for m in members]
             lo, hi = [], []
             for m, w in zip(members, widths):
                 k = id(m.inputs[0].producer)
-                lo += [offsets_by_table[k]] * w
+                lo += [offsets[k]] * w
                 hi += [int(arrays[k].shape[0])] * w
             rank = len(members[0].inputs[1].type.shape or ())
-            axis_c = rw.constant(
-                np.asarray(rank - 1, dtype=np.int32),
-                before=last,
-                name=base + "/ids_axis",
-                origin=origin,
-                rule=rule,
-            )
-            ids = rw.create(
+            ids = b.op(
                 "ConcatV2",
-                [*[m.inputs[1] for m in members], axis_c],
-                before=last,
-                name=base + "/ids",
-                origin=origin,
-                rule=rule,
-            ).output
-            zero = _i(rw, [0] * len(lo), id_dtype, last, base + "/zero", origin, rule)
-            ok = rw.create(
-                "LogicalAnd",
-                [
-                    rw.create(
-                        "GreaterEqual", [ids, zero], before=last, name=base + "/ge", origin=origin, rule=rule
-                    ).output,
-                    rw.create(
-                        "Less",
-                        [ids, _i(rw, hi, id_dtype, last, base + "/rows", origin, rule)],
-                        before=last,
-                        name=base + "/lt",
-                        origin=origin,
-                        rule=rule,
-                    ).output,
-                ],
-                before=last,
-                name=base + "/in_range",
-                origin=origin,
-                rule=rule,
-            ).output
-            shifted = rw.create(
-                "AddV2",
-                [ids, _i(rw, lo, id_dtype, last, base + "/offsets", origin, rule)],
-                before=last,
-                name=base + "/shifted",
-                origin=origin,
-                rule=rule,
-            ).output
-            minus1 = rw.constant(
-                np.asarray(-1, dtype=id_dtype), before=last, name=base + "/oob", origin=origin, rule=rule
+                [*[m.inputs[1] for m in members], b.const(rank - 1, dtype=np.int32, suffix="/ids_axis")],
+                suffix="/ids",
             )
-            safe = rw.create(
-                "SelectV2",
-                [ok, shifted, minus1],
-                before=last,
-                name=base + "/safe_ids",
-                origin=origin,
-                rule=rule,
-            ).output
-            gaxis = rw.constant(
-                np.asarray(0, dtype=np.int32),
-                before=last,
-                name=base + "/gather_axis",
-                origin=origin,
-                rule=rule,
+            ge = b.op(
+                "GreaterEqual", [ids, b.const([0] * len(lo), dtype=id_dtype, suffix="/zero")], suffix="/ge"
             )
-            gathered = rw.create(
-                "GatherV2",
-                [table_v, safe, gaxis],
-                {"batch_dims": 0},
-                before=last,
-                name=base,
-                origin=origin,
-                rule=rule,
-            ).output
-            pieces = _split(rw, gathered, widths, rank - 1, last, base + "/split", origin, rule)
-            for m, piece in zip(members, pieces):
-                rw.replace_node(m, [piece])
+            lt = b.op("Less", [ids, b.const(hi, dtype=id_dtype, suffix="/rows")], suffix="/lt")
+            ok = b.op("LogicalAnd", [ge, lt], suffix="/in_range")
+            shifted = b.op("AddV2", [ids, b.const(lo, dtype=id_dtype, suffix="/offsets")], suffix="/shifted")
+            safe = b.op(
+                "SelectV2", [ok, shifted, b.const(-1, dtype=id_dtype, suffix="/oob")], suffix="/safe_ids"
+            )
+            gaxis = b.const(0, dtype=np.int32, suffix="/gather_axis")
+            gathered = b.op("GatherV2", [table_v, safe, gaxis], {"batch_dims": 0})
+            _replace_all(rw, members, _split(b, gathered, widths, rank - 1, "/split"))
             stats[f"fused {len(members)} lookups into one"] += 1
             stats["lookups fused"] += len(members)
         return PassResult(rw.finish(), stats)
@@ -260,31 +175,12 @@ class FuseGathers(Pass):
             if len(members) < 2:
                 continue
             first = members[0]
-            origin = _origin(members)
+            b = Builder(rw, before=first, base=first.name, origin=_origin(members), rule="fuse-gathers")
             tables = [_array(m.inputs[0]) for m in members]
+            wide = b.const(np.concatenate(tables, axis=1), suffix="/wide_table")
+            g = b.op("GatherV2", [wide, first.inputs[1], first.inputs[2]], {"batch_dims": 0}, suffix="/wide")
             widths = [int(t.shape[1]) for t in tables]
-            wide = rw.constant(
-                np.concatenate(tables, axis=1),
-                before=first,
-                name=first.name + "/wide_table",
-                origin=origin,
-                rule="fuse-gathers",
-            )
-            g = rw.create(
-                "GatherV2",
-                [wide, first.inputs[1], first.inputs[2]],
-                {"batch_dims": 0},
-                before=first,
-                name=first.name + "/wide",
-                origin=origin,
-                rule="fuse-gathers",
-            ).output
-            rank = len(g.type.shape or ())
-            pieces = _split(
-                rw, g, widths, rank - 1, first, first.name + "/wide_split", origin, "fuse-gathers"
-            )
-            for m, piece in zip(members, pieces):
-                rw.replace_node(m, [piece])
+            _replace_all(rw, members, _split(b, g, widths, len(g.type.shape or ()) - 1, "/wide_split"))
             stats["gathers fused"] += len(members)
         return PassResult(rw.finish(), stats)
 
@@ -323,43 +219,15 @@ class FuseHorizontal(Pass):
                 continue
             op_name, w_axis, out_axis = key[0], key[-2], key[-1]
             first = members[0]
-            origin = _origin(members)
-            rule = "fuse-horizontal"
+            b = Builder(rw, before=first, base=first.name, origin=_origin(members), rule="fuse-horizontal")
             weights = [_array(m.inputs[1]) for m in members]
-            sizes = [int(w.shape[w_axis]) for w in weights]
-            inputs = [
-                first.inputs[0],
-                rw.constant(
-                    np.concatenate(weights, axis=w_axis),
-                    before=first,
-                    name=first.name + "/wide_weights",
-                    origin=origin,
-                    rule=rule,
-                ),
-            ]
+            inputs = [first.inputs[0], b.const(np.concatenate(weights, axis=w_axis), suffix="/wide_weights")]
             if op_name == "FusedDense" and len(first.inputs) == 3:
                 biases = [_array(m.inputs[2]) for m in members]
-                inputs.append(
-                    rw.constant(
-                        np.concatenate(biases),
-                        before=first,
-                        name=first.name + "/wide_bias",
-                        origin=origin,
-                        rule=rule,
-                    )
-                )
-            wide = rw.create(
-                op_name,
-                inputs,
-                dict(first.attrs),
-                before=first,
-                name=first.name + "/wide",
-                origin=origin,
-                rule=rule,
-            ).output
-            pieces = _split(rw, wide, sizes, out_axis, first, first.name + "/wide_split", origin, rule)
-            for m, piece in zip(members, pieces):
-                rw.replace_node(m, [piece])
+                inputs.append(b.const(np.concatenate(biases), suffix="/wide_bias"))
+            wide = b.op(op_name, inputs, dict(first.attrs), suffix="/wide")
+            sizes = [int(w.shape[w_axis]) for w in weights]
+            _replace_all(rw, members, _split(b, wide, sizes, out_axis, "/wide_split"))
             stats[f"{op_name} fused"] += len(members)
         return PassResult(rw.finish(), stats)
 
@@ -463,16 +331,9 @@ class FuseElementwise(Pass):
             args = [slot[id(v)] for v in n.inputs]
             body.append([n.op, args, {a: _jsonable(x) for a, x in sorted(n.attrs.items())}])
             slot[id(n.outputs[0])] = len(inputs) + k
-        fused = rw.create(
-            "FusedElementwise",
-            inputs,
-            {"body": json.dumps(body, separators=(",", ":"))},
-            before=root,
-            name=root.name + "/fused",
-            origin=_origin(order),
-            rule="fuse-elementwise",
-        )
-        rw.replace_node(root, [fused.output])
+        build = Builder(rw, before=root, base=root.name, origin=_origin(order), rule="fuse-elementwise")
+        body_text = json.dumps(body, separators=(",", ":"))
+        rw.replace_node(root, [build.op("FusedElementwise", inputs, {"body": body_text}, suffix="/fused")])
 
 
 def _jsonable(x: Any) -> Any:

@@ -147,7 +147,7 @@ def parse_pipeline(text: str) -> list[Pass]:
             raise PipelineError(f"unknown pass {name!r}; known passes: {', '.join(registry)}")
         cls = registry[name]
         kwargs = {}
-        for kv in filter(None, (opts or "").split(";" if ";" in (opts or "") else ",")):
+        for kv in filter(None, (opts or "").split(",")):
             if "=" not in kv:
                 raise PipelineError(f"pass {name!r}: option {kv!r} needs a value (key=value)")
             k, v = kv.split("=", 1)
@@ -222,10 +222,6 @@ class PipelineReport:
             "ir_before": self.ir_before,
             "records": [r.to_json() for r in self.records],
         }
-
-
-def _op_count(graph: Graph) -> int:
-    return sum(1 for n in graph.nodes if n.op not in ("Placeholder", "Const"))
 
 
 class PassManager:

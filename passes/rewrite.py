@@ -28,7 +28,7 @@ import numpy as np
 
 from fourier.errors import FourierError
 from fourier.ir.core import Graph, Node, Value
-from fourier.ir.rewriter import Listener, Rewriter
+from fourier.ir.rewriter import Builder, Listener, Rewriter
 from fourier.ops.registry import get_op
 
 __all__ = [
@@ -251,37 +251,13 @@ class Match:
         return tuple(out)
 
 
-class RuleContext:
-    """What a rule's replacement uses to build nodes: placed before the root, tagged with the rule."""
+class RuleContext(Builder):
+    """What a rule's replacement builds with: nodes placed before the root, named after it,
+    tagged with the rule and the TF nodes of the match."""
 
     def __init__(self, rw: Rewriter, rule: Rule, m: Match) -> None:
-        self.rw, self.rule, self.match = rw, rule, m
-        self.graph = rw.graph
-
-    def node(
-        self, op_name: str, inputs: Sequence[Value], attrs: dict[str, Any] | None = None, *, suffix: str = ""
-    ) -> Node:
-        """Create a node; its name derives from the root's, its origin is the match's."""
-        root = self.match.root
-        return self.rw.create(
-            op_name,
-            inputs,
-            attrs,
-            before=root,
-            name=root.name + suffix,
-            origin=self.match.origin,
-            rule=self.rule.name,
-        )
-
-    def op(
-        self, op_name: str, inputs: Sequence[Value], attrs: dict[str, Any] | None = None, *, suffix: str = ""
-    ) -> Value:
-        """Create a node and return its first output."""
-        return self.node(op_name, inputs, attrs, suffix=suffix).output
-
-    def const(self, value: Any, *, suffix: str = "/const") -> Value:
-        """A new constant tagged with the rule."""
-        return self.op("Const", [], {"value": np.asarray(value)}, suffix=suffix)
+        super().__init__(rw, before=m.root, base=m.root.name, origin=m.origin, rule=rule.name)
+        self.match = m
 
 
 Replacement = Callable[[RuleContext, Match], "Value | Sequence[Value] | None"]
@@ -299,8 +275,10 @@ class Rule:
 
     def match(self, node: Node, rw: Rewriter | None = None) -> tuple[Match | None, str | None]:
         """Match at ``node``'s first output: (match, None) or (None, why not)."""
+        if not node.outputs:
+            return None, f"{node.name}: has no outputs"
         st = _State(rw)
-        reason = self.pattern.match(node.outputs[0] if node.outputs else _NO_VALUE, st, "")
+        reason = self.pattern.match(node.outputs[0], st, "")
         if reason is not None:
             return None, reason
         m = Match(node, st.captures, st.nodes)
@@ -309,15 +287,6 @@ class Rule:
             if refusal is not None:
                 return None, f"{node.name}: check refused: {refusal}"
         return m, None
-
-
-class _NoValue:
-    name = "(no outputs)"
-    producer: Any = None
-    index = 0
-
-
-_NO_VALUE: Any = _NoValue()
 
 
 @dataclass(frozen=True)
@@ -387,9 +356,9 @@ def apply_rules(graph: Graph, rules: RuleSet, *, max_rewrites: int | None = None
                 push(v.producer)
                 # the node that replaces the root takes its name back, so names stay stable
                 made = v.producer
-                if made.rule == rule.name and made.name.startswith(node.name + "_") and not rw.alive(node):
-                    if node.name not in graph._names:
-                        graph.rename(made, node.name)
+                freed = not rw.alive(node) and graph.unique_name(node.name) == node.name
+                if freed and made.rule == rule.name and made.name.startswith(node.name + "_"):
+                    graph.rename(made, node.name)
             fired[rule.name] += 1
             recent.append(rule.name)
             steps += 1

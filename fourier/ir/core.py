@@ -8,7 +8,7 @@ Every node records the TensorFlow nodes it came from (``origin``) and the rule t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,12 @@ import numpy as np
 
 from fourier.ir.types import TensorType
 
-__all__ = ["Value", "Node", "Graph"]
+__all__ = ["Value", "Node", "Graph", "count_ops"]
+
+
+def count_ops(op_counts: Mapping[str, int]) -> int:
+    """Operations in an op histogram, not counting graph inputs and constants."""
+    return sum(c for op, c in op_counts.items() if op not in ("Placeholder", "Const"))
 
 
 @dataclass(eq=False)
@@ -159,6 +164,10 @@ class Graph:
             if n.name == name:
                 return n
         raise KeyError(name)
+
+    def num_ops(self) -> int:
+        """Nodes that compute something (not Placeholder or Const)."""
+        return count_ops(self.op_counts())
 
     def op_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

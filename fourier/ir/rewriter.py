@@ -11,14 +11,16 @@ Inserting into the middle of ``graph.nodes`` is O(n) per insert, so a new node i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from fourier.errors import FourierError
 from fourier.ir.core import Graph, Node, Value
 from fourier.ir.types import TensorType
 
-__all__ = ["RewriteError", "Rewriter", "Listener"]
+__all__ = ["RewriteError", "Rewriter", "Listener", "Builder"]
 
 
 class RewriteError(FourierError):
@@ -32,11 +34,6 @@ class Listener:
     created: Callable[[Node], None] | None = None
     replaced: Callable[[Value, Value], None] | None = None
     erased: Callable[[Node], None] | None = None
-
-
-@dataclass
-class _Uses:
-    readers: list[tuple[Node, int]] = field(default_factory=list)
 
 
 class Rewriter:
@@ -110,14 +107,6 @@ class Rewriter:
             if lst.created:
                 lst.created(node)
         return node
-
-    def constant(
-        self, value: Any, *, before: Node, name: str, origin: Iterable[str] = (), rule: str | None = None
-    ) -> Value:
-        """A new Const node holding ``value`` (a numpy array)."""
-        return self.create(
-            "Const", [], {"value": value}, before=before, name=name, origin=origin, rule=rule
-        ).output
 
     def replace_uses(self, old: Value, new: Value) -> None:
         """Every reader of ``old`` (and every graph output naming it) reads ``new`` instead."""
@@ -200,6 +189,33 @@ class Rewriter:
             self._before.clear()
             self._erased.clear()
         return self.changed
+
+
+class Builder:
+    """Creates nodes just before one anchor node, named ``base + suffix``, all tagged with one
+    provenance (the TF nodes they replace) and the rule or pass that made them."""
+
+    def __init__(self, rw: Rewriter, *, before: Node, base: str, origin: Iterable[str], rule: str) -> None:
+        self.rw, self.graph = rw, rw.graph
+        self.before, self.base, self.origin, self.rule = before, base, tuple(origin), rule
+
+    def node(
+        self, op: str, inputs: Sequence[Value], attrs: dict[str, Any] | None = None, *, suffix: str = ""
+    ) -> Node:
+        """Create a node."""
+        return self.rw.create(
+            op, inputs, attrs, before=self.before, name=self.base + suffix, origin=self.origin, rule=self.rule
+        )
+
+    def op(
+        self, op: str, inputs: Sequence[Value], attrs: dict[str, Any] | None = None, *, suffix: str = ""
+    ) -> Value:
+        """Create a node and return its first output."""
+        return self.node(op, inputs, attrs, suffix=suffix).output
+
+    def const(self, value: Any, *, suffix: str = "/const", dtype: Any = None) -> Value:
+        """A new constant (``dtype`` converts ``value`` first)."""
+        return self.op("Const", [], {"value": np.asarray(value, dtype=dtype)}, suffix=suffix)
 
 
 def _stable_toposort(nodes: list[Node]) -> list[Node]:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from fourier.ir.core import count_ops
 from fourier.passes.manager import PipelineReport
 
 __all__ = ["pass_table", "pass_diffs", "unified_diff"]
@@ -32,14 +33,12 @@ def pass_table(report: PipelineReport) -> Table:
     for col in ("#", "pass", "ms", "ops", "changed", "what it did"):
         table.add_column(col, overflow="fold")
     for r in report.records:
-        ops_b = sum(c for op, c in r.ops_before.items() if op not in ("Const", "Placeholder"))
-        ops_a = sum(c for op, c in r.ops_after.items() if op not in ("Const", "Placeholder"))
         did = ", ".join(f"{k}: {v}" for k, v in r.stats.items())
         table.add_row(
             str(r.index + 1),
             r.name + r.options,
             f"{r.seconds * 1e3:.1f}",
-            f"{ops_b} -> {ops_a}",
+            f"{count_ops(r.ops_before)} -> {count_ops(r.ops_after)}",
             "yes" if r.changed else "no",
             did,
         )

@@ -13,7 +13,7 @@ from fourier.passes.manager import register_pass
 from fourier.passes.rewrite import Match, Rule, RuleContext, RuleSet, any_, const, op
 from fourier.passes.rules.base import RulePass, all_equal, same_type
 
-from fourier.ir.core import Value
+from fourier.ir.core import Node, Value
 
 __all__ = ["ALGEBRAIC", "Simplify"]
 
@@ -51,78 +51,79 @@ def _compose_transposes(ctx: RuleContext, m: Match) -> Value:
     return ctx.op("Transpose", [m["x"], ctx.const(perm, suffix="/perm")])
 
 
+def _whole_of(values: list[Value], ops: tuple[str, ...]) -> Node | str:
+    """The one node of ``ops`` whose outputs ``values`` are, all of them in order; else why not."""
+    node = values[0].producer
+    if node.op not in ops:
+        return f"the first piece does not come from {'/'.join(ops)}"
+    if [v.producer for v in values] != [node] * len(node.outputs) or [v.index for v in values] != list(
+        range(len(node.outputs))
+    ):
+        return f"the pieces are not all the outputs of one {node.op}, in order"
+    return node
+
+
+def _split_source_and_axis(split: Node) -> tuple[Value, Value]:
+    """A Split's or SplitV's (source, axis) operands."""
+    return (split.inputs[1], split.inputs[0]) if split.op == "Split" else (split.inputs[0], split.inputs[2])
+
+
+def _split_axes(m: Match) -> tuple[Node, int, int] | str:
+    """For Concat(Split(x) pieces): (split, split axis, concat axis), normalized; else why not."""
+    split = _whole_of(m.root.inputs[:-1], ("Split", "SplitV"))
+    if isinstance(split, str):
+        return split
+    source, split_axis = _split_source_and_axis(split)
+    concat_axis = m.root.inputs[-1]
+    if split_axis.known is None or concat_axis.known is None or source.type.shape is None:
+        return "an axis or the shape is unknown"
+    rank = max(len(source.type.shape), 1)
+    return split, int(split_axis.known) % rank, int(concat_axis.known) % rank
+
+
 def _pieces_in_order(m: Match) -> str | None:
     """Check for Concat(Split(x)): every piece, each once, in order, along the same axis."""
-    root = m.root
-    pieces = root.inputs[:-1]
-    split = pieces[0].producer
-    if split.op not in ("Split", "SplitV"):
-        return "the first piece does not come from a Split"
-    if [v.producer for v in pieces] != [split] * len(split.outputs) or [v.index for v in pieces] != list(
-        range(len(split.outputs))
-    ):
-        return "the pieces are not all the outputs of one Split, in order"
-    split_axis = split.inputs[0] if split.op == "Split" else split.inputs[2]
-    concat_axis = root.inputs[-1]
-    if split_axis.known is None or concat_axis.known is None:
-        return "an axis is not constant"
-    source = split.inputs[1] if split.op == "Split" else split.inputs[0]
-    rank = len(source.type.shape or ())
-    if int(split_axis.known) % max(rank, 1) != int(concat_axis.known) % max(rank, 1):
-        return "split and concat axes differ"
-    return None
+    axes = _split_axes(m)
+    if isinstance(axes, str):
+        return axes
+    return None if axes[1] == axes[2] else "split and concat axes differ"
 
 
 def _unit_pieces(m: Match) -> str | None:
     """Check for Concat(Split(x)) along another axis where the result is only a reshape of x."""
-    root = m.root
-    pieces = root.inputs[:-1]
-    split = pieces[0].producer
-    if split.op not in ("Split", "SplitV") or [v.producer for v in pieces] != [split] * len(split.outputs):
-        return "the pieces are not all the outputs of one Split"
-    if [v.index for v in pieces] != list(range(len(split.outputs))):
-        return "the pieces are not in order"
-    split_axis = split.inputs[0] if split.op == "Split" else split.inputs[2]
-    shape = pieces[0].type.shape
-    if shape is None or split_axis.known is None or root.inputs[-1].known is None:
-        return "shapes or axes unknown"
-    rank = len(shape)
-    a, b = int(split_axis.known) % rank, int(root.inputs[-1].known) % rank
+    axes = _split_axes(m)
+    if isinstance(axes, str):
+        return axes
+    split, a, b = axes
     if a == b:
         return "same axis (concat-of-split handles it)"
-    if any(v.type.shape is None or v.type.shape[a] != 1 for v in pieces):
+    shape = split.outputs[0].type.shape or ()
+    if any(v.type.shape is None or v.type.shape[a] != 1 for v in split.outputs):
         return "pieces are not of size 1 along the split axis"
     between = shape[min(a, b) + 1 : max(a, b)]
     if any(d != 1 for d in between) or (b < a and shape[b] != 1):
         return "the concat reorders elements, it is not a reshape"
-    if sum(1 for d in root.outputs[0].type.shape or () if not isinstance(d, int)) > 1:
+    if sum(1 for d in m.root.outputs[0].type.shape or () if not isinstance(d, int)) > 1:
         return "more than one symbolic dimension"
     return None
 
 
 def _reshape_of_source(ctx: RuleContext, m: Match) -> Value:
-    split = m.root.inputs[0].producer
-    source = split.inputs[1] if split.op == "Split" else split.inputs[0]
+    source, _ = _split_source_and_axis(m.root.inputs[0].producer)
     out = m.root.outputs[0].type.shape or ()
     dims = [d if isinstance(d, int) else -1 for d in out]
     return ctx.op("Reshape", [source, ctx.const(np.asarray(dims, dtype=np.int64), suffix="/shape")])
 
 
 def _concat_source(ctx: RuleContext, m: Match) -> Value:
-    split = m.root.inputs[0].producer
-    return split.inputs[1] if split.op == "Split" else split.inputs[0]
+    return _split_source_and_axis(m.root.inputs[0].producer)[0]
 
 
 def _pack_of_unpack(m: Match) -> str | None:
-    root = m.root
-    unpack = root.inputs[0].producer
-    if unpack.op != "Unpack":
-        return "the first operand does not come from an Unpack"
-    if [v.producer for v in root.inputs] != [unpack] * len(unpack.outputs) or [
-        v.index for v in root.inputs
-    ] != list(range(len(unpack.outputs))):
-        return "the operands are not all the outputs of one Unpack, in order"
-    if unpack.attrs["axis"] != root.attrs["axis"]:
+    unpack = _whole_of(m.root.inputs, ("Unpack",))
+    if isinstance(unpack, str):
+        return unpack
+    if unpack.attrs["axis"] != m.root.attrs["axis"]:
         return "Pack and Unpack axes differ"
     return None
 

@@ -11,7 +11,7 @@ from fourier.passes.rewrite import RuleSet, apply_rules
 
 from fourier.ir.core import Graph, Value
 
-__all__ = ["RulePass", "is_scalar", "all_equal", "static_shape", "same_type"]
+__all__ = ["RulePass", "is_scalar", "all_equal", "same_type"]
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,6 @@ def is_scalar(v: Any, value: float, tol: float = 0.0) -> bool:
 def all_equal(value: float, tol: float = 0.0):  # type: ignore[no-untyped-def]
     """Predicate: a constant whose elements all equal ``value``."""
     return lambda v: is_scalar(v, value, tol)
-
-
-def static_shape(v: Value) -> tuple[int, ...] | None:
-    t = v.type
-    return tuple(int(d) for d in t.shape) if t.is_static and t.shape is not None else None
 
 
 def same_type(a: Value, b: Value) -> bool:

@@ -30,10 +30,6 @@ def fused_attrs(node: Node, **changes: object) -> dict[str, object]:
     return attrs
 
 
-def _is_vector(n: int | None = None):  # type: ignore[no-untyped-def]
-    return lambda v: v.ndim == 1
-
-
 def bias_rules(fused: str) -> list[Rule]:
     """``BiasAdd(F(x, w), b)`` and ``F(x, w) + b`` -> ``F(x, w, b)`` for a fused op ``F``."""
 
@@ -73,7 +69,7 @@ def bias_rules(fused: str) -> list[Rule]:
         # F(x, w) + b -> F(x, w, b)   (Keras' Dense on rank > 2, EinsumDense, MHA projections)
         Rule(
             f"{fused.lower()}-add-bias",
-            op(("Add", "AddV2"), f, const("b", where=_is_vector())),
+            op(("Add", "AddV2"), f, const("b", where=lambda v: v.ndim == 1, why="a vector")),
             replace,
             check,
         ),

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 
 from fourier.passes.manager import register_pass
-from fourier.passes.rewrite import Match, Rule, RuleContext, RuleSet, any_, const, op
+from fourier.passes.rewrite import Match, OpPattern, Rule, RuleContext, RuleSet, any_, const, op
 from fourier.passes.rules.base import RulePass, all_equal
 
 from fourier.ir.core import Value
@@ -85,6 +85,12 @@ _SQRT2_C = const(where=all_equal(math.sqrt(2), 1e-6), why="== sqrt(2)")
 _ONE = const(where=all_equal(1.0), why="== 1")
 
 
+def _gelu_erf(name: str, scaled_x: OpPattern) -> Rule:
+    """0.5 * x * (1 + erf(scaled_x)) -> Gelu(x), for each spelling of x / sqrt(2)."""
+    pattern = op("Mul", op("Mul", _HALF, any_("x")), op(("AddV2", "Add"), _ONE, op("Erf", scaled_x)))
+    return Rule(name, pattern, _gelu, _same_type_as_x)
+
+
 def _same_type_as_x(m: Match) -> str | None:
     if m.root.outputs[0].type != m["x"].type:
         return f"the result {m.root.outputs[0].type} broadcasts {m['x'].type}"
@@ -102,26 +108,8 @@ RECOGNIZE = RuleSet(
             _same_type_as_x,
         ),
         # 0.5 * x * (1 + erf(x / sqrt(2))) -> Gelu(x)   (hand-written GELU, older TF)
-        Rule(
-            "gelu-erf",
-            op(
-                "Mul",
-                op("Mul", _HALF, any_("x")),
-                op(("AddV2", "Add"), _ONE, op("Erf", op("Mul", any_("x"), _RSQRT2_C))),
-            ),
-            _gelu,
-            _same_type_as_x,
-        ),
-        Rule(
-            "gelu-erf-div",
-            op(
-                "Mul",
-                op("Mul", _HALF, any_("x")),
-                op(("AddV2", "Add"), _ONE, op("Erf", op("RealDiv", any_("x"), _SQRT2_C))),
-            ),
-            _gelu,
-            _same_type_as_x,
-        ),
+        _gelu_erf("gelu-erf", op("Mul", any_("x"), _RSQRT2_C)),
+        _gelu_erf("gelu-erf-div", op("RealDiv", any_("x"), _SQRT2_C)),
         # x * sigmoid(x) -> Swish(x)
         Rule(
             "swish",
