@@ -53,6 +53,12 @@ def cli() -> None:
 @click.option(
     "--reproducer", type=click.Path(path_type=Path), help="where to write a reproducer if a pass fails"
 )
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="write the pass report here (passes.html, passes.txt, passes.json)",
+)
 def compile_cmd(
     model: Path,
     buckets: str,
@@ -63,6 +69,7 @@ def compile_cmd(
     pipeline: str | None,
     verify_passes: bool,
     reproducer: Path | None,
+    report_dir: Path | None,
 ) -> None:
     """Compile MODEL (.pb, .pbtxt or SavedModel dir) into an artifact."""
     from fourier.compiler import compile_model
@@ -91,7 +98,13 @@ def compile_cmd(
         pipeline=pipeline,
         verify_passes=verify_passes,
         reproducer=reproducer,
+        snapshots=report_dir is not None,
     )
+    if report_dir is not None:
+        from fourier.viewer import write_report_dir
+
+        paths = write_report_dir(report.passes, report_dir, model.name, str(model))
+        console.print(f"pass report: {', '.join(map(str, paths))}")
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     table = Table(title="compiled", show_header=False)
@@ -304,18 +317,41 @@ def _explain(graph: Any, passes: Any, rule_name: str, at: str | None) -> None:
 @click.option("--pass", "only", default=None, help="show only this pass (name or number)")
 @click.option("--outputs", default=None, help="comma-separated output tensors")
 @click.option("-U", "--context", default=2, show_default=True, help="lines of context in the diffs")
-def diff_cmd(model: Path, pipeline: str | None, only: str | None, outputs: str | None, context: int) -> None:
-    """Show what every pass did to MODEL: a table of passes, then the IR diff of each change."""
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="also write the HTML report here",
+)
+def diff_cmd(
+    model: Path,
+    pipeline: str | None,
+    only: str | None,
+    outputs: str | None,
+    context: int,
+    html_out: Path | None,
+) -> None:
+    """Show what every pass did to MODEL: a table of passes, then the structural IR diff of each
+    pass that changed it (renaming or reordering alone is not a change)."""
     from fourier.passes.manager import PassManager, parse_pipeline
-    from fourier.viewer.terminal import pass_diffs, pass_table
+    from fourier.viewer.changes import pass_changes, select
+    from fourier.viewer.terminal import pass_table, print_changes
 
     graph, pipeline = _graph_and_pipeline(model, outputs, pipeline, None)
     report = PassManager(parse_pipeline(pipeline), verify=True, snapshots=True).run(graph)
-    stdout.print(pass_table(report))
-    shown = pass_diffs(stdout, report, only, context)
-    if only is not None and shown == 0:
-        names = ", ".join(sorted({r.name for r in report.records})) or "none"
-        raise click.BadParameter(f"no pass {only!r} changed the graph (passes: {names})", param_hint="--pass")
+    changes = pass_changes(report)
+    shown = select(changes, only)
+    if only is not None and not shown:
+        names = ", ".join(sorted({c.record.name for c in changes})) or "none"
+        raise click.BadParameter(
+            f"no pass {only!r} changed the graph (passes that did: {names})", param_hint="--pass"
+        )
+    stdout.print(pass_table(report, changes))
+    print_changes(stdout, shown, context)
+    if html_out is not None:
+        from fourier.viewer.html import write_report
+
+        console.print(f"wrote {write_report(report, html_out, model.name, str(model))}")
 
 
 @cli.command("import")

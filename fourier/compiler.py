@@ -116,11 +116,13 @@ def compile_model(
     verify_passes: bool = False,
     reproducer: str | Path | None = None,
     on_pass: Callable[[Any], None] | None = None,
+    snapshots: bool = False,
 ) -> CompileReport:
     """Compile ``model`` (a path or an imported Graph) into the artifact directory ``out``.
 
     The graph is optimized by ``pipeline`` (pass-pipeline text) or else by the passes of
-    ``opt_level`` (0: none, 1: cleanup, 2: everything); ``verify_passes`` verifies after each.
+    ``opt_level`` (0: none, 1: cleanup, 2: everything); ``verify_passes`` verifies after each;
+    ``snapshots`` keeps the IR after every pass in ``report.passes`` (for the diff viewer).
     """
     from fourier.backends.jax_lowering import lower_graph
     from fourier.backends.xla import ArgSpec, compile_bucket, device_for
@@ -135,7 +137,9 @@ def compile_model(
     imported_ops = graph.num_ops()
     signature = graph_signature(graph)
     passes = parse_pipeline(pipeline) if pipeline is not None else pipeline_for_level(opt_level)
-    manager = PassManager(passes, verify=verify_passes, reproducer=reproducer, on_pass=on_pass)
+    manager = PassManager(
+        passes, verify=verify_passes, snapshots=snapshots, reproducer=reproducer, on_pass=on_pass
+    )
     pass_report = manager.run(graph)
     verify(graph)
     after = graph_signature(graph)

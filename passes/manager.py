@@ -27,6 +27,7 @@ import numpy as np
 
 from fourier.errors import FourierError
 from fourier.ir.core import Graph
+from fourier.ir.snapshot import Snapshot
 
 __all__ = [
     "Pass",
@@ -199,9 +200,10 @@ class PassRecord:
     ops_after: dict[str, int]
     stats: dict[str, int]
     ir_after: str | None = None
+    snapshot: Snapshot | None = field(default=None, repr=False)  # the graph after, if it changed
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "snapshot"}
 
 
 @dataclass
@@ -211,6 +213,7 @@ class PipelineReport:
     pipeline: str
     ir_before: str | None
     records: list[PassRecord]
+    before: Snapshot | None = field(default=None, repr=False)
 
     @property
     def seconds(self) -> float:
@@ -263,13 +266,15 @@ class PassManager:
                 gc.enable()
 
     def _run(self, graph: Graph) -> PipelineReport:
-        from fourier.ir.printer import print_graph
+        from fourier.ir.snapshot import take_snapshot
         from fourier.ir.verifier import verify
 
         need_text = self.snapshots or self.check_changed
-        text = print_graph(graph) if need_text else None
+        snap = take_snapshot(graph) if need_text else None
+        text = snap.text if snap is not None else None
         saved = _capture(graph) if self.reproducer is not None else None
         report = PipelineReport(self.pipeline, text if self.snapshots else None, [])
+        report.before = snap if self.snapshots else None
         for i, p in enumerate(self.passes):
             before_nodes, before_ops = len(graph.nodes), graph.op_counts()
             t0 = time.perf_counter()
@@ -297,7 +302,8 @@ class PassManager:
             seconds = time.perf_counter() - t0
             after_text = None
             if need_text:
-                after_text = print_graph(graph)
+                snap = take_snapshot(graph)
+                after_text = snap.text
                 really = after_text != text
                 if self.check_changed and really != result.changed:
                     claim = "changed" if result.changed else "unchanged"
@@ -315,6 +321,7 @@ class PassManager:
                 ops_after=graph.op_counts(),
                 stats=dict(sorted(result.stats.items())),
                 ir_after=after_text if (self.snapshots and result.changed) else None,
+                snapshot=snap if (self.snapshots and result.changed) else None,
             )
             report.records.append(record)
             if self.on_pass:

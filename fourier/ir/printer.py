@@ -14,7 +14,7 @@ import numpy as np
 
 from fourier.ir.core import Graph, Node
 
-__all__ = ["print_graph", "format_attr", "INLINE_CONST_ELEMENTS"]
+__all__ = ["print_graph", "format_attr", "format_attrs", "format_node", "INLINE_CONST_ELEMENTS"]
 
 INLINE_CONST_ELEMENTS = 16
 
@@ -48,13 +48,19 @@ def format_attr(value: Any) -> str:
     return _format_scalar(value)
 
 
-def _format_node(node: Node) -> str:
+def format_attrs(node: Node) -> str:
+    """A node's attributes as `` {name = value, ...}`` sorted by name ('' when it has none)."""
+    if not node.attrs:
+        return ""
+    return " {" + ", ".join(f"{k} = {format_attr(node.attrs[k])}" for k in sorted(node.attrs)) + "}"
+
+
+def format_node(node: Node, attrs: str | None = None) -> str:
+    """One node's line (without indentation); ``attrs`` is `format_attrs` if already computed."""
     results = ", ".join(v.name for v in node.outputs)
     args = ", ".join(v.name for v in node.inputs)
     text = f"{results} = {node.op}({args})"
-    if node.attrs:
-        attrs = ", ".join(f"{k} = {format_attr(node.attrs[k])}" for k in sorted(node.attrs))
-        text += " {" + attrs + "}"
+    text += format_attrs(node) if attrs is None else attrs
     text += " : " + ", ".join(str(v.type) for v in node.outputs)
     if node.origin and node.origin != (node.name,):
         text += "  # from " + ", ".join(node.origin)
@@ -63,15 +69,22 @@ def _format_node(node: Node) -> str:
     return text
 
 
-def print_graph(graph: Graph) -> str:
-    """The text form of a graph: header with inputs and outputs, one line per node."""
+def format_header(graph: Graph) -> str:
     params = ", ".join(f"%{n.name}: {n.outputs[0].type}" for n in graph.inputs)
     results = ", ".join(f"{v.type}" for _, v in graph.outputs)
-    lines = [f"graph @{graph.name}({params}) -> ({results}) {{"]
-    for node in graph.nodes:
-        if node.op != "Placeholder":
-            lines.append("  " + _format_node(node))
-    outs = ", ".join(f'"{name}" = {v.name}' for name, v in graph.outputs)
-    lines.append(f"  return {outs}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return f"graph @{graph.name}({params}) -> ({results}) {{"
+
+
+def format_return(graph: Graph) -> str:
+    return "  return " + ", ".join(f'"{name}" = {v.name}' for name, v in graph.outputs)
+
+
+def join_lines(header: str, node_lines: list[str], ret: str) -> str:
+    """The text form from its parts: header, indented node lines, return, closing brace."""
+    return "\n".join([header, *("  " + line for line in node_lines), ret, "}"]) + "\n"
+
+
+def print_graph(graph: Graph) -> str:
+    """The text form of a graph: header with inputs and outputs, one line per node."""
+    lines = [format_node(n) for n in graph.nodes if n.op != "Placeholder"]
+    return join_lines(format_header(graph), lines, format_return(graph))
