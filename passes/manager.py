@@ -257,10 +257,13 @@ class PassManager:
 
         # The IR is many small objects that live as long as the graph; the cyclic collector
         # rescanning them while passes allocate made a 100k-node pipeline 2x slower.
+        from fourier.ir.printer import digest_cache
+
         enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._run(graph)
+            with digest_cache():
+                return self._run(graph)
         finally:
             if enabled:
                 gc.enable()

@@ -8,13 +8,23 @@ the diff viewer compare.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 
 from fourier.ir.core import Graph, Node
 
-__all__ = ["print_graph", "format_attr", "format_attrs", "format_node", "INLINE_CONST_ELEMENTS"]
+__all__ = [
+    "print_graph",
+    "format_attr",
+    "format_attrs",
+    "format_node",
+    "digest_cache",
+    "INLINE_CONST_ELEMENTS",
+]
 
 INLINE_CONST_ELEMENTS = 16
 
@@ -29,6 +39,34 @@ def _format_scalar(x: Any) -> str:
     return repr(x)
 
 
+_DIGESTS: ContextVar[dict[int, tuple[np.ndarray, str]] | None] = ContextVar("fourier_digests", default=None)
+
+
+def _digest(value: np.ndarray) -> str:
+    cache = _DIGESTS.get()
+    hit = cache.get(id(value)) if cache is not None else None
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:12]
+    if cache is not None:
+        cache[id(value)] = (value, digest)  # holding the array keeps its id from being reused
+    return digest
+
+
+@contextmanager
+def digest_cache() -> Iterator[None]:
+    """Within this block a large constant's content hash is computed once per array object.
+
+    For printing the same graph many times (a pipeline's snapshots); arrays must not be changed
+    in place meanwhile, which IR constants never are."""
+    token = _DIGESTS.set({}) if _DIGESTS.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _DIGESTS.reset(token)
+
+
 def format_attr(value: Any) -> str:
     """Render one attribute value deterministically."""
     if isinstance(value, np.ndarray):
@@ -37,8 +75,7 @@ def format_attr(value: Any) -> str:
         if value.size <= INLINE_CONST_ELEMENTS:
             body = ", ".join(_format_scalar(x) for x in value.reshape(-1).tolist())
             return f"dense<{head} [{body}]>"
-        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:12]
-        return f"dense<{head} sha256:{digest}>"
+        return f"dense<{head} sha256:{_digest(value)}>"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, (list, tuple)):
