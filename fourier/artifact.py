@@ -73,6 +73,7 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)
     weights: str = "weights.safetensors"
     ir: str = "graph.fir"
+    packing: dict[str, Any] | None = None  # fourier.packing.PackLayout JSON; None: one argument per input
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +98,7 @@ class Manifest:
             "passes": self.passes,
             "weights": self.weights,
             "ir": self.ir,
+            "packing": self.packing,
             "files": dict(sorted(self.files.items())),
         }
 
@@ -123,6 +125,7 @@ class Manifest:
             files={str(k): str(v) for k, v in d["files"].items()},
             weights=str(d.get("weights", "weights.safetensors")),
             ir=str(d.get("ir", "graph.fir")),
+            packing=d.get("packing"),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from fourier.artifact import BucketEntry, Manifest, ParamSpec, write_artifact
 from fourier.errors import CompileError
 from fourier.ir.core import Graph
 from fourier.ir.types import BATCH
+from fourier.packing import PackLayout, plan_packing
 from fourier.signature import Signature, TensorSpec
 
 __all__ = ["CompileReport", "compile_model", "graph_signature", "versions", "DEFAULT_BUCKETS"]
@@ -102,6 +104,21 @@ def _check_buckets(buckets: Sequence[int]) -> list[int]:
     return out
 
 
+def _arg_specs(signature: Signature, layout: PackLayout | None, batch: int) -> list[Any]:
+    """The executable's input arguments at ``batch`` rows: packed buffers, or one per input."""
+    from fourier.backends.xla import ArgSpec
+
+    if layout is None:
+        return [ArgSpec(s.with_batch(batch), s.dtype) for s in signature.inputs]
+    return [ArgSpec(shape, dtype) for shape, dtype in layout.arg_shapes(signature, batch)]
+
+
+def _packed(lowered: Any, layout: PackLayout, signature: Signature) -> Any:
+    """``lowered`` taking packed arguments (unpacked inside the traced function)."""
+    inner = lowered.fn
+    return dataclasses.replace(lowered, fn=lambda params, args: inner(params, layout.unpack(signature, args)))
+
+
 def compile_model(
     model: str | Path | Graph,
     out: str | Path,
@@ -117,12 +134,14 @@ def compile_model(
     reproducer: str | Path | None = None,
     on_pass: Callable[[Any], None] | None = None,
     snapshots: bool = False,
+    pack_inputs: bool = True,
 ) -> CompileReport:
     """Compile ``model`` (a path or an imported Graph) into the artifact directory ``out``.
 
     The graph is optimized by ``pipeline`` (pass-pipeline text) or else by the passes of
     ``opt_level`` (0: none, 1: cleanup, 2: everything); ``verify_passes`` verifies after each;
-    ``snapshots`` keeps the IR after every pass in ``report.passes`` (for the diff viewer).
+    ``snapshots`` keeps the IR after every pass in ``report.passes`` (for the diff viewer);
+    ``pack_inputs`` makes the executables take one buffer per input dtype (`fourier.packing`).
     """
     from fourier.backends.jax_lowering import lower_graph
     from fourier.backends.xla import ArgSpec, compile_bucket, device_for
@@ -160,6 +179,9 @@ def compile_model(
     device = device_for(platform)
     lowered = lower_graph(graph)
     param_specs = [ArgSpec(tuple(p.shape), p.dtype.name) for p in lowered.param_values]
+    layout = plan_packing(signature) if pack_inputs else None
+    if layout is not None:
+        lowered = _packed(lowered, layout, signature)
     blobs: dict[str, bytes] = {}
     entries: list[BucketEntry] = []
     seconds: dict[int | None, float] = {}
@@ -167,7 +189,7 @@ def compile_model(
         if on_start:
             on_start(b)
         tag = f"b{b}" if b is not None else "static"
-        in_specs = [ArgSpec(s.with_batch(b or 0), s.dtype) for s in signature.inputs]
+        in_specs = _arg_specs(signature, layout, b or 0)
         t0 = time.perf_counter()
         compiled = compile_bucket(lowered, param_specs, in_specs, device)
         seconds[b] = time.perf_counter() - t0
@@ -192,6 +214,7 @@ def compile_model(
         versions=versions(),
         source={"path": graph.source, "sha256": graph.source_sha256},
         passes=[str(p) for p in passes],
+        packing=layout.to_json() if layout is not None else None,
     )
     out_path = write_artifact(Path(out), manifest, blobs, weights)
     size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())

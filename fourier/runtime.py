@@ -29,6 +29,7 @@ from fourier.errors import (
     MissingInputError,
     UnknownInputError,
 )
+from fourier.packing import PackLayout
 from fourier.signature import Signature, TensorSpec
 
 __all__ = ["Model", "load", "LoadInfo"]
@@ -56,6 +57,7 @@ class Model:
         self._executables = executables
         self._buckets = sorted(b for b in executables if b is not None)
         self._inputs = {s.name: s for s in self.signature.inputs}
+        self._layout = PackLayout.from_json(manifest.packing) if manifest.packing else None
 
     @property
     def buckets(self) -> tuple[int, ...] | None:
@@ -121,9 +123,12 @@ class Model:
         while True:
             rows = min(batch - start, largest)
             bucket = self.bucket_for(max(rows, 1))
-            chunk = [
-                self._pad(spec, x, start, rows, bucket) for spec, x in zip(self.signature.inputs, arrays)
-            ]
+            if self._layout is not None:
+                chunk = self._layout.pack(self.signature, arrays, start, rows, bucket)
+            else:
+                chunk = [
+                    self._pad(spec, x, start, rows, bucket) for spec, x in zip(self.signature.inputs, arrays)
+                ]
             outs = self._executables[bucket](chunk)
             pieces.append([o[:rows] if s.batched else o for s, o in zip(self.signature.outputs, outs)])
             start += rows
@@ -178,6 +183,7 @@ def load(path: str | Path, platform: str | None = None) -> Model:
     from safetensors import safe_open
 
     from fourier.backends.xla import ArgSpec, device_for, load_executable
+    from fourier.compiler import _arg_specs
 
     t0 = time.perf_counter()
     root = Path(path)
@@ -211,13 +217,14 @@ def load(path: str | Path, platform: str | None = None) -> Model:
         device_params = [jax.device_put(a, device) for a in params]
 
     compatible = _compatible(manifest, device)
+    layout = PackLayout.from_json(manifest.packing) if manifest.packing else None
     param_specs = [ArgSpec(p.shape, p.dtype) for p in manifest.params]
     executables: dict[int | None, Any] = {}
     recompiled = []
     for entry in manifest.executables:
         stablehlo = read_verified(root, manifest, entry.stablehlo)
         exe_bytes = read_verified(root, manifest, entry.executable) if entry.executable else None
-        in_specs = [ArgSpec(s.with_batch(entry.batch or 0), s.dtype) for s in manifest.signature.inputs]
+        in_specs = _arg_specs(manifest.signature, layout, entry.batch or 0)
         exe = load_executable(exe_bytes, stablehlo, param_specs, in_specs, device, device_params, compatible)
         if exe.recompiled:
             recompiled.append(entry.batch)
