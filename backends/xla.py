@@ -26,6 +26,7 @@ __all__ = [
     "compile_bucket",
     "load_executable",
     "compile_stablehlo",
+    "export_polymorphic",
     "device_for",
     "EXPORT_PLATFORMS",
 ]
@@ -64,11 +65,31 @@ def device_for(platform: str | None = None) -> Any:
 
 
 def _specs(args: Sequence[ArgSpec]) -> list[Any]:
+    """JAX shapes of ``args``; a dimension of -1 becomes the one symbolic batch size ``b``."""
     import jax
+    from jax import export
 
     from fourier.ir.types import numpy_dtype
 
-    return [jax.ShapeDtypeStruct(a.shape, numpy_dtype(a.dtype)) for a in args]
+    b = None
+    out = []
+    for a in args:
+        if -1 in a.shape and b is None:
+            (b,) = export.symbolic_shape("b", constraints=("b >= 1",))
+        out.append(jax.ShapeDtypeStruct(tuple(b if d == -1 else d for d in a.shape), numpy_dtype(a.dtype)))
+    return out
+
+
+def export_polymorphic(lowered: LoweredGraph, params: Sequence[ArgSpec], inputs: Sequence[ArgSpec]) -> bytes:
+    """StableHLO of the graph for any batch size (-1 marks the batch dimension in ``inputs``):
+    what the runtime compiles long-tail batch sizes from."""
+    import jax
+    from jax import export
+
+    with jax.enable_x64(True):
+        jitted = jax.jit(lowered.fn, keep_unused=True)
+        exported = export.export(jitted, platforms=EXPORT_PLATFORMS)(_specs(params), _specs(inputs))
+        return bytes(exported.serialize())
 
 
 def compile_bucket(

@@ -42,11 +42,11 @@ def compile(model: Any, out: Any, buckets: Any = (32, 64, 128), **kwargs: Any) -
     return compile_model(model, out, buckets, **kwargs)
 
 
-def load(path: Any, platform: str | None = None) -> Model:
-    """Load an artifact for serving; see `fourier.runtime.Model`."""
+def load(path: Any, platform: str | None = None, **kwargs: Any) -> Model:
+    """Load an artifact for serving (warm-up, long-tail policy, cache dir: `fourier.runtime.load`)."""
     from fourier.runtime import load as _load
 
-    return _load(path, platform)
+    return _load(path, platform, **kwargs)
 
 
 def import_graph(path: Any, outputs: Any = None) -> Graph:

@@ -74,6 +74,7 @@ class Manifest:
     weights: str = "weights.safetensors"
     ir: str = "graph.fir"
     packing: dict[str, Any] | None = None  # fourier.packing.PackLayout JSON; None: one argument per input
+    polymorphic: str | None = None  # StableHLO for any batch size (long-tail compiles), if exportable
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +100,7 @@ class Manifest:
             "weights": self.weights,
             "ir": self.ir,
             "packing": self.packing,
+            "polymorphic": self.polymorphic,
             "files": dict(sorted(self.files.items())),
         }
 
@@ -126,6 +128,7 @@ class Manifest:
             weights=str(d.get("weights", "weights.safetensors")),
             ir=str(d.get("ir", "graph.fir")),
             packing=d.get("packing"),
+            polymorphic=d.get("polymorphic"),
         )
 
 

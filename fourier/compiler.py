@@ -144,7 +144,7 @@ def compile_model(
     ``pack_inputs`` makes the executables take one buffer per input dtype (`fourier.packing`).
     """
     from fourier.backends.jax_lowering import lower_graph
-    from fourier.backends.xla import ArgSpec, compile_bucket, device_for
+    from fourier.backends.xla import ArgSpec, compile_bucket, device_for, export_polymorphic
     from fourier.importer import load_graph
     from fourier.ir.verifier import verify
 
@@ -202,6 +202,17 @@ def compile_model(
         if on_bucket:
             on_bucket(b, seconds[b])
 
+    polymorphic = None
+    if bucketed:  # one more module, for any batch size: the runtime's long-tail compiles
+        try:
+            blobs["buckets/any.stablehlo"] = export_polymorphic(
+                lowered, param_specs, _arg_specs(signature, layout, -1)
+            )
+            polymorphic = "buckets/any.stablehlo"
+        except Exception as e:  # the buckets are fine without it; long-tail batches run chunked
+            notes.append(
+                f"no batch-polymorphic module ({type(e).__name__}: {e}); long-tail batches will run chunked"
+            )
     blobs["graph.fir"] = str(graph).encode()
     weights = dict(zip(lowered.param_names, lowered.param_values))
     manifest = Manifest(
@@ -215,6 +226,7 @@ def compile_model(
         source={"path": graph.source, "sha256": graph.source_sha256},
         passes=[str(p) for p in passes],
         packing=layout.to_json() if layout is not None else None,
+        polymorphic=polymorphic,
     )
     out_path = write_artifact(Path(out), manifest, blobs, weights)
     size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())

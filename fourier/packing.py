@@ -57,7 +57,7 @@ class PackLayout:
 
     def arg_shapes(self, signature: Signature, batch: int) -> list[tuple[tuple[int, ...], str]]:
         """(shape, dtype) of each executable input argument at ``batch`` rows."""
-        out = [((batch, g.width), g.dtype) for g in self.groups]
+        out: list[tuple[tuple[int, ...], str]] = [((batch, g.width), g.dtype) for g in self.groups]
         out += [(signature.inputs[i].with_batch(batch), signature.inputs[i].dtype) for i in self.loose]
         return out
 

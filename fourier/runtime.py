@@ -13,6 +13,8 @@ This module never imports TensorFlow.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,10 +27,13 @@ from fourier.artifact import Manifest, read_manifest, read_verified, verify_file
 from fourier.errors import (
     ArtifactError,
     InputDtypeError,
+    InputError,
     InputShapeError,
     MissingInputError,
     UnknownInputError,
 )
+from fourier.longtail import ExecutableCache, LongTail, LongTailPolicy, default_cache_dir
+from fourier.metrics import Metrics
 from fourier.packing import PackLayout
 from fourier.signature import Signature, TensorSpec
 
@@ -42,6 +47,7 @@ class LoadInfo:
     seconds: float
     recompiled: tuple[int | None, ...]
     platform: str
+    from_cache: tuple[int, ...] = ()  # long-tail batch sizes loaded from the executable cache
 
 
 class Model:
@@ -54,18 +60,44 @@ class Model:
         self.manifest = manifest
         self.signature: Signature = manifest.signature
         self.load_info = info
-        self._executables = executables
-        self._buckets = sorted(b for b in executables if b is not None)
+        self.metrics = Metrics(path.name)
+        self.ready = False  # True once every bucket has run once (`warmup`)
+        self._executables = dict(executables)
+        self._compiled = sorted(b for b in executables if b is not None)  # the artifact's buckets
+        self._buckets = list(self._compiled)  # plus long-tail sizes compiled since (copy on write)
         self._inputs = {s.name: s for s in self.signature.inputs}
         self._layout = PackLayout.from_json(manifest.packing) if manifest.packing else None
+        self._install_lock = threading.Lock()
+        self.longtail: LongTail | None = None
 
     @property
     def buckets(self) -> tuple[int, ...] | None:
-        """The compiled batch sizes, or None for a graph with static shapes."""
+        """The compiled batch sizes (the artifact's and long-tail ones), or None for static shapes."""
         return tuple(self._buckets) if self._buckets else None
 
     def __repr__(self) -> str:
         return f"<fourier.Model {self.path} buckets={self.buckets} {self.signature}>"
+
+    def install(self, batch: int, executable: Any) -> None:
+        """Serve ``batch`` rows with ``executable`` from now on (long-tail compiles land here)."""
+        with self._install_lock:
+            self._executables[batch] = executable
+            self._buckets = sorted({*self._buckets, batch})
+
+    def warmup(self) -> float:
+        """Run every executable once (first runs allocate and page in); sets `ready`. Seconds."""
+        t0 = time.perf_counter()
+        for b in list(self._executables):
+            n = b or 0
+            arrays = [np.zeros(s.with_batch(n), dtype=s.dtype) for s in self.signature.inputs]
+            self._execute(arrays, 0, n, b, count=False)
+        self.ready = True
+        return time.perf_counter() - t0
+
+    def close(self) -> None:
+        """Stop background compiles (waits for one in progress)."""
+        if self.longtail is not None:
+            self.longtail.close()
 
     # -- checking -----------------------------------------------------------------------------
 
@@ -106,30 +138,41 @@ class Model:
 
     def bucket_for(self, batch: int) -> int:
         """The smallest bucket that holds ``batch`` rows (the largest if none does)."""
-        for b in self._buckets:
+        buckets = self._buckets
+        for b in buckets:
             if b >= batch:
                 return b
-        return self._buckets[-1]
+        return buckets[-1]
 
     def __call__(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Run the model on a dict of arrays (by input name); returns outputs by name."""
-        arrays, batch = self._check(inputs)
+        t0 = time.perf_counter()
+        try:
+            arrays, batch = self._check(inputs)
+        except InputError as e:
+            self.metrics.error(type(e).__name__)
+            raise
+        result = self.run_checked(arrays, batch)
+        self.metrics.request(batch or 0, time.perf_counter() - t0)
+        return result
+
+    run = __call__
+
+    def run_checked(self, arrays: list[np.ndarray], batch: int | None) -> dict[str, np.ndarray]:
+        """Run inputs already checked by `check` (as arrays in signature order)."""
         if batch is None:  # a graph with static shapes: one executable, no padding
-            outs = self._executables[None](arrays)
+            outs = self._execute(arrays, 0, 0, None)
             return {s.name: o for s, o in zip(self.signature.outputs, outs)}
-        largest = self._buckets[-1]
+        buckets = self._buckets
+        largest = buckets[-1]
+        if batch > largest and self.longtail is not None:
+            self.longtail.saw(batch)  # maybe compile this size in the background; chunk for now
         pieces: list[list[np.ndarray]] = []
         start = 0
         while True:
             rows = min(batch - start, largest)
             bucket = self.bucket_for(max(rows, 1))
-            if self._layout is not None:
-                chunk = self._layout.pack(self.signature, arrays, start, rows, bucket)
-            else:
-                chunk = [
-                    self._pad(spec, x, start, rows, bucket) for spec, x in zip(self.signature.inputs, arrays)
-                ]
-            outs = self._executables[bucket](chunk)
+            outs = self._execute(arrays, start, rows, bucket)
             pieces.append([o[:rows] if s.batched else o for s, o in zip(self.signature.outputs, outs)])
             start += rows
             if start >= batch:
@@ -142,7 +185,23 @@ class Model:
                 result[spec.name] = pieces[0][i]
         return result
 
-    run = __call__
+    def check(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
+        """Check ``inputs`` against the signature: (arrays in signature order, batch size)."""
+        return self._check(inputs)
+
+    def _execute(
+        self, arrays: list[np.ndarray], start: int, rows: int, bucket: int | None
+    ) -> list[np.ndarray]:
+        if bucket is None:
+            args = arrays
+        elif self._layout is not None:
+            args = self._layout.pack(self.signature, arrays, start, rows, bucket)
+        else:
+            args = [self._pad(spec, x, start, rows, bucket) for spec, x in zip(self.signature.inputs, arrays)]
+        outs = self._executables[bucket](args)
+        if count:
+            self.metrics.executed("static" if bucket is None else str(bucket), rows, (bucket or 0) - rows)
+        return outs
 
     @staticmethod
     def _pad(spec: TensorSpec, x: np.ndarray, start: int, rows: int, bucket: int) -> np.ndarray:
@@ -177,8 +236,25 @@ def _compatible(manifest: Manifest, device: Any) -> bool:
     )
 
 
-def load(path: str | Path, platform: str | None = None) -> Model:
-    """Load an artifact directory for serving (on ``platform``, default JAX's default device)."""
+_DEFAULT_CACHE = object()
+
+
+def load(
+    path: str | Path,
+    platform: str | None = None,
+    *,
+    warmup: bool = True,
+    longtail: LongTailPolicy | None = None,
+    cache_dir: str | Path | object | None = _DEFAULT_CACHE,
+) -> Model:
+    """Load an artifact directory for serving (on ``platform``, default JAX's default device).
+
+    ``warmup`` runs every bucket once before returning (``model.ready``). Batches above the
+    largest bucket run chunked while ``longtail`` (default `LongTailPolicy()`; pass
+    ``LongTailPolicy(enabled=False)`` to turn it off) compiles their size in the background;
+    those executables are kept in ``cache_dir`` (default `default_cache_dir()`, None: no cache)
+    and loaded from there on the next start.
+    """
     import jax
     from safetensors import safe_open
 
@@ -230,4 +306,56 @@ def load(path: str | Path, platform: str | None = None) -> Model:
             recompiled.append(entry.batch)
         executables[entry.batch] = exe
     info = LoadInfo(time.perf_counter() - t0, tuple(recompiled), device.platform)
-    return Model(root, manifest, executables, info)
+    model = Model(root, manifest, executables, info)
+    if manifest.polymorphic and manifest.buckets:
+        directory = default_cache_dir() if cache_dir is _DEFAULT_CACHE else cache_dir
+        cache = None
+        if directory is not None:
+            cache = ExecutableCache(Path(str(directory)), _cache_env(device))
+        poly = read_verified(root, manifest, manifest.polymorphic)
+        module = manifest.files[manifest.polymorphic]
+
+        def compile_size(size: int) -> Any:
+            from fourier.backends.xla import Executable, compile_stablehlo
+
+            loaded = compile_stablehlo(
+                poly, param_specs, _arg_specs(manifest.signature, layout, size), device
+            )
+            if cache is not None:
+                cache.store(module, size, bytes(device.client.serialize_executable(loaded)))
+            return Executable(loaded, device, device_params, recompiled=True)
+
+        model.longtail = LongTail(
+            longtail or LongTailPolicy(), compile_size, model.install, model.metrics.compiled
+        )
+        cached = []
+        for size in cache.batches(module) if cache is not None else []:
+            data = cache.load(module, size) if cache is not None else None
+            if data is None or size in model._executables:
+                continue
+            in_specs = _arg_specs(manifest.signature, layout, size)
+            exe = load_executable(data, poly, param_specs, in_specs, device, device_params, True)
+            model.install(size, exe)
+            model.longtail.mark_ready(size)
+            cached.append(size)
+        model.load_info = dataclasses.replace(
+            info, from_cache=tuple(cached), seconds=time.perf_counter() - t0
+        )
+    if warmup:
+        model.warmup()
+    return model
+
+
+def _cache_env(device: Any) -> dict[str, str]:
+    import jax
+    import jaxlib
+
+    from fourier import __version__
+
+    return {
+        "platform": device.platform,
+        "device_kind": str(device.device_kind),
+        "fourier": __version__,
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+    }
