@@ -21,6 +21,7 @@ __all__ = [
     "load",
     "import_graph",
     "Model",
+    "Batcher",
     "Graph",
     "Signature",
     "TensorSpec",
@@ -62,6 +63,10 @@ def __getattr__(name: str) -> Any:
         from fourier.runtime import Model
 
         return Model
+    if name == "Batcher":
+        from fourier.batcher import Batcher
+
+        return Batcher
     if name == "Graph":
         from fourier.ir.core import Graph
 

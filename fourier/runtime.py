@@ -190,7 +190,7 @@ class Model:
         return self._check(inputs)
 
     def _execute(
-        self, arrays: list[np.ndarray], start: int, rows: int, bucket: int | None
+        self, arrays: list[np.ndarray], start: int, rows: int, bucket: int | None, count: bool = True
     ) -> list[np.ndarray]:
         if bucket is None:
             args = arrays
