@@ -108,7 +108,9 @@ class Batcher:
             out = fut.result(None if timeout is None else timeout + 1.0)
         except FutureTimeout:
             self.model.metrics.error("RequestTimeoutError")
-            raise RequestTimeoutError(f"request did not finish within {timeout * 1e3:.0f} ms") from None
+            raise RequestTimeoutError(
+                f"request did not finish within {(timeout or 0) * 1e3:.0f} ms"
+            ) from None
         self.model.metrics.request(len(next(iter(out.values()))) if out else 0, time.perf_counter() - t0)
         return out
 

@@ -354,6 +354,39 @@ def diff_cmd(
         console.print(f"wrote {write_report(report, html_out, model.name, str(model))}")
 
 
+@cli.command("buckets")
+@click.option(
+    "--histogram",
+    "histogram",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="batch-size histogram (model.metrics.save_histogram)",
+)
+@click.option("--max-buckets", "-k", default=3, show_default=True, help="how many buckets to recommend")
+@click.option("--current", default=None, help="the buckets served now, e.g. 32,64,128")
+@click.option(
+    "--artifact", type=click.Path(exists=True, path_type=Path), help="read the current buckets from it"
+)
+def buckets_cmd(histogram: Path, max_buckets: int, current: str | None, artifact: Path | None) -> None:
+    """Recommend the buckets that minimize expected padded rows for a served batch-size histogram."""
+    from fourier.advisor import advise, read_histogram
+
+    now = _parse_buckets(current) if current else None
+    if artifact is not None and now is None:
+        from fourier.artifact import read_manifest
+
+        now = read_manifest(artifact, verify=False).buckets
+    advice = advise(read_histogram(histogram), max_buckets, now)
+    table = Table(title=f"{advice.requests} requests, {advice.rows} rows", show_header=True)
+    for col in ("buckets", "sizes", "padded rows per real row"):
+        table.add_column(col)
+    if advice.current is not None and advice.current_waste is not None:
+        table.add_row("current", ",".join(map(str, advice.current)), f"{advice.current_waste:.3f}")
+    table.add_row("recommended", ",".join(map(str, advice.recommended)), f"{advice.recommended_waste:.3f}")
+    stdout.print(table)
+    click.echo(f"fourier compile MODEL --buckets {','.join(map(str, advice.recommended))}")
+
+
 @cli.command("import")
 @click.argument("model", type=click.Path(exists=True, path_type=Path))
 @click.option("--outputs", default=None, help="comma-separated output tensors")
