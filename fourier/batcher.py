@@ -100,7 +100,6 @@ class Batcher:
 
     def __call__(self, inputs: Mapping[str, Any], timeout_ms: float | None = None) -> dict[str, np.ndarray]:
         """Run one request through the batcher and wait for its outputs."""
-        t0 = time.perf_counter()
         fut = self.submit(inputs, timeout_ms)
         timeout = self.timeout if timeout_ms is None else timeout_ms / 1e3
         try:
@@ -111,7 +110,6 @@ class Batcher:
             raise RequestTimeoutError(
                 f"request did not finish within {(timeout or 0) * 1e3:.0f} ms"
             ) from None
-        self.model.metrics.request(len(next(iter(out.values()))) if out else 0, time.perf_counter() - t0)
         return out
 
     def close(self) -> None:
@@ -201,21 +199,21 @@ class Batcher:
         if not live:
             return
         try:
-            n = len(live[0].arrays)
             if len(live) == 1:
                 arrays = live[0].arrays
             else:
                 arrays = [
                     np.concatenate([r.arrays[i] for r in live], axis=0) if spec.batched else live[0].arrays[i]
-                    for i, spec in enumerate(self.model.signature.inputs[:n])
+                    for i, spec in enumerate(self.model.signature.inputs)
                 ]
             outs = self.model.run_checked(arrays, sum(r.rows for r in live))
         except Exception as e:  # every caller of the batch learns why
             for r in live:
                 r.future.set_exception(e)
             return
-        start = 0
+        start, done = 0, time.perf_counter()
         for r in live:
+            self.model.metrics.request(r.rows, done - r.enqueued)
             r.future.set_result(
                 {
                     s.name: (outs[s.name][start : start + r.rows] if s.batched else outs[s.name])

@@ -351,7 +351,7 @@ def diff_cmd(
     if html_out is not None:
         from fourier.viewer.html import write_report
 
-        console.print(f"wrote {write_report(report, html_out, model.name, str(model))}")
+        console.print(f"wrote {write_report(report, html_out, model.name, str(model), changes)}")
 
 
 @cli.command("buckets")

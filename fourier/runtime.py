@@ -63,8 +63,8 @@ class Model:
         self.metrics = Metrics(path.name)
         self.ready = False  # True once every bucket has run once (`warmup`)
         self._executables = dict(executables)
-        self._compiled = sorted(b for b in executables if b is not None)  # the artifact's buckets
-        self._buckets = list(self._compiled)  # plus long-tail sizes compiled since (copy on write)
+        # The artifact's buckets plus long-tail sizes compiled since; replaced, never mutated.
+        self._buckets = sorted(b for b in executables if b is not None)
         self._inputs = {s.name: s for s in self.signature.inputs}
         self._layout = PackLayout.from_json(manifest.packing) if manifest.packing else None
         self._install_lock = threading.Lock()
@@ -101,7 +101,8 @@ class Model:
 
     # -- checking -----------------------------------------------------------------------------
 
-    def _check(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
+    def check(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
+        """Check ``inputs`` against the signature: (arrays in signature order, batch size)."""
         unknown = [k for k in inputs if k not in self._inputs]
         if unknown:
             raise UnknownInputError(
@@ -148,7 +149,7 @@ class Model:
         """Run the model on a dict of arrays (by input name); returns outputs by name."""
         t0 = time.perf_counter()
         try:
-            arrays, batch = self._check(inputs)
+            arrays, batch = self.check(inputs)
         except InputError as e:
             self.metrics.error(type(e).__name__)
             raise
@@ -184,10 +185,6 @@ class Model:
             else:
                 result[spec.name] = pieces[0][i]
         return result
-
-    def check(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
-        """Check ``inputs`` against the signature: (arrays in signature order, batch size)."""
-        return self._check(inputs)
 
     def _execute(
         self, arrays: list[np.ndarray], start: int, rows: int, bucket: int | None, count: bool = True
@@ -329,15 +326,16 @@ def load(
             longtail or LongTailPolicy(), compile_size, model.install, model.metrics.compiled
         )
         cached = []
-        for size in cache.batches(module) if cache is not None else []:
-            data = cache.load(module, size) if cache is not None else None
-            if data is None or size in model._executables:
-                continue
-            in_specs = _arg_specs(manifest.signature, layout, size)
-            exe = load_executable(data, poly, param_specs, in_specs, device, device_params, True)
-            model.install(size, exe)
-            model.longtail.mark_ready(size)
-            cached.append(size)
+        if cache is not None:
+            for size in cache.batches(module):
+                data = cache.load(module, size)
+                if data is None or size in model._executables:
+                    continue
+                in_specs = _arg_specs(manifest.signature, layout, size)
+                exe = load_executable(data, poly, param_specs, in_specs, device, device_params, True)
+                model.install(size, exe)
+                model.longtail.mark_ready(size)
+                cached.append(size)
         model.load_info = dataclasses.replace(
             info, from_cache=tuple(cached), seconds=time.perf_counter() - t0
         )
@@ -347,15 +345,6 @@ def load(
 
 
 def _cache_env(device: Any) -> dict[str, str]:
-    import jax
-    import jaxlib
+    from fourier.compiler import versions
 
-    from fourier import __version__
-
-    return {
-        "platform": device.platform,
-        "device_kind": str(device.device_kind),
-        "fourier": __version__,
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-    }
+    return {"platform": device.platform, "device_kind": str(device.device_kind), **versions()}

@@ -21,7 +21,8 @@ from __future__ import annotations
 import difflib
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 from fourier.ir.printer import join_lines
 from fourier.ir.snapshot import NodeView, Ref, Snapshot, ref_text
@@ -46,7 +47,6 @@ class GraphDiff:
     status: dict[str, str]  # after name -> ADDED | REWRITTEN | SAME
     removed: list[str]  # before names with no match, in before order
     outputs_changed: list[str]  # graph outputs now bound to a different computation
-    _aligned: list[str] = field(default_factory=list, repr=False)
 
     @property
     def added(self) -> list[str]:
@@ -81,8 +81,10 @@ class GraphDiff:
     def aligned_after_text(self) -> str:
         """The new graph's text with matched nodes under their old names and in the old order
         where possible, so a text diff against ``before.text`` shows only structural change."""
-        if self._aligned:
-            return self._aligned[0]
+        return self._aligned
+
+    @cached_property
+    def _aligned(self) -> str:
         old_index = {n.name: i for i, n in enumerate(self.before.nodes)}
         names = {new: old for new, old in self.match.items() if new != old}
         # A name an unmatched new node carries may be taken by a renamed one: keep them apart.
@@ -103,9 +105,7 @@ class GraphDiff:
             a_nodes[self.match[n.name]].line if self.status[n.name] == SAME else n.render(names)
             for n in ordered
         ]
-        text = join_lines(self.before.header, lines, ret)
-        self._aligned.append(text)
-        return text
+        return join_lines(self.before.header, lines, ret)
 
     def unified(self, context: int = 2, label: str = "") -> list[str]:
         """Unified diff lines of the structural change (empty when nothing but names/order changed)."""

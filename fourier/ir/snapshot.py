@@ -8,7 +8,8 @@ graph, and its `text` is byte-identical to `print_graph` of the graph it was tak
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 from fourier.ir.core import Graph
 from fourier.ir.printer import format_attrs, format_header, format_node, format_return, join_lines
@@ -58,17 +59,19 @@ class Snapshot:
     nodes: tuple[NodeView, ...]
     outputs: tuple[tuple[str, Ref], ...]
     ret: str
-    _text: list[str] = field(default_factory=list, repr=False, compare=False)
 
-    @property
+    @cached_property
     def text(self) -> str:
         """Exactly `print_graph` of the graph this was taken from."""
-        if not self._text:
-            lines = [n.line for n in self.nodes if n.op != "Placeholder"]
-            self._text.append(join_lines(self.header, lines, self.ret))
-        return self._text[0]
+        lines = [n.line for n in self.nodes if n.op != "Placeholder"]
+        return join_lines(self.header, lines, self.ret)
 
     def by_name(self) -> dict[str, NodeView]:
+        """Nodes by name (built once per snapshot; do not modify)."""
+        return self._by_name
+
+    @cached_property
+    def _by_name(self) -> dict[str, NodeView]:
         return {n.name: n for n in self.nodes}
 
 

@@ -22,8 +22,8 @@ def write_report_dir(report: PipelineReport, out: str | Path, title: str, source
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    html = write_report(report, out / "passes.html", title, source)
     changes = pass_changes(report)
+    html = write_report(report, out / "passes.html", title, source, changes)
     text = out / "passes.txt"
     with text.open("w", encoding="utf-8") as f:
         console = Console(file=f, width=160, no_color=True, force_terminal=False, highlight=False)

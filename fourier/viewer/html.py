@@ -118,11 +118,15 @@ def _pass_view(c: PassChange) -> dict[str, Any]:
     }
 
 
-def report_data(report: PipelineReport, title: str, source: str = "") -> dict[str, Any]:
-    """Everything the page shows, as JSON-ready data."""
+def report_data(
+    report: PipelineReport, title: str, source: str = "", changes: list[PassChange] | None = None
+) -> dict[str, Any]:
+    """Everything the page shows, as JSON-ready data (``changes``: `pass_changes` of the report,
+    if the caller has them already)."""
     from fourier import __version__
 
-    changes = pass_changes(report)
+    if changes is None:
+        changes = pass_changes(report)
     by_index = {c.record.index: c for c in changes}
     passes, views = [], {}
     for r in report.records:
@@ -190,9 +194,11 @@ def _asset(name: str) -> str:
     return resources.files("fourier.viewer").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def render_report(report: PipelineReport, title: str, source: str = "") -> str:
+def render_report(
+    report: PipelineReport, title: str, source: str = "", changes: list[PassChange] | None = None
+) -> str:
     """The report page as one HTML string."""
-    data = json.dumps(report_data(report, title, source), separators=(",", ":"))
+    data = json.dumps(report_data(report, title, source, changes), separators=(",", ":"))
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return (
         "<!DOCTYPE html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n"
@@ -207,9 +213,15 @@ def render_report(report: PipelineReport, title: str, source: str = "") -> str:
     )
 
 
-def write_report(report: PipelineReport, path: str | Path, title: str, source: str = "") -> Path:
+def write_report(
+    report: PipelineReport,
+    path: str | Path,
+    title: str,
+    source: str = "",
+    changes: list[PassChange] | None = None,
+) -> Path:
     """Write the report page to ``path``; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(report, title, source), encoding="utf-8")
+    path.write_text(render_report(report, title, source, changes), encoding="utf-8")
     return path

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from fourier.ir.diff import ADDED, REMOVED, REWRITTEN, SAME, GraphDiff
+from fourier.ir.diff import ADDED, REMOVED, SAME, GraphDiff
 
 __all__ = ["Drawing", "draw_change", "MAX_DRAWN"]
 
@@ -139,7 +139,8 @@ def _topological(keep: set[str], edges: dict[tuple[str, str], str]) -> list[str]
             indeg[t] -= 1
             if indeg[t] == 0:
                 ready.append(t)
-    return out + sorted(v for v in keep if v not in set(out))  # a cycle cannot happen; be total anyway
+    placed = set(out)
+    return out + sorted(v for v in keep if v not in placed)  # a cycle cannot happen; be total anyway
 
 
 def _clusters(vs: set[str], edges: list[tuple[str, str]], index: dict[str, int]) -> list[list[str]]:
@@ -201,7 +202,3 @@ def _layer(
             x, y, w = boxes[v]
             boxes[v] = (x + shift, y, w)
     return boxes, total_w, len(layers) * (BOX_H + GAP_Y) - GAP_Y
-
-
-# Statuses a drawing uses, for the report's legend.
-STATUSES = (ADDED, REMOVED, REWRITTEN, SAME)
