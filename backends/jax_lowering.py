@@ -37,6 +37,7 @@ class LoweredGraph:
     param_values: list[np.ndarray]
     input_names: list[str]
     output_names: list[str]
+    const_params: dict[str, int]  # Const node name -> its parameter's position
 
 
 def _param_key(name: str, used: set[str]) -> str:
@@ -110,4 +111,5 @@ def lower_graph(graph: Graph, param_min_bytes: int = PARAM_MIN_BYTES) -> Lowered
         param_values=params,
         input_names=[n.name for n in inputs],
         output_names=[name for name, _ in outputs],
+        const_params={n.name: param_index[id(n)] for n in graph.nodes if id(n) in param_index},
     )

@@ -36,9 +36,10 @@ EXPORT_PLATFORMS = ("cpu", "cuda")
 
 @dataclass(frozen=True)
 class ArgSpec:
-    """Shape and dtype of one executable argument."""
+    """Shape and dtype of one executable argument; a dimension may be a symbol name (``"N"``,
+    ``"S"``) for a module exported for every value of it."""
 
-    shape: tuple[int, ...]
+    shape: tuple[int | str, ...]
     dtype: str
 
 
@@ -65,24 +66,30 @@ def device_for(platform: str | None = None) -> Any:
 
 
 def _specs(args: Sequence[ArgSpec]) -> list[Any]:
-    """JAX shapes of ``args``; a dimension of -1 becomes the one symbolic batch size ``b``."""
+    """JAX shapes of ``args``; symbol-named dimensions become JAX symbolic dimensions (>= 1)."""
     import jax
     from jax import export
 
     from fourier.ir.types import numpy_dtype
 
-    b = None
-    out = []
+    names: list[str] = []
     for a in args:
-        if -1 in a.shape and b is None:
-            (b,) = export.symbolic_shape("b", constraints=("b >= 1",))
-        out.append(jax.ShapeDtypeStruct(tuple(b if d == -1 else d for d in a.shape), numpy_dtype(a.dtype)))
-    return out
+        names += [d for d in a.shape if isinstance(d, str) and d not in names]
+    symbols = {}
+    if names:
+        dims = export.symbolic_shape(", ".join(names), constraints=tuple(f"{n} >= 1" for n in names))
+        symbols = dict(zip(names, dims))
+    return [
+        jax.ShapeDtypeStruct(
+            tuple(symbols[d] if isinstance(d, str) else d for d in a.shape), numpy_dtype(a.dtype)
+        )
+        for a in args
+    ]
 
 
 def export_polymorphic(lowered: LoweredGraph, params: Sequence[ArgSpec], inputs: Sequence[ArgSpec]) -> bytes:
-    """StableHLO of the graph for any batch size (-1 marks the batch dimension in ``inputs``):
-    what the runtime compiles long-tail batch sizes from."""
+    """StableHLO of the graph for any value of the symbol-named dimensions in ``inputs`` (the
+    batch, a sequence length): what the runtime compiles long-tail shapes from."""
     import jax
     from jax import export
 

@@ -55,6 +55,12 @@ class BucketEntry:
     stablehlo: str
     executable: str | None
     compile_seconds: float
+    dims: dict[str, int] = field(default_factory=dict)  # values of the signature's other symbols
+
+    @property
+    def key(self) -> tuple[int | None, ...]:
+        """(batch, values of the signature's symbols in sorted name order): the runtime's key."""
+        return (self.batch, *(self.dims[k] for k in sorted(self.dims)))
 
 
 @dataclass
@@ -75,6 +81,7 @@ class Manifest:
     ir: str = "graph.fir"
     packing: dict[str, Any] | None = None  # fourier.packing.PackLayout JSON; None: one argument per input
     polymorphic: str | None = None  # StableHLO for any batch size (long-tail compiles), if exportable
+    ir_constants: dict[str, str] = field(default_factory=dict)  # graph.fir constant -> weights key
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +96,7 @@ class Manifest:
                     "stablehlo": e.stablehlo,
                     "executable": e.executable,
                     "compile_seconds": round(e.compile_seconds, 4),
+                    **({"dims": e.dims} if e.dims else {}),
                 }
                 for e in self.executables
             ],
@@ -101,6 +109,7 @@ class Manifest:
             "ir": self.ir,
             "packing": self.packing,
             "polymorphic": self.polymorphic,
+            "ir_constants": dict(sorted(self.ir_constants.items())),
             "files": dict(sorted(self.files.items())),
         }
 
@@ -116,6 +125,7 @@ class Manifest:
                     str(e["stablehlo"]),
                     None if e["executable"] is None else str(e["executable"]),
                     float(e.get("compile_seconds", 0.0)),
+                    {str(k): int(v) for k, v in e.get("dims", {}).items()},
                 )
                 for e in d["executables"]
             ],
@@ -129,6 +139,7 @@ class Manifest:
             ir=str(d.get("ir", "graph.fir")),
             packing=d.get("packing"),
             polymorphic=d.get("polymorphic"),
+            ir_constants={str(k): str(v) for k, v in d.get("ir_constants", {}).items()},
         )
 
 

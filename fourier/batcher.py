@@ -176,9 +176,10 @@ class Batcher:
                 return
 
     def _mergeable(self, a: _Request, b: _Request) -> bool:
-        """Requests share a run only if their inputs without a batch dimension are equal."""
+        """Requests share a run only if their inputs without a batch dimension are equal and
+        their batched inputs agree on every other dimension (a sequence length)."""
         return all(
-            spec.batched or np.array_equal(x, y)
+            x.shape[1:] == y.shape[1:] if spec.batched else np.array_equal(x, y)
             for spec, x, y in zip(self.model.signature.inputs, a.arrays, b.arrays)
         )
 

@@ -25,6 +25,17 @@ def _parse_buckets(value: str) -> list[int]:
         raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
 
 
+def _parse_dims(values: tuple[str, ...]) -> dict[str, list[int]]:
+    """``("S=16,32", "S2=8")`` -> ``{"S": [16, 32], "S2": [8]}``."""
+    out: dict[str, list[int]] = {}
+    for v in values:
+        name, _, sizes = v.partition("=")
+        if not name.strip() or not sizes:
+            raise click.BadParameter(f"expected NAME=SIZE,SIZE,..., got {v!r}")
+        out[name.strip()] = _parse_buckets(sizes)
+    return out
+
+
 def _size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -42,6 +53,13 @@ def cli() -> None:
 @cli.command("compile")
 @click.argument("model", type=click.Path(exists=True, path_type=Path))
 @click.option("--buckets", "-b", default="32,64,128", show_default=True, help="batch sizes to compile")
+@click.option(
+    "--dim",
+    "dims",
+    multiple=True,
+    metavar="NAME=SIZES",
+    help="sizes to compile for an unknown non-batch input dimension, e.g. S=16,32,64 (repeatable)",
+)
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="artifact directory [MODEL.fourier]")
 @click.option("--platform", default=None, help="cpu, cuda, ... [JAX's default device]")
 @click.option("--outputs", default=None, help="comma-separated output tensors [graph sinks]")
@@ -62,6 +80,7 @@ def cli() -> None:
 def compile_cmd(
     model: Path,
     buckets: str,
+    dims: tuple[str, ...],
     out: Path | None,
     platform: str | None,
     outputs: str | None,
@@ -78,11 +97,11 @@ def compile_cmd(
     sizes = _parse_buckets(buckets)
     started: dict[Any, float] = {}
 
-    def on_start(b: int | None) -> None:
-        started[b] = time.perf_counter()
-        console.print(f"  compiling bucket {b if b is not None else 'static'} ...", end="")
+    def on_start(label: str) -> None:
+        started[label] = time.perf_counter()
+        console.print(f"  compiling {label} ...", end="")
 
-    def on_bucket(b: int | None, seconds: float) -> None:
+    def on_bucket(label: str, seconds: float) -> None:
         console.print(f" {seconds:.2f} s")
 
     console.print(f"[bold]fourier compile[/bold] {model} -> {target}")
@@ -99,6 +118,7 @@ def compile_cmd(
         verify_passes=verify_passes,
         reproducer=reproducer,
         snapshots=report_dir is not None,
+        dims=_parse_dims(dims),
     )
     if report_dir is not None:
         from fourier.viewer import write_report_dir
@@ -134,6 +154,11 @@ def inspect_cmd(artifact: Path) -> None:
     table.add_row("platform", f"{m.platform} ({m.device_kind})")
     table.add_row("versions", ", ".join(f"{k} {v}" for k, v in m.versions.items()))
     table.add_row("buckets", ", ".join(map(str, m.buckets)) if m.buckets else "static shapes")
+    for name in m.signature.symbols:
+        sizes = sorted({e.dims[name] for e in m.executables})
+        table.add_row(
+            f"dimension {name}", ", ".join(map(str, sizes)) + " (other sizes: reference path, then compiled)"
+        )
     table.add_row("passes", ", ".join(m.passes) or "(none)")
     table.add_row("weights", f"{len(m.params)} tensors")
     stdout.print(table)
@@ -152,13 +177,13 @@ def inspect_cmd(artifact: Path) -> None:
     stdout.print(files)
 
 
-def _random_inputs(model: Any, batch: int, seed: int) -> dict[str, np.ndarray]:
+def _random_inputs(model: Any, batch: int, seed: int, dims: dict[str, int]) -> dict[str, np.ndarray]:
     from fourier.ir.types import numpy_dtype
 
     rng = np.random.default_rng(seed)
     feeds = {}
     for s in model.signature.inputs:
-        shape = s.with_batch(batch)
+        shape = s.concrete(batch, dims)
         dt = numpy_dtype(s.dtype)
         if s.dtype == "bool":
             feeds[s.name] = rng.integers(0, 2, shape).astype(bool)
@@ -175,7 +200,16 @@ def _random_inputs(model: Any, batch: int, seed: int) -> dict[str, np.ndarray]:
 @click.option("--inputs", "npz", type=click.Path(exists=True, path_type=Path), help=".npz of inputs by name")
 @click.option("--repeat", default=20, show_default=True, help="timed runs after one warm-up")
 @click.option("--seed", default=0, show_default=True)
-def run_cmd(artifact: Path, batch: int, npz: Path | None, repeat: int, seed: int) -> None:
+@click.option(
+    "--dim",
+    "dims",
+    multiple=True,
+    metavar="NAME=SIZE",
+    help="size of a symbolic input dimension for random inputs [the first compiled one]",
+)
+def run_cmd(
+    artifact: Path, batch: int, npz: Path | None, repeat: int, seed: int, dims: tuple[str, ...]
+) -> None:
     """Run an artifact on random (or .npz) inputs; print outputs and latency."""
     from fourier.runtime import load
 
@@ -187,7 +221,9 @@ def run_cmd(artifact: Path, batch: int, npz: Path | None, repeat: int, seed: int
         with np.load(npz, allow_pickle=False) as data:
             feeds = {k: data[k] for k in data.files}
     else:
-        feeds = _random_inputs(model, batch, seed)
+        sizes = dict(zip(model.signature.symbols, model.shapes[0][1:]))
+        sizes.update({k: v[0] for k, v in _parse_dims(dims).items()})
+        feeds = _random_inputs(model, batch, seed, sizes)  # type: ignore[arg-type]
     result = model(feeds)
     times = []
     for _ in range(repeat):

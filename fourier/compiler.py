@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from fourier.artifact import BucketEntry, Manifest, ParamSpec, write_artifact
 from fourier.errors import CompileError
 from fourier.ir.core import Graph
-from fourier.ir.types import BATCH
+from fourier.ir.types import BATCH, UNKNOWN
 from fourier.packing import PackLayout, plan_packing
 from fourier.signature import Signature, TensorSpec
 
@@ -30,7 +30,7 @@ class CompileReport:
     buckets: list[int] | None
     num_ops: int
     op_counts: dict[str, int]
-    bucket_seconds: dict[int | None, float]
+    bucket_seconds: dict[str, float]  # by shape tag (``b32``, ``b32-S16``, ``static``)
     total_seconds: float
     artifact_bytes: int
     weight_bytes: int
@@ -72,10 +72,10 @@ def graph_signature(graph: Graph) -> Signature:
         for axis, d in enumerate(t.shape):
             if axis == 0 and d == BATCH:
                 continue
-            if not isinstance(d, int):
+            if not isinstance(d, int) and not (isinstance(d, str) and d.isidentifier() and d != BATCH):
                 raise CompileError(
-                    f"input {node.name!r} has shape {t}: dimension {axis} is unknown; only the "
-                    "first (batch) dimension may be unknown. Export the graph with that dimension fixed."
+                    f"input {node.name!r} has shape {t}: dimension {axis} is {d!r}; only the first "
+                    "(batch) dimension may be N, and others must be sizes or symbols such as S"
                 )
         inputs.append(TensorSpec(node.name, t.dtype, t.shape))
     batched = any(s.batched for s in inputs)
@@ -91,8 +91,20 @@ def graph_signature(graph: Graph) -> Signature:
                 f"output {name!r} has type {v.type}: it depends on batched inputs but does not keep "
                 "the batch as its first dimension, so padding requests to a bucket would change it"
             )
-        outputs.append(TensorSpec(name, v.type.dtype, shape))
-    return Signature(tuple(inputs), tuple(outputs))
+        spec = TensorSpec(name, v.type.dtype, shape)
+        known = {n for s in inputs for n in s.symbols}
+        if any(isinstance(d, str) and d == UNKNOWN for d in shape) or not set(spec.symbols) <= known:
+            raise CompileError(
+                f"output {name!r} has type {v.type}: a dimension is unknown or depends on a symbol no "
+                "input has, so its size cannot be known for a compiled shape"
+            )
+        outputs.append(spec)
+    signature = Signature(tuple(inputs), tuple(outputs))
+    if signature.symbols and not batched:
+        raise CompileError(
+            f"the inputs have symbolic dimensions {', '.join(signature.symbols)} but no batch dimension"
+        )
+    return signature
 
 
 def _check_buckets(buckets: Sequence[int]) -> list[int]:
@@ -104,13 +116,67 @@ def _check_buckets(buckets: Sequence[int]) -> list[int]:
     return out
 
 
-def _arg_specs(signature: Signature, layout: PackLayout | None, batch: int) -> list[Any]:
-    """The executable's input arguments at ``batch`` rows: packed buffers, or one per input."""
+def _arg_specs(
+    signature: Signature, layout: PackLayout | None, batch: int | None, dims: Mapping[str, int] | None = None
+) -> list[Any]:
+    """The executable's input arguments at ``batch`` rows and symbol values ``dims``: packed
+    buffers, or one per input. ``batch=None``: every symbolic dimension left symbolic."""
     from fourier.backends.xla import ArgSpec
 
-    if layout is None:
-        return [ArgSpec(s.with_batch(batch), s.dtype) for s in signature.inputs]
-    return [ArgSpec(shape, dtype) for shape, dtype in layout.arg_shapes(signature, batch)]
+    if layout is not None:
+        return [ArgSpec(shape, dtype) for shape, dtype in layout.arg_shapes(signature, batch, dims)]
+    if batch is None:
+        return [ArgSpec(s.shape, s.dtype) for s in signature.inputs]
+    return [ArgSpec(s.concrete(batch, dims or {}), s.dtype) for s in signature.inputs]
+
+
+def shape_tag(batch: int | None, dims: Mapping[str, int]) -> str:
+    """File-name tag of one compiled shape: ``b32``, ``b32-S16``, ``static``."""
+    if batch is None:
+        return "static"
+    return "-".join([f"b{batch}", *(f"{k}{dims[k]}" for k in sorted(dims))])
+
+
+def _check_dims(signature: Signature, dims: Mapping[str, Sequence[int]] | None) -> list[dict[str, int]]:
+    """Every combination of the sizes to compile for the signature's symbols."""
+    given = dict(dims or {})
+    extra = sorted(set(given) - set(signature.symbols))
+    if extra:
+        raise CompileError(
+            f"--dim {extra[0]}: the graph has no symbolic dimension {extra[0]!r}"
+            + (f" (it has {', '.join(signature.symbols)})" if signature.symbols else "")
+        )
+    combos: list[dict[str, int]] = [{}]
+    for name in signature.symbols:
+        users = [s.name for s in signature.inputs if name in s.symbols]
+        if not given.get(name):
+            raise CompileError(
+                f"input {users[0]!r} has the unknown dimension {name!r}: give the sizes to compile "
+                f"for it, e.g. --dim {name}=16,32,64 (dims={{{name!r}: [16, 32, 64]}})"
+            )
+        sizes = sorted(set(int(v) for v in given[name]))
+        if sizes[0] < 1:
+            raise CompileError(f"--dim {name}: sizes must be positive, got {sizes[0]}")
+        combos = [{**c, name: v} for c in combos for v in sizes]
+    return combos
+
+
+def _ir_constants(graph: Graph, lowered: Any, weights: dict[str, Any]) -> dict[str, str]:
+    """Where ``graph.fir``'s constants printed by digest live in the weights file, by node name
+    (the runtime's reference path parses the IR back). Constants that are not parameters are
+    added to ``weights`` under ``ir/NODE``."""
+    from fourier.ir.printer import INLINE_CONST_ELEMENTS
+
+    out = {}
+    for node in graph.nodes:
+        if node.op != "Const" or node.attrs["value"].size <= INLINE_CONST_ELEMENTS:
+            continue
+        if node.name in lowered.const_params:
+            out[node.name] = lowered.param_names[lowered.const_params[node.name]]
+        else:
+            out[node.name] = f"ir/{node.name}"
+            weights[out[node.name]] = node.attrs["value"]
+    return out
 
 
 def _packed(lowered: Any, layout: PackLayout, signature: Signature) -> Any:
@@ -126,8 +192,8 @@ def compile_model(
     *,
     platform: str | None = None,
     outputs: Sequence[str] | None = None,
-    on_bucket: Callable[[int | None, float], None] | None = None,
-    on_start: Callable[[int | None], None] | None = None,
+    on_bucket: Callable[[str, float], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
     opt_level: int = 2,
     pipeline: str | None = None,
     verify_passes: bool = False,
@@ -135,13 +201,16 @@ def compile_model(
     on_pass: Callable[[Any], None] | None = None,
     snapshots: bool = False,
     pack_inputs: bool = True,
+    dims: Mapping[str, Sequence[int]] | None = None,
 ) -> CompileReport:
     """Compile ``model`` (a path or an imported Graph) into the artifact directory ``out``.
 
     The graph is optimized by ``pipeline`` (pass-pipeline text) or else by the passes of
     ``opt_level`` (0: none, 1: cleanup, 2: everything); ``verify_passes`` verifies after each;
     ``snapshots`` keeps the IR after every pass in ``report.passes`` (for the diff viewer);
-    ``pack_inputs`` makes the executables take one buffer per input dtype (`fourier.packing`).
+    ``pack_inputs`` makes the executables take one buffer per input dtype (`fourier.packing`);
+    ``dims`` gives the sizes to compile for each symbolic input dimension other than the batch
+    (``{"S": [16, 32, 64]}``): one executable per bucket and combination of sizes.
     """
     from fourier.backends.jax_lowering import lower_graph
     from fourier.backends.xla import ArgSpec, compile_bucket, device_for, export_polymorphic
@@ -155,6 +224,7 @@ def compile_model(
     verify(graph)
     imported_ops = graph.num_ops()
     signature = graph_signature(graph)
+    combos = _check_dims(signature, dims)
     passes = parse_pipeline(pipeline) if pipeline is not None else pipeline_for_level(opt_level)
     manager = PassManager(
         passes, verify=verify_passes, snapshots=snapshots, reproducer=reproducer, on_pass=on_pass
@@ -184,29 +254,35 @@ def compile_model(
         lowered = _packed(lowered, layout, signature)
     blobs: dict[str, bytes] = {}
     entries: list[BucketEntry] = []
-    seconds: dict[int | None, float] = {}
+    seconds: dict[str, float] = {}
     for b in sizes:
-        if on_start:
-            on_start(b)
-        tag = f"b{b}" if b is not None else "static"
-        in_specs = _arg_specs(signature, layout, b or 0)
-        t0 = time.perf_counter()
-        compiled = compile_bucket(lowered, param_specs, in_specs, device)
-        seconds[b] = time.perf_counter() - t0
-        blobs[f"buckets/{tag}.stablehlo"] = compiled.stablehlo
-        exe = None
-        if compiled.executable is not None:
-            exe = f"buckets/{tag}.{device.platform}.xla"
-            blobs[exe] = compiled.executable
-        entries.append(BucketEntry(b, f"buckets/{tag}.stablehlo", exe, seconds[b]))
-        if on_bucket:
-            on_bucket(b, seconds[b])
+        for combo in combos:
+            tag = shape_tag(b, combo)
+            label = (
+                "static shapes"
+                if b is None
+                else ", ".join([f"bucket {b}", *(f"{k}={v}" for k, v in combo.items())])
+            )
+            if on_start:
+                on_start(label)
+            in_specs = _arg_specs(signature, layout, b or 0, combo)
+            t0 = time.perf_counter()
+            compiled = compile_bucket(lowered, param_specs, in_specs, device)
+            seconds[tag] = time.perf_counter() - t0
+            blobs[f"buckets/{tag}.stablehlo"] = compiled.stablehlo
+            exe = None
+            if compiled.executable is not None:
+                exe = f"buckets/{tag}.{device.platform}.xla"
+                blobs[exe] = compiled.executable
+            entries.append(BucketEntry(b, f"buckets/{tag}.stablehlo", exe, seconds[tag], combo))
+            if on_bucket:
+                on_bucket(label, seconds[tag])
 
     polymorphic = None
     if bucketed:  # one more module, for any batch size: the runtime's long-tail compiles
         try:
             blobs["buckets/any.stablehlo"] = export_polymorphic(
-                lowered, param_specs, _arg_specs(signature, layout, -1)
+                lowered, param_specs, _arg_specs(signature, layout, None)
             )
             polymorphic = "buckets/any.stablehlo"
         except Exception as e:  # the buckets are fine without it; long-tail batches run chunked
@@ -215,10 +291,14 @@ def compile_model(
             )
     blobs["graph.fir"] = str(graph).encode()
     weights = dict(zip(lowered.param_names, lowered.param_values))
+    ir_constants = _ir_constants(graph, lowered, weights)
     manifest = Manifest(
         signature=signature,
         buckets=[s for s in sizes if s is not None] or None,
-        params=[ParamSpec(n, v.dtype.name, tuple(v.shape)) for n, v in weights.items()],
+        params=[
+            ParamSpec(n, v.dtype.name, tuple(v.shape))
+            for n, v in zip(lowered.param_names, lowered.param_values)
+        ],
         executables=entries,
         platform=device.platform,
         device_kind=str(device.device_kind),
@@ -227,6 +307,7 @@ def compile_model(
         passes=[str(p) for p in passes],
         packing=layout.to_json() if layout is not None else None,
         polymorphic=polymorphic,
+        ir_constants=ir_constants,
     )
     out_path = write_artifact(Path(out), manifest, blobs, weights)
     size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())

@@ -1,16 +1,18 @@
-"""Long-tail batch sizes: compiled in the background, kept in a persistent cache.
+"""Long-tail shapes: compiled in the background, kept in a persistent cache.
 
-A batch larger than every compiled bucket is answered at once by running it in chunks of the
-largest bucket (the fallback), while `LongTail` decides whether that size is worth its own
-executable: once a rounded size (`LongTailPolicy.round`) has been seen ``min_seen`` times, one
-background worker compiles the artifact's batch-polymorphic StableHLO for it. One compile per size
-however many requests ask; at most ``max_pending`` wait; a failed compile is logged, counted and
-not retried, and the fallback keeps serving. Finished executables go to the `ExecutableCache`,
-so a restarted server loads them instead of compiling.
+A shape is a key ``(batch, *values of the signature's symbols)``. A request no executable covers is
+answered at once by a fallback -- a batch larger than every bucket runs in chunks of the largest;
+a sequence length with no executable runs on the reference interpreter -- while `LongTail` decides
+whether that shape is worth its own executable: once a shape (batch rounded by
+`LongTailPolicy.round`, symbol values exact) has been seen ``min_seen`` times, one background
+worker compiles the artifact's polymorphic StableHLO for it. One compile per shape however many
+requests ask; at most ``max_pending`` wait; a failed compile is logged, counted and not retried,
+and the fallback keeps serving. Finished executables go to the `ExecutableCache`, so a restarted
+server loads them instead of compiling.
 
-Cache entries are keyed by the polymorphic module's sha256, the batch size, the platform and
-device kind, and the Fourier, JAX and jaxlib versions; each entry's bytes are hashed, and an entry
-whose key fields or hash do not match is deleted and rebuilt, never deserialized.
+Cache entries are keyed by the polymorphic module's sha256, the shape, the platform and device
+kind, and the Fourier, JAX and jaxlib versions; each entry's bytes are hashed, and an entry whose
+key fields or hash do not match is deleted and rebuilt, never deserialized.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LongTailPolicy", "LongTail", "ExecutableCache", "default_cache_dir"]
+Key = tuple[int, ...]  # (batch, *symbol values in the signature's sorted symbol order)
+
+__all__ = ["Key", "LongTailPolicy", "LongTail", "ExecutableCache", "default_cache_dir"]
 
 log = logging.getLogger("fourier.longtail")
 
@@ -41,14 +45,17 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class LongTailPolicy:
-    """When a long-tail batch size gets its own executable, and which size that is.
+    """When a long-tail shape gets its own executable, and which shape that is.
 
-    A batch above the largest bucket rounds up to the next power of two (at least twice the
-    largest bucket is not required; 300 -> 512). Sizes above ``max_batch`` always run chunked.
+    A batch above the largest bucket rounds up to the next power of two (300 -> 512); sizes above
+    ``max_batch`` always run chunked. A symbol value (a sequence length) is compiled exactly, since
+    padding that dimension could change the answer; values above ``max_dim`` are never compiled and
+    always take the reference path.
     """
 
     min_seen: int = 2
     max_batch: int = 4096
+    max_dim: int = 4096
     max_pending: int = 4
     workers: int = 1
     enabled: bool = True
@@ -71,44 +78,49 @@ class ExecutableCache:
         self.env = env
         self._env_tag = hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()[:12]
 
-    def _paths(self, module: str, batch: int) -> tuple[Path, Path]:
-        stem = f"{module[:16]}-b{batch}-{self._env_tag}"
+    def _paths(self, module: str, key: Key) -> tuple[Path, Path]:
+        stem = f"{module[:16]}-b{'-'.join(map(str, key))}-{self._env_tag}"
         return self.root / f"{stem}.xla", self.root / f"{stem}.json"
 
-    def store(self, module: str, batch: int, data: bytes) -> None:
-        blob, meta = self._paths(module, batch)
+    def store(self, module: str, key: Key, data: bytes) -> None:
+        blob, meta = self._paths(module, key)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = blob.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
             tmp.write_bytes(data)
             os.replace(tmp, blob)  # atomic: a reader sees the old entry or the whole new one
-            info = {**self.env, "module": module, "batch": batch, "sha256": hashlib.sha256(data).hexdigest()}
+            info = {
+                **self.env,
+                "module": module,
+                "key": list(key),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
             tmp = meta.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
             tmp.write_text(json.dumps(info, indent=1))
             os.replace(tmp, meta)
         except OSError as e:  # a read-only or full disk costs the cache, never the request
             log.warning("fourier: could not write cache entry %s: %s", blob, e)
 
-    def batches(self, module: str) -> list[int]:
-        """Batch sizes with an entry for ``module`` in this environment (not yet verified)."""
+    def keys(self, module: str) -> list[Key]:
+        """Shapes with an entry for ``module`` in this environment (not yet verified)."""
         if not self.root.is_dir():
             return []
         out = []
         for meta in self.root.glob(f"{module[:16]}-b*-{self._env_tag}.json"):
             try:
-                out.append(int(meta.name.split("-b", 1)[1].split("-", 1)[0]))
+                out.append(tuple(int(x) for x in meta.name[len(module[:16]) + 2 :].split("-")[:-1]))
             except ValueError:
                 continue
         return sorted(out)
 
-    def load(self, module: str, batch: int) -> bytes | None:
+    def load(self, module: str, key: Key) -> bytes | None:
         """The entry's bytes if its key fields and hash check out; else delete it and return None."""
-        blob, meta = self._paths(module, batch)
+        blob, meta = self._paths(module, key)
         if not meta.exists() and not blob.exists():
             return None
         try:
             info = json.loads(meta.read_text())
-            want = {**self.env, "module": module, "batch": batch}
+            want = {**self.env, "module": module, "key": list(key)}
             bad = [k for k, v in want.items() if info.get(k) != v]
             data = blob.read_bytes()
             if bad:
@@ -124,13 +136,13 @@ class ExecutableCache:
 
 
 class LongTail:
-    """Decides, schedules and runs background compiles of long-tail batch sizes."""
+    """Decides, schedules and runs background compiles of long-tail shapes."""
 
     def __init__(
         self,
         policy: LongTailPolicy,
-        compile_fn: Callable[[int], Any],
-        install: Callable[[int, Any], None],
+        compile_fn: Callable[[Key], Any],
+        install: Callable[[Key, Any], None],
         on_compiled: Callable[[float, bool], None],
     ) -> None:
         self.policy = policy
@@ -138,67 +150,64 @@ class LongTail:
         self._install = install
         self._on_compiled = on_compiled
         self._lock = threading.Lock()
-        self._seen: Counter[int] = Counter()
-        self._pending: set[int] = set()
-        self._done: set[int] = set()
-        self.failed: dict[int, str] = {}
+        self._seen: Counter[Key] = Counter()
+        self._pending: set[Key] = set()
+        self._done: set[Key] = set()
+        self.failed: dict[Key, str] = {}
         self._pool: ThreadPoolExecutor | None = None
-        self._events: dict[int, threading.Event] = {}
+        self._events: dict[Key, threading.Event] = {}
 
-    def mark_ready(self, batch: int) -> None:
+    def mark_ready(self, key: Key) -> None:
         with self._lock:
-            self._done.add(batch)
+            self._done.add(key)
 
-    def saw(self, batch: int) -> int | None:
-        """Note a request of ``batch`` rows that no executable covers; maybe start a compile.
-        Returns the size being compiled for it, if any."""
-        if not self.policy.enabled:
-            return None
-        size = self.policy.round(batch)
-        if size is None:
+    def saw(self, key: Key) -> Key | None:
+        """Note a request that no executable covers, whose shape would be compiled as ``key``
+        (already rounded); maybe start that compile. Returns ``key`` if it is being compiled."""
+        if not self.policy.enabled or any(v > self.policy.max_dim for v in key[1:]):
             return None
         with self._lock:
-            if size in self._done or size in self.failed:
+            if key in self._done or key in self.failed:
                 return None
-            self._seen[size] += 1
-            if size in self._pending:
-                return size
-            if self._seen[size] < self.policy.min_seen or len(self._pending) >= self.policy.max_pending:
+            self._seen[key] += 1
+            if key in self._pending:
+                return key
+            if self._seen[key] < self.policy.min_seen or len(self._pending) >= self.policy.max_pending:
                 return None
-            self._pending.add(size)
-            self._events[size] = threading.Event()
+            self._pending.add(key)
+            self._events[key] = threading.Event()
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.policy.workers, thread_name_prefix="fourier-compile")
-            self._pool.submit(self._run, size)
-            return size
+            self._pool.submit(self._run, key)
+            return key
 
-    def _run(self, size: int) -> None:
+    def _run(self, key: Key) -> None:
         t0 = time.perf_counter()
         ok = False
         try:
-            exe = self._compile(size)
-            self._install(size, exe)
+            exe = self._compile(key)
+            self._install(key, exe)
             ok = True
         except Exception as e:  # serving goes on with the fallback
-            log.warning("fourier: background compile for batch %d failed: %s: %s", size, type(e).__name__, e)
+            log.warning("fourier: background compile for shape %s failed: %s: %s", key, type(e).__name__, e)
             with self._lock:
-                self.failed[size] = f"{type(e).__name__}: {e}"
+                self.failed[key] = f"{type(e).__name__}: {e}"
         finally:
             with self._lock:
-                self._pending.discard(size)
+                self._pending.discard(key)
                 if ok:
-                    self._done.add(size)
-                event = self._events.pop(size, None)
+                    self._done.add(key)
+                event = self._events.pop(key, None)
             self._on_compiled(time.perf_counter() - t0, ok)
             if event is not None:
                 event.set()
 
-    def wait(self, size: int, timeout: float | None = None) -> bool:
-        """Block until the compile of ``size`` has finished (True) or ``timeout`` passes."""
+    def wait(self, key: Key, timeout: float | None = None) -> bool:
+        """Block until the compile of ``key`` has finished (True) or ``timeout`` passes."""
         with self._lock:
-            event = self._events.get(size)
+            event = self._events.get(key)
             if event is None:
-                return size in self._done or size in self.failed
+                return key in self._done or key in self.failed
         return event.wait(timeout)
 
     def close(self) -> None:

@@ -11,12 +11,13 @@ serving does). Inputs without a batch dimension stay separate arguments.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from fourier.ir.types import BATCH
 from fourier.signature import Signature
 
 __all__ = ["PackLayout", "PackGroup", "plan_packing"]
@@ -55,10 +56,17 @@ class PackLayout:
         )
         return cls(groups, tuple(int(i) for i in d["loose"]))
 
-    def arg_shapes(self, signature: Signature, batch: int) -> list[tuple[tuple[int, ...], str]]:
-        """(shape, dtype) of each executable input argument at ``batch`` rows."""
-        out: list[tuple[tuple[int, ...], str]] = [((batch, g.width), g.dtype) for g in self.groups]
-        out += [(signature.inputs[i].with_batch(batch), signature.inputs[i].dtype) for i in self.loose]
+    def arg_shapes(
+        self, signature: Signature, batch: int | None, dims: Mapping[str, int] | None = None
+    ) -> list[tuple[tuple[int | str, ...], str]]:
+        """(shape, dtype) of each executable input argument at ``batch`` rows and symbol values
+        ``dims``; ``batch=None``: symbolic (``N`` and the signature's symbols)."""
+        rows: int | str = BATCH if batch is None else batch
+        out: list[tuple[tuple[int | str, ...], str]] = [((rows, g.width), g.dtype) for g in self.groups]
+        for i in self.loose:
+            spec = signature.inputs[i]
+            shape = spec.shape if batch is None else spec.concrete(batch, dims or {})
+            out.append((shape, spec.dtype))
         return out
 
     def pack(

@@ -1,12 +1,14 @@
 """Serving: load an artifact and answer requests of any batch size.
 
 `load` verifies the artifact, memory-maps its weights, puts them on the device once, and
-deserializes one executable per bucket (compiling the stored StableHLO instead when the executable
-was built for another jaxlib or device). A `Model` call checks the inputs against the signature,
-picks the smallest bucket that fits, pads by repeating the last real row (padded rows are copies of
-real data, so they cannot fault or make NaN that real data would not), runs, and slices. Batches
-above the largest bucket run as chunks. Calls may come from many threads at once: a model's state
-is read-only after load.
+deserializes one executable per compiled shape (compiling the stored StableHLO instead when the
+executable was built for another jaxlib or device). A `Model` call checks the inputs against the
+signature, picks the smallest bucket that fits, pads by repeating the last real row (padded rows
+are copies of real data, so they cannot fault or make NaN that real data would not), runs, and
+slices. Batches above the largest bucket run as chunks. A value of a symbolic dimension (a sequence
+length) with no executable runs on the reference interpreter while it compiles in the background
+(`fourier.longtail`). Calls may come from many threads at once: executables are installed by
+replacing dicts, never by mutating one a reader holds.
 
 This module never imports TensorFlow.
 """
@@ -32,7 +34,8 @@ from fourier.errors import (
     MissingInputError,
     UnknownInputError,
 )
-from fourier.longtail import ExecutableCache, LongTail, LongTailPolicy, default_cache_dir
+from fourier.ir.types import BATCH
+from fourier.longtail import ExecutableCache, Key, LongTail, LongTailPolicy, default_cache_dir
 from fourier.metrics import Metrics
 from fourier.packing import PackLayout
 from fourier.signature import Signature, TensorSpec
@@ -45,16 +48,16 @@ class LoadInfo:
     """How an artifact was loaded: seconds, and which buckets had to be recompiled."""
 
     seconds: float
-    recompiled: tuple[int | None, ...]
+    recompiled: tuple[tuple[int | None, ...], ...]  # shapes (batch, *symbol values)
     platform: str
-    from_cache: tuple[int, ...] = ()  # long-tail batch sizes loaded from the executable cache
+    from_cache: tuple[Key, ...] = ()  # long-tail shapes loaded from the executable cache
 
 
 class Model:
     """A loaded artifact. Call it with a dict of numpy arrays; get a dict of numpy arrays."""
 
     def __init__(
-        self, path: Path, manifest: Manifest, executables: dict[int | None, Any], info: LoadInfo
+        self, path: Path, manifest: Manifest, executables: dict[tuple[int | None, ...], Any], info: LoadInfo
     ) -> None:
         self.path = path
         self.manifest = manifest
@@ -62,35 +65,61 @@ class Model:
         self.load_info = info
         self.metrics = Metrics(path.name)
         self.ready = False  # True once every bucket has run once (`warmup`)
-        self._executables = dict(executables)
-        # The artifact's buckets plus long-tail sizes compiled since; replaced, never mutated.
-        self._buckets = sorted(b for b in executables if b is not None)
         self._inputs = {s.name: s for s in self.signature.inputs}
         self._layout = PackLayout.from_json(manifest.packing) if manifest.packing else None
         self._install_lock = threading.Lock()
+        # Where each symbol is read from a request: (input index, axis).
+        self._symbol_at = [
+            next(
+                (i, ax)
+                for i, spec in enumerate(self.signature.inputs)
+                for ax, d in enumerate(spec.shape)
+                if d == sym
+            )
+            for sym in self.signature.symbols
+        ]
+        # Executables by shape, and the sorted batch sizes compiled per symbol values; both are
+        # replaced (never mutated) when a long-tail compile lands.
+        self._executables: dict[tuple[int | None, ...], Any] = {}
+        self._batches: dict[tuple[int, ...], list[int]] = {}
+        for key, exe in executables.items():
+            self._add(key, exe)
+        self._reference: Any = None  # (graph, lock) for the reference path, parsed on first use
         self.longtail: LongTail | None = None
+
+    def _add(self, key: tuple[int | None, ...], executable: Any) -> None:
+        self._executables = {**self._executables, key: executable}
+        if key[0] is not None:
+            dims = tuple(int(v) for v in key[1:])  # type: ignore[arg-type]
+            batches = self._batches.get(dims, [])
+            self._batches = {**self._batches, dims: sorted({*batches, key[0]})}
 
     @property
     def buckets(self) -> tuple[int, ...] | None:
         """The compiled batch sizes (the artifact's and long-tail ones), or None for static shapes."""
-        return tuple(self._buckets) if self._buckets else None
+        sizes = sorted({b for bs in self._batches.values() for b in bs})
+        return tuple(sizes) if sizes else None
+
+    @property
+    def shapes(self) -> tuple[tuple[int | None, ...], ...]:
+        """Every compiled shape: (batch, *values of ``signature.symbols``)."""
+        return tuple(sorted(self._executables, key=lambda k: tuple(-1 if v is None else v for v in k)))
 
     def __repr__(self) -> str:
         return f"<fourier.Model {self.path} buckets={self.buckets} {self.signature}>"
 
-    def install(self, batch: int, executable: Any) -> None:
-        """Serve ``batch`` rows with ``executable`` from now on (long-tail compiles land here)."""
+    def install(self, key: Key, executable: Any) -> None:
+        """Serve shape ``key`` with ``executable`` from now on (long-tail compiles land here)."""
         with self._install_lock:
-            self._executables[batch] = executable
-            self._buckets = sorted({*self._buckets, batch})
+            self._add(key, executable)
 
     def warmup(self) -> float:
         """Run every executable once (first runs allocate and page in); sets `ready`. Seconds."""
         t0 = time.perf_counter()
-        for b in list(self._executables):
-            n = b or 0
-            arrays = [np.zeros(s.with_batch(n), dtype=s.dtype) for s in self.signature.inputs]
-            self._execute(arrays, 0, n, b, count=False)
+        for key in list(self._executables):
+            n, dims = key[0] or 0, dict(zip(self.signature.symbols, key[1:]))
+            arrays = [np.zeros(s.concrete(n, dims), dtype=s.dtype) for s in self.signature.inputs]  # type: ignore[arg-type]
+            self._execute(arrays, 0, n, key, count=False)
         self.ready = True
         return time.perf_counter() - t0
 
@@ -112,6 +141,7 @@ class Model:
         arrays: list[np.ndarray] = []
         batch: int | None = None
         batch_from = ""
+        symbols: dict[str, tuple[int, str]] = {}
         for spec in self.signature.inputs:
             if spec.name not in inputs:
                 raise MissingInputError(f"missing input {spec.name!r} (expected {_describe(spec)})")
@@ -119,11 +149,23 @@ class Model:
             if x.dtype.name != spec.dtype:
                 raise InputDtypeError(f"input {spec.name!r}: expected dtype {spec.dtype}, got {x.dtype.name}")
             if x.ndim != len(spec.shape) or any(
-                d != "N" and int(d) != s for d, s in zip(spec.shape, x.shape)
+                isinstance(d, int) and d != s for d, s in zip(spec.shape, x.shape)
             ):
                 raise InputShapeError(
                     f"input {spec.name!r}: expected shape {_describe_shape(spec)}, got {tuple(x.shape)}"
                 )
+            for d, size in zip(spec.shape[1:], x.shape[1:]):
+                if isinstance(d, int):
+                    continue
+                if size < 1:
+                    raise InputShapeError(
+                        f"input {spec.name!r}: dimension {d} must be at least 1, got {size}"
+                    )
+                seen, where = symbols.setdefault(d, (size, spec.name))
+                if seen != size:
+                    raise InputShapeError(
+                        f"inputs disagree on dimension {d}: {where!r} has {seen}, {spec.name!r} has {size}"
+                    )
             if spec.batched:
                 if batch is None:
                     batch, batch_from = x.shape[0], spec.name
@@ -137,9 +179,9 @@ class Model:
 
     # -- running ------------------------------------------------------------------------------
 
-    def bucket_for(self, batch: int) -> int:
-        """The smallest bucket that holds ``batch`` rows (the largest if none does)."""
-        buckets = self._buckets
+    def bucket_for(self, batch: int, dims: tuple[int, ...] = ()) -> int:
+        """The smallest bucket compiled for ``dims`` that holds ``batch`` rows (else the largest)."""
+        buckets = self._batches[dims]
         for b in buckets:
             if b >= batch:
                 return b
@@ -162,18 +204,29 @@ class Model:
     def run_checked(self, arrays: list[np.ndarray], batch: int | None) -> dict[str, np.ndarray]:
         """Run inputs already checked by `check` (as arrays in signature order)."""
         if batch is None:  # a graph with static shapes: one executable, no padding
-            outs = self._execute(arrays, 0, 0, None)
+            outs = self._execute(arrays, 0, 0, (None,))
             return {s.name: o for s, o in zip(self.signature.outputs, outs)}
-        buckets = self._buckets
+        dims = tuple(arrays[i].shape[axis] for i, axis in self._symbol_at)
+        buckets = self._batches.get(dims)
+        if buckets is None:  # no executable for these symbol values: the reference path for now
+            if self.longtail is not None:
+                policy = self.longtail.policy
+                first = self._batches[min(self._batches)]
+                size = next((b for b in first if b >= batch), policy.round(batch))
+                if size is not None:
+                    self.longtail.saw((size, *dims))
+            return self._run_reference(arrays, batch)
         largest = buckets[-1]
         if batch > largest and self.longtail is not None:
-            self.longtail.saw(batch)  # maybe compile this size in the background; chunk for now
+            size = self.longtail.policy.round(batch)
+            if size is not None:  # maybe compile this size in the background; chunk for now
+                self.longtail.saw((size, *dims))
         pieces: list[list[np.ndarray]] = []
         start = 0
         while True:
             rows = min(batch - start, largest)
-            bucket = self.bucket_for(max(rows, 1))
-            outs = self._execute(arrays, start, rows, bucket)
+            key = (self.bucket_for(max(rows, 1), dims), *dims)
+            outs = self._execute(arrays, start, rows, key)
             pieces.append([o[:rows] if s.batched else o for s, o in zip(self.signature.outputs, outs)])
             start += rows
             if start >= batch:
@@ -187,18 +240,33 @@ class Model:
         return result
 
     def _execute(
-        self, arrays: list[np.ndarray], start: int, rows: int, bucket: int | None, count: bool = True
+        self, arrays: list[np.ndarray], start: int, rows: int, key: tuple[int | None, ...], count: bool = True
     ) -> list[np.ndarray]:
+        bucket = key[0]
         if bucket is None:
             args = arrays
         elif self._layout is not None:
             args = self._layout.pack(self.signature, arrays, start, rows, bucket)
         else:
             args = [self._pad(spec, x, start, rows, bucket) for spec, x in zip(self.signature.inputs, arrays)]
-        outs = self._executables[bucket](args)
+        outs = self._executables[key](args)
         if count:
-            self.metrics.executed("static" if bucket is None else str(bucket), rows, (bucket or 0) - rows)
+            label = "static" if bucket is None else ",".join(map(str, key))
+            self.metrics.executed(label, rows, (bucket or 0) - rows)
         return outs
+
+    def _run_reference(self, arrays: list[np.ndarray], batch: int) -> dict[str, np.ndarray]:
+        """The on-demand path: the optimized IR on the numpy reference interpreter (no compile)."""
+        from fourier.interpreter import run_reference
+
+        if self._reference is None:
+            with self._install_lock:
+                if self._reference is None:
+                    self._reference = _parse_ir(self.path, self.manifest)
+        feeds = {s.name: x for s, x in zip(self.signature.inputs, arrays)}
+        outs = run_reference(self._reference, feeds)
+        self.metrics.executed("reference", batch, 0)
+        return {s.name: np.asarray(outs[s.name], dtype=s.dtype) for s in self.signature.outputs}
 
     @staticmethod
     def _pad(spec: TensorSpec, x: np.ndarray, start: int, rows: int, bucket: int) -> np.ndarray:
@@ -213,8 +281,22 @@ class Model:
         return out
 
 
+def _parse_ir(root: Path, manifest: Manifest) -> Any:
+    """The artifact's optimized IR as a graph, its large constants read from the weights file."""
+    from safetensors import safe_open
+
+    from fourier.ir.parser import parse_graph
+
+    text = read_verified(root, manifest, manifest.ir).decode()
+    constants = {}
+    with safe_open(str(root / manifest.weights), framework="numpy") as f:
+        for node, key in manifest.ir_constants.items():
+            constants[node] = f.get_tensor(key)
+    return parse_graph(text, constants)
+
+
 def _describe_shape(spec: TensorSpec) -> str:
-    return "(" + ", ".join("batch" if d == "N" else str(d) for d in spec.shape) + ")"
+    return "(" + ", ".join("batch" if d == BATCH else str(d) for d in spec.shape) + ")"
 
 
 def _describe(spec: TensorSpec) -> str:
@@ -292,16 +374,16 @@ def load(
     compatible = _compatible(manifest, device)
     layout = PackLayout.from_json(manifest.packing) if manifest.packing else None
     param_specs = [ArgSpec(p.shape, p.dtype) for p in manifest.params]
-    executables: dict[int | None, Any] = {}
+    executables: dict[tuple[int | None, ...], Any] = {}
     recompiled = []
     for entry in manifest.executables:
         stablehlo = read_verified(root, manifest, entry.stablehlo)
         exe_bytes = read_verified(root, manifest, entry.executable) if entry.executable else None
-        in_specs = _arg_specs(manifest.signature, layout, entry.batch or 0)
+        in_specs = _arg_specs(manifest.signature, layout, entry.batch or 0, entry.dims)
         exe = load_executable(exe_bytes, stablehlo, param_specs, in_specs, device, device_params, compatible)
         if exe.recompiled:
-            recompiled.append(entry.batch)
-        executables[entry.batch] = exe
+            recompiled.append(entry.key)
+        executables[entry.key] = exe
     info = LoadInfo(time.perf_counter() - t0, tuple(recompiled), device.platform)
     model = Model(root, manifest, executables, info)
     if manifest.polymorphic and manifest.buckets:
@@ -311,31 +393,34 @@ def load(
             cache = ExecutableCache(Path(str(directory)), _cache_env(device))
         poly = read_verified(root, manifest, manifest.polymorphic)
         module = manifest.files[manifest.polymorphic]
+        symbols = manifest.signature.symbols
 
-        def compile_size(size: int) -> Any:
+        def specs_for(key: Key) -> list[Any]:
+            return _arg_specs(manifest.signature, layout, key[0], dict(zip(symbols, key[1:])))
+
+        def compile_shape(key: Key) -> Any:
             from fourier.backends.xla import Executable, compile_stablehlo
 
-            loaded = compile_stablehlo(
-                poly, param_specs, _arg_specs(manifest.signature, layout, size), device
-            )
+            loaded = compile_stablehlo(poly, param_specs, specs_for(key), device)
             if cache is not None:
-                cache.store(module, size, bytes(device.client.serialize_executable(loaded)))
+                cache.store(module, key, bytes(device.client.serialize_executable(loaded)))
             return Executable(loaded, device, device_params, recompiled=True)
 
         model.longtail = LongTail(
-            longtail or LongTailPolicy(), compile_size, model.install, model.metrics.compiled
+            longtail or LongTailPolicy(), compile_shape, model.install, model.metrics.compiled
         )
         cached = []
         if cache is not None:
-            for size in cache.batches(module):
-                data = cache.load(module, size)
-                if data is None or size in model._executables:
+            for key in cache.keys(module):
+                if len(key) != 1 + len(symbols) or key in model._executables:
                     continue
-                in_specs = _arg_specs(manifest.signature, layout, size)
-                exe = load_executable(data, poly, param_specs, in_specs, device, device_params, True)
-                model.install(size, exe)
-                model.longtail.mark_ready(size)
-                cached.append(size)
+                data = cache.load(module, key)
+                if data is None:
+                    continue
+                exe = load_executable(data, poly, param_specs, specs_for(key), device, device_params, True)
+                model.install(key, exe)
+                model.longtail.mark_ready(key)
+                cached.append(key)
         model.load_info = dataclasses.replace(
             info, from_cache=tuple(cached), seconds=time.perf_counter() - t0
         )

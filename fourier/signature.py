@@ -1,11 +1,16 @@
-"""A compiled model's signature: names, dtypes and shapes (``N`` marks the batch dimension)."""
+"""A compiled model's signature: names, dtypes and shapes.
+
+``N`` marks the batch dimension; other names (``S``, ``S2``, ...) mark dimensions the graph leaves
+unknown, such as a sequence length. Output dimensions may be products of them (``4*S``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fourier.ir.types import BATCH, Dim
+from fourier.ir.types import BATCH, Dim, Sym, dim_to_sym
 
 __all__ = ["TensorSpec", "Signature"]
 
@@ -22,9 +27,35 @@ class TensorSpec:
     def batched(self) -> bool:
         return bool(self.shape) and self.shape[0] == BATCH
 
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The names of the symbolic dimensions other than the batch, in order of appearance."""
+        out: list[str] = []
+        for d in self.shape:
+            s = dim_to_sym(d)
+            for name in s.names if isinstance(s, Sym) else ():
+                if name != BATCH and name not in out:
+                    out.append(name)
+        return tuple(out)
+
     def with_batch(self, n: int) -> tuple[int, ...]:
-        """The concrete shape at batch size ``n``."""
-        return tuple(n if d == BATCH else int(d) for d in self.shape)
+        """The concrete shape at batch size ``n`` (for a spec with no other symbols)."""
+        return self.concrete(n, {})
+
+    def concrete(self, n: int, dims: Mapping[str, int]) -> tuple[int, ...]:
+        """The concrete shape at batch size ``n`` and the symbol values ``dims``."""
+        values = {BATCH: n, **dims}
+        out = []
+        for d in self.shape:
+            s = dim_to_sym(d)
+            if isinstance(s, Sym):
+                size = s.coef
+                for name in s.names:
+                    size *= values[name]
+                out.append(size)
+            else:
+                out.append(int(d))
+        return tuple(out)
 
     def __str__(self) -> str:
         return f"{self.name}: {self.dtype}[{','.join(str(d) for d in self.shape)}]"
@@ -43,6 +74,12 @@ class Signature:
 
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Symbolic dimensions of the inputs other than the batch (sorted): an executable is
+        compiled for one value of each."""
+        return tuple(sorted({n for s in self.inputs for n in s.symbols}))
 
     def __str__(self) -> str:
         ins = ", ".join(str(s) for s in self.inputs)

@@ -156,10 +156,10 @@ def test_long_tail_batch_answers_before_its_compile_then_uses_it_and_survives_a_
     model.longtail._compile = gated
     feeds = {k: v[:300] for k, v in deepfm["pool"].items()}
     first = model(feeds)  # 300 rows: no bucket covers it, 512 starts compiling
-    answered_while_compiling = not model.longtail.wait(512, timeout=0)
+    answered_while_compiling = not model.longtail.wait((512,), timeout=0)
     gate.set()
     assert answered_while_compiling
-    assert model.longtail.wait(512, timeout=60) and model.buckets == (32, 64, 128, 512)
+    assert model.longtail.wait((512,), timeout=60) and model.buckets == (32, 64, 128, 512)
     second = model(feeds)
     np.testing.assert_allclose(first["Identity"], deepfm["want"]["Identity"][:300], rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(second["Identity"], first["Identity"], rtol=RTOL, atol=ATOL)
@@ -167,7 +167,7 @@ def test_long_tail_batch_answers_before_its_compile_then_uses_it_and_survives_a_
     model.close()
 
     restarted = fourier.load(deepfm["artifact"], cache_dir=tmp_path)  # from the cache, not compiled
-    assert restarted.load_info.from_cache == (512,) and restarted.buckets == (32, 64, 128, 512)
+    assert restarted.load_info.from_cache == ((512,),) and restarted.buckets == (32, 64, 128, 512)
     assert restarted.metrics.compiles == 0
     np.testing.assert_allclose(restarted(feeds)["Identity"], first["Identity"], rtol=RTOL, atol=ATOL)
 
@@ -178,7 +178,7 @@ def test_corrupt_or_mismatched_cache_entries_are_rebuilt_not_loaded(
     model = fourier.load(deepfm["artifact"], cache_dir=tmp_path, longtail=LongTailPolicy(min_seen=1))
     feeds = {k: v[:200] for k, v in deepfm["pool"].items()}
     model(feeds)
-    assert model.longtail is not None and model.longtail.wait(256, timeout=60)
+    assert model.longtail is not None and model.longtail.wait((256,), timeout=60)
     model.close()
     blob = next(tmp_path.glob("*-b256-*.xla"))
     meta = blob.with_suffix(".json")
@@ -187,7 +187,7 @@ def test_corrupt_or_mismatched_cache_entries_are_rebuilt_not_loaded(
     again = fourier.load(deepfm["artifact"], cache_dir=tmp_path, longtail=LongTailPolicy(min_seen=1))
     assert again.load_info.from_cache == () and not blob.exists()  # detected, dropped
     again(feeds)
-    assert again.longtail is not None and again.longtail.wait(256, timeout=60) and blob.exists()  # rebuilt
+    assert again.longtail is not None and again.longtail.wait((256,), timeout=60) and blob.exists()  # rebuilt
     again.close()
 
     info = json.loads(meta.read_text())
@@ -206,10 +206,10 @@ def test_a_failing_compile_is_counted_and_serving_goes_on(deepfm: dict[str, Any]
     model.longtail._compile = broken
     feeds = {k: v[:150] for k, v in deepfm["pool"].items()}
     out = model(feeds)
-    assert model.longtail.wait(256, timeout=30)
+    assert model.longtail.wait((256,), timeout=30)
     out2 = model(feeds)  # still served, chunked; no retry of the failed size
     np.testing.assert_allclose(out2["Identity"], out["Identity"], rtol=0, atol=0)
-    assert model.longtail.failed[256].startswith("RuntimeError: XLA ran out of memory")
+    assert model.longtail.failed[(256,)].startswith("RuntimeError: XLA ran out of memory")
     m = model.metrics.snapshot()
     assert (m["compiles"], m["compile_failures"]) == (1, 1) and model.buckets == (32, 64, 128)
 

@@ -20,6 +20,7 @@ from google.protobuf import message, text_format
 from fourier.errors import FourierError, GraphImportError, UnsupportedOpsError
 from fourier.importer.protos import GraphDef, decode_attr
 from fourier.ir.core import Graph, Value
+from fourier.ir.types import UNKNOWN
 from fourier.ops.registry import REQUIRED, get_op, has_op
 
 __all__ = ["load_graph", "import_graphdef", "parse_graphdef"]
@@ -54,6 +55,14 @@ def parse_graphdef(data: bytes, source: str, text: bool = False) -> Any:
     if not graph_def.node:
         raise GraphImportError(f"{source}: the GraphDef has no nodes")
     return graph_def
+
+
+def sequence_dim(axis: int) -> str:
+    """The symbol an input's unknown non-batch dimension gets: ``S`` for axis 1, ``S2`` for axis 2, ...
+
+    Inputs share a symbol per axis, so two histories of one unknown length line up; a request whose
+    inputs disagree on it is refused by the runtime."""
+    return "S" if axis == 1 else f"S{axis}"
 
 
 def load_graph(path: str | Path, outputs: Sequence[str] | None = None) -> Graph:
@@ -222,6 +231,10 @@ def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source
             )
     if node.op == "Placeholder" and attrs.get("shape") is None:
         raise GraphImportError(f"{where}: input has unknown rank; export it with a shape")
+    if node.op == "Placeholder":
+        attrs["shape"] = tuple(
+            sequence_dim(axis) if d == UNKNOWN else d for axis, d in enumerate(attrs["shape"])
+        )
     try:
         ir = graph.add_node(node.op, inputs, attrs, name=node.name, origin=(node.name,))
     except FourierError as e:

@@ -8,8 +8,11 @@ Builds, with TensorFlow and public packages (`deepctr`, Keras applications, Kera
 - ``din``          deepctr DIN with two behaviour histories of length 50
 - ``mobilenetv2``  Keras MobileNetV2, ``weights=None``, logits out
 - ``transformer``  a 2-layer encoder (MultiHeadAttention + LayerNormalization), sequence 128
+- ``bst``          a behaviour-sequence transformer (after Alibaba's BST): a user's item history of
+  *unknown* length (time-gap buckets as positions, padding ids masked) goes through a
+  self-attention block, then target attention pools it for an MLP with the dense features
 
-Every graph is frozen with its batch dimension unknown. Output goes to a cache directory keyed by
+Every graph is frozen with its batch dimension unknown (``bst`` also its history length). Output goes to a cache directory keyed by
 this file's contents and the TensorFlow version, so test runs reuse it::
 
     python -m fourier.testing.zoo [--out DIR] [names...]
@@ -35,10 +38,12 @@ import numpy as np
 
 __all__ = ["ZOO_NAMES", "ZooModel", "zoo_dir", "ensure_zoo", "random_inputs"]
 
-ZOO_NAMES = ("mlp", "deepfm", "dcn", "wdl", "xdeepfm", "din", "mobilenetv2", "transformer")
+ZOO_NAMES = ("mlp", "deepfm", "dcn", "wdl", "xdeepfm", "din", "mobilenetv2", "transformer", "bst")
 
 N_SPARSE, N_DENSE, VOCAB, EMB_DIM, HIST_LEN = 26, 13, 10_000, 16, 50
 SEQ_LEN, TOKEN_VOCAB, D_MODEL = 128, 1000, 64
+BST_ITEMS, BST_GAPS, BST_DIM, BST_SEQ = 5000, 64, 32, 20  # BST_SEQ: history length random_inputs draws
+COMPILE_DIMS = {"bst": {"S": [16, 32, 64]}}  # history lengths compiled ahead of time
 IMAGE_SIZE = 224
 
 
@@ -50,6 +55,7 @@ class ZooModel:
     pb: Path
     inputs: tuple[dict[str, Any], ...]
     outputs: tuple[str, ...]
+    dims: dict[str, list[int]]  # sizes to compile for each unknown non-batch dimension (--dim)
 
 
 def _tf_env() -> None:
@@ -272,6 +278,47 @@ def _build_transformer(seed: int) -> tuple[Any, list[dict[str, Any]]]:
     return tf.keras.Model(tokens, y), spec
 
 
+def _build_bst(seed: int) -> tuple[Any, list[dict[str, Any]]]:
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    item = tf.keras.Input((1,), dtype="int32", name="item")
+    history = tf.keras.Input((None,), dtype="int32", name="hist_items")
+    gaps = tf.keras.Input((None,), dtype="int32", name="hist_gaps")
+    dense = tf.keras.Input((N_DENSE,), name="user_features")
+    items = layers.Embedding(BST_ITEMS, BST_DIM, name="item_embedding")
+    target = items(item)  # [N, 1, d]
+    seq = items(history) + layers.Embedding(BST_GAPS, BST_DIM, name="gap_embedding")(gaps)
+    valid = layers.Lambda(lambda h: tf.cast(tf.not_equal(h, 0), "float32"))(history)  # [N, S]
+    self_mask = layers.Lambda(lambda v: v[:, None, :] * v[:, :, None])(valid)  # [N, S, S]
+    attn = layers.MultiHeadAttention(num_heads=4, key_dim=BST_DIM // 4)(seq, seq, attention_mask=self_mask)
+    seq = layers.LayerNormalization(epsilon=1e-6)(seq + attn)
+    ff = layers.Dense(2 * BST_DIM, activation="relu")(seq)
+    seq = layers.LayerNormalization(epsilon=1e-6)(seq + layers.Dense(BST_DIM)(ff))
+    pool_mask = layers.Lambda(lambda v: v[:, None, :])(valid)  # [N, 1, S]
+    pooled = layers.MultiHeadAttention(num_heads=2, key_dim=BST_DIM // 2)(
+        target, seq, attention_mask=pool_mask
+    )
+    x = layers.Concatenate()([layers.Flatten()(pooled), layers.Flatten()(target), dense])
+    x = layers.Dense(128, activation="relu")(x)
+    x = layers.Dense(64, activation="relu")(x)
+    y = layers.Dense(1, activation="sigmoid")(x)
+    spec = [
+        {"name": "item", "dtype": "int32", "shape": [1], "low": 1, "high": BST_ITEMS},
+        {
+            "name": "hist_items",
+            "dtype": "int32",
+            "shape": ["S"],
+            "low": 1,
+            "high": BST_ITEMS,
+            "history": True,
+        },
+        {"name": "hist_gaps", "dtype": "int32", "shape": ["S"], "low": 0, "high": BST_GAPS},
+        {"name": "user_features", "dtype": "float32", "shape": [N_DENSE], "low": 0.0, "high": 1.0},
+    ]
+    return tf.keras.Model([item, history, gaps, dense], y), spec
+
+
 _BUILDERS: dict[str, Callable[[int], tuple[Any, list[dict[str, Any]]]]] = {
     "mlp": _build_mlp,
     "deepfm": _deepctr("deepfm"),
@@ -281,6 +328,7 @@ _BUILDERS: dict[str, Callable[[int], tuple[Any, list[dict[str, Any]]]]] = {
     "din": _build_din,
     "mobilenetv2": _build_mobilenetv2,
     "transformer": _build_transformer,
+    "bst": _build_bst,
 }
 
 
@@ -297,7 +345,7 @@ def build_model(name: str, out_dir: Path, seed: int = 1234) -> ZooModel:
     graph_def, outputs = _freeze(model)
     out_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write(out_dir / f"{name}.pb", graph_def.SerializeToString())
-    meta = {"name": name, "inputs": spec, "outputs": outputs}
+    meta = {"name": name, "inputs": spec, "outputs": outputs, "dims": COMPILE_DIMS.get(name, {})}
     _atomic_write(out_dir / f"{name}.json", json.dumps(meta, indent=1).encode())
     return _read(out_dir, name)
 
@@ -311,7 +359,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def _read(out_dir: Path, name: str) -> ZooModel:
     meta = json.loads((out_dir / f"{name}.json").read_text())
-    return ZooModel(name, out_dir / f"{name}.pb", tuple(meta["inputs"]), tuple(meta["outputs"]))
+    return ZooModel(
+        name,
+        out_dir / f"{name}.pb",
+        tuple(meta["inputs"]),
+        tuple(meta["outputs"]),
+        dict(meta.get("dims", {})),
+    )
 
 
 def ensure_zoo(names: Iterable[str] = ZOO_NAMES, out_dir: Path | None = None) -> dict[str, ZooModel]:
@@ -326,12 +380,13 @@ def ensure_zoo(names: Iterable[str] = ZOO_NAMES, out_dir: Path | None = None) ->
     return result
 
 
-def random_inputs(model: ZooModel, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Valid random inputs for a zoo model: ids inside each vocabulary, histories zero-padded."""
+def random_inputs(model: ZooModel, batch: int, seed: int = 0, seq: int = BST_SEQ) -> dict[str, np.ndarray]:
+    """Valid random inputs for a zoo model: ids inside each vocabulary, histories zero-padded.
+    A dimension the model leaves unknown (``"S"``) gets ``seq``."""
     rng = np.random.default_rng(seed)
     feeds: dict[str, np.ndarray] = {}
     for spec in model.inputs:
-        shape = (batch, *spec["shape"])
+        shape = (batch, *(seq if isinstance(d, str) else d for d in spec["shape"]))
         if spec["dtype"].startswith("int"):
             value = rng.integers(spec["low"], spec["high"], shape).astype(spec["dtype"])
             if spec.get("history"):
