@@ -34,7 +34,7 @@ from fourier.errors import (
     MissingInputError,
     UnknownInputError,
 )
-from fourier.ir.types import BATCH
+from fourier.ir.types import BATCH, numpy_dtype
 from fourier.longtail import ExecutableCache, Key, LongTail, LongTailPolicy, default_cache_dir
 from fourier.metrics import Metrics
 from fourier.packing import PackLayout
@@ -66,6 +66,17 @@ class Model:
         self.metrics = Metrics(path.name)
         self.ready = False  # True once every bucket has run once (`warmup`)
         self._inputs = {s.name: s for s in self.signature.inputs}
+        self._fast = [
+            (
+                s.name,
+                np.dtype(numpy_dtype(s.dtype)),
+                len(s.shape),
+                [(ax, d) for ax, d in enumerate(s.shape) if isinstance(d, int)],
+                [(ax, d) for ax, d in enumerate(s.shape) if ax and isinstance(d, str)],
+                s.batched,
+            )
+            for s in self.signature.inputs
+        ]
         self._layout = PackLayout.from_json(manifest.packing) if manifest.packing else None
         self._install_lock = threading.Lock()
         # Where each symbol is read from a request: (input index, axis).
@@ -132,6 +143,37 @@ class Model:
 
     def check(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
         """Check ``inputs`` against the signature: (arrays in signature order, batch size)."""
+        ok = self._check_fast(inputs)
+        return ok if ok is not None else self._check_slow(inputs)
+
+    def _check_fast(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None] | None:
+        """The common case (numpy arrays, all valid) in a few µs; None sends the request to
+        `_check_slow`, which finds and names the problem."""
+        if len(inputs) != len(self._fast):
+            return None
+        arrays = []
+        batch: int | None = None
+        symbols: dict[str, int] = {}
+        for name, dtype, ndim, static, symbolic, batched in self._fast:
+            x = inputs.get(name)
+            if type(x) is not np.ndarray or x.dtype != dtype or x.ndim != ndim:
+                return None
+            shape = x.shape
+            for axis, size in static:
+                if shape[axis] != size:
+                    return None
+            for axis, sym in symbolic:
+                if shape[axis] < 1 or symbols.setdefault(sym, shape[axis]) != shape[axis]:
+                    return None
+            if batched:
+                if batch is None:
+                    batch = shape[0]
+                elif shape[0] != batch:
+                    return None
+            arrays.append(x)
+        return arrays, batch
+
+    def _check_slow(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
         unknown = [k for k in inputs if k not in self._inputs]
         if unknown:
             raise UnknownInputError(
