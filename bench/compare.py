@@ -178,12 +178,13 @@ def fourier_engine(
 def peak_rss_mib(artifact: Path, feeds_npz: Path) -> float:
     """Peak resident memory of a fresh process that loads ``artifact`` and runs it 3 times."""
     code = (
-        "import resource, sys, numpy as np, fourier\n"
+        "import sys, numpy as np, fourier\n"
         f"m = fourier.load({str(artifact)!r}, cache_dir=None)\n"
         f"d = np.load({str(feeds_npz)!r})\n"
         "feeds = {k: d[k] for k in d.files}\n"
         "for _ in range(3): m(feeds)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so it would report the parent's
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600
@@ -288,6 +289,24 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     return {"fourier_over_best_peer": ratios, "recsys_geomean_32_128": geo and round(geo, 3)}
 
 
+def remeasure_memory(path: Path) -> None:
+    """Redo only the peak-memory figures of an existing results file (compiles again)."""
+    from fourier.testing.zoo import ensure_zoo, random_inputs
+
+    doc = json.loads(path.read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, r in doc["models"].items():
+            zm = ensure_zoo([name])[name]
+            dims = {k: [SEQ] for k in zm.dims}
+            npz = Path(tmp) / f"{name}.npz"
+            np.savez(npz, **random_inputs(zm, 32, seed=1, seq=SEQ))
+            for key, level in (("fourier", 2), ("fourier_O0", 0)):
+                fourier_engine(zm.pb, Path(tmp) / f"{name}{level}", level, dims)
+                r[key]["peak_rss_mib"] = round(peak_rss_mib(Path(tmp) / f"{name}{level}", npz), 1)
+                print(name, key, r[key]["peak_rss_mib"], "MiB", flush=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     from fourier.testing.zoo import ZOO_NAMES
 
@@ -296,7 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", default="32,64,128,100")
     parser.add_argument("--seconds", type=float, default=1.5, help="timed seconds per engine and batch")
     parser.add_argument("--out", type=Path, default=RESULTS / "compare_cpu.json")
+    parser.add_argument("--memory-only", action="store_true", help="redo the peak-memory figures of --out")
     args = parser.parse_args(argv)
+    if args.memory_only:
+        remeasure_memory(args.out)
+        return 0
     batches = [int(b) for b in args.batches.split(",")]
     t0 = time.perf_counter()
     results: dict[str, Any] = {}
