@@ -61,7 +61,9 @@ def _bandwidth(device: Any) -> dict[str, float]:
     host = np.ones(64 << 20, dtype=np.float32)
     on = jax.device_put(host, device).block_until_ready()
     h2d = _median_us(lambda: jax.device_put(host, device).block_until_ready(), 5)[0]
-    d2h = _median_us(lambda: np.asarray(on + 0), 5)[0] - _median_us(lambda: (on + 0).block_until_ready(), 5)[0]
+    d2h = (
+        _median_us(lambda: np.asarray(on + 0), 5)[0] - _median_us(lambda: (on + 0).block_until_ready(), 5)[0]
+    )
     tiny = np.ones(1, dtype=np.float32)
     tiny_on = jax.device_put(tiny, device)
     return {
@@ -89,9 +91,9 @@ def _feeds(meta: dict[str, Any], batch: int, rng: np.random.Generator) -> dict[s
 
 def run_model(pb: Path, work: Path, bw: dict[str, float], peak: float) -> dict[str, Any]:
     import jax
+    from fourier.backends.jax_lowering import lower_graph
 
     import fourier
-    from fourier.backends.jax_lowering import lower_graph
     from fourier.importer import load_graph
 
     meta = json.loads(pb.with_suffix(".json").read_text())
@@ -131,7 +133,9 @@ def run_model(pb: Path, work: Path, bw: dict[str, float], peak: float) -> dict[s
         outs = compute()
         split = {
             "pack_us": _median_us(pack, reps)[0],
-            "h2d_us": _median_us(lambda: [jax.device_put(a, device).block_until_ready() for a in args], reps)[0],
+            "h2d_us": _median_us(lambda: [jax.device_put(a, device).block_until_ready() for a in args], reps)[
+                0
+            ],
             "compute_us": _median_us(compute, reps)[0],
             "d2h_us": _median_us(lambda: [np.asarray(o[0] + 0) for o in outs], reps)[0]
             - _median_us(lambda: [(o[0] + 0).block_until_ready() for o in outs], reps)[0],
@@ -145,7 +149,9 @@ def run_model(pb: Path, work: Path, bw: dict[str, float], peak: float) -> dict[s
         plain_us = _median_us(lambda: [np.asarray(o) for o in jitted(params, ins)], reps)
         bytes_in = sum(x.nbytes for x in feeds.values())
         bytes_out = sum(np.asarray(o[0]).nbytes for o in outs)
-        floor_us = bytes_in / bw["h2d_GBps"] / 1e3 + bytes_out / bw["d2h_GBps"] / 1e3 + flops / (peak * 1e12) * 1e6
+        floor_us = (
+            bytes_in / bw["h2d_GBps"] / 1e3 + bytes_out / bw["d2h_GBps"] / 1e3 + flops / (peak * 1e12) * 1e6
+        )
         latency_floor_us = floor_us + bw["h2d_latency_us"] + bw["d2h_latency_us"]  # one copy each way
         rows[str(b)] = {
             "fourier_us": round(full[0], 1),

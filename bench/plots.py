@@ -1,6 +1,6 @@
 """Draw docs/img/bench_*.png from the committed results (bench/results/compare_cpu.json, gpu_h200_*.json).
 
-    python bench/plots.py
+python bench/plots.py
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 IMG = ROOT / "docs" / "img"
 PEERS = ("tf", "tf_xla", "ort")
-COLORS = {"fourier": "#1f77b4", "fourier_O0": "#aec7e8", "tf": "#ff7f0e", "tf_xla": "#ffbb78", "ort": "#2ca02c"}
+COLORS = {
+    "fourier": "#1f77b4",
+    "fourier_O0": "#aec7e8",
+    "tf": "#ff7f0e",
+    "tf_xla": "#ffbb78",
+    "ort": "#2ca02c",
+}
 
 
 def cpu(doc: dict[str, Any]) -> Path:
@@ -62,7 +68,12 @@ def gpu(docs: list[dict[str, Any]]) -> Path:
         rows = [r["buckets"][str(b)] for b in buckets]
         x = np.arange(len(buckets))
         bottom = np.zeros(len(buckets))
-        for key, color in (("pack_us", "#c7c7c7"), ("h2d_us", "#9467bd"), ("compute_us", "#1f77b4"), ("d2h_us", "#e377c2")):
+        for key, color in (
+            ("pack_us", "#c7c7c7"),
+            ("h2d_us", "#9467bd"),
+            ("compute_us", "#1f77b4"),
+            ("d2h_us", "#e377c2"),
+        ):
             vals = np.array([row[key] for row in rows]) / 1e3
             ax.bar(x, vals, 0.6, bottom=bottom, color=color, label=key[:-3])
             bottom += vals
