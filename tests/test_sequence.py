@@ -129,7 +129,8 @@ def test_batcher_never_merges_different_lengths(bst: dict[str, Any], tmp_path: P
 
 def test_compiling_without_the_lengths_says_which_to_give(zoo: dict[str, ZooModel], tmp_path: Path) -> None:
     with pytest.raises(
-        CompileError, match=r"input 'hist_(gaps|items)' has the unknown dimension 'S': give the sizes.*--dim S="
+        CompileError,
+        match=r"input 'hist_(gaps|items)' has the unknown dimension 'S': give the sizes.*--dim S=",
     ):
         fourier.compile(zoo["bst"].pb, tmp_path / "x", [8])
     with pytest.raises(CompileError, match="the graph has no symbolic dimension 'T'"):
