@@ -81,8 +81,7 @@ def _cpu_name() -> str:
 def tf_session(pb: Path, outputs: list[str]) -> Runner:
     from fourier.testing.oracle import TFGraph
 
-    g = TFGraph(pb, outputs)
-    return g
+    return TFGraph(pb, outputs)
 
 
 def tf_xla(pb: Path, inputs: list[str], outputs: list[str]) -> Runner:

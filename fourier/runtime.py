@@ -248,7 +248,7 @@ class Model:
         if batch is None:  # a graph with static shapes: one executable, no padding
             outs = self._execute(arrays, 0, 0, (None,))
             return {s.name: o for s, o in zip(self.signature.outputs, outs)}
-        dims = tuple(arrays[i].shape[axis] for i, axis in self._symbol_at)
+        dims = tuple(arrays[i].shape[axis] for i, axis in self._symbol_at) if self._symbol_at else ()
         buckets = self._batches.get(dims)
         if buckets is None:  # no executable for these symbol values: the reference path for now
             if self.longtail is not None:
