@@ -82,6 +82,11 @@ class Manifest:
     packing: dict[str, Any] | None = None  # fourier.packing.PackLayout JSON; None: one argument per input
     polymorphic: str | None = None  # StableHLO for any batch size (long-tail compiles), if exportable
     ir_constants: dict[str, str] = field(default_factory=dict)  # graph.fir constant -> weights key
+    padding: dict[str, Any] = field(default_factory=dict)  # symbol -> independence analysis
+
+    def paddable(self, symbol: str) -> bool:
+        """Whether the independence analysis proved that padding ``symbol`` is safe."""
+        return bool(self.padding.get(symbol, {}).get("safe", False))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +115,7 @@ class Manifest:
             "packing": self.packing,
             "polymorphic": self.polymorphic,
             "ir_constants": dict(sorted(self.ir_constants.items())),
+            "padding": self.padding,
             "files": dict(sorted(self.files.items())),
         }
 
@@ -140,6 +146,7 @@ class Manifest:
             packing=d.get("packing"),
             polymorphic=d.get("polymorphic"),
             ir_constants={str(k): str(v) for k, v in d.get("ir_constants", {}).items()},
+            padding=dict(d.get("padding", {})),
         )
 
 

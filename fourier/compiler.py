@@ -16,7 +16,14 @@ from fourier.ir.types import BATCH, UNKNOWN
 from fourier.packing import PackLayout, plan_packing
 from fourier.signature import Signature, TensorSpec
 
-__all__ = ["CompileReport", "compile_model", "graph_signature", "versions", "DEFAULT_BUCKETS"]
+__all__ = [
+    "CompileReport",
+    "compile_model",
+    "graph_signature",
+    "check_padding",
+    "versions",
+    "DEFAULT_BUCKETS",
+]
 
 DEFAULT_BUCKETS = (32, 64, 128)
 
@@ -105,6 +112,29 @@ def graph_signature(graph: Graph) -> Signature:
             f"the inputs have symbolic dimensions {', '.join(signature.symbols)} but no batch dimension"
         )
     return signature
+
+
+def check_padding(graph: Graph, when: str = "") -> dict[str, Any]:
+    """Prove that padding is safe (`fourier.passes.independence`): the batch must be paddable, or
+    a CompileError names the nodes that mix rows; for every other symbol of the inputs, record
+    whether it is paddable (the runtime pads only those). Returns the manifest's ``padding``."""
+    from fourier.passes.independence import analyze
+
+    symbols: set[str] = set()
+    for node in graph.inputs:
+        symbols |= {d for d in node.output.type.shape or () if isinstance(d, str) and d.isidentifier()}
+    out: dict[str, Any] = {}
+    if BATCH in symbols:
+        batch = analyze(graph, BATCH)
+        if not batch.safe:
+            raise CompileError(
+                f"padding a request to a bucket would change its results{when}: an output row "
+                f"depends on other rows or on the batch size\n{batch.explain()}"
+            )
+        out[BATCH] = batch.to_json()
+    for name in sorted(symbols - {BATCH}):
+        out[name] = analyze(graph, name).to_json()
+    return out
 
 
 def _check_buckets(buckets: Sequence[int]) -> list[int]:
@@ -223,6 +253,7 @@ def compile_model(
     graph = model if isinstance(model, Graph) else load_graph(model, outputs)
     verify(graph)
     imported_ops = graph.num_ops()
+    check_padding(graph)  # first: its message names the nodes that make padding unsafe
     signature = graph_signature(graph)
     combos = _check_dims(signature, dims)
     passes = parse_pipeline(pipeline) if pipeline is not None else pipeline_for_level(opt_level)
@@ -234,6 +265,7 @@ def compile_model(
     after = graph_signature(graph)
     if after != signature:
         raise CompileError(f"the passes changed the graph's signature: {signature} -> {after}")
+    padding = check_padding(graph, when=" after the optimization passes (a pass bug)")
     notes: list[str] = []
     bucketed = any(s.batched for s in signature.inputs)
     sizes: list[int | None]
@@ -308,6 +340,7 @@ def compile_model(
         packing=layout.to_json() if layout is not None else None,
         polymorphic=polymorphic,
         ir_constants=ir_constants,
+        padding=padding,
     )
     out_path = write_artifact(Path(out), manifest, blobs, weights)
     size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())

@@ -16,6 +16,7 @@ This module never imports TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -88,6 +89,24 @@ class Model:
                 if d == sym
             )
             for sym in self.signature.symbols
+        ]
+        # Symbols the independence analysis proved paddable, and where outputs carry each symbol.
+        self._paddable = tuple(manifest.paddable(sym) for sym in self.signature.symbols)
+        self._input_symbol_axes = [
+            [
+                (ax, self.signature.symbols.index(d))
+                for ax, d in enumerate(spec.shape)
+                if ax and isinstance(d, str)
+            ]
+            for spec in self.signature.inputs
+        ]
+        self._output_symbol_axes = [
+            [
+                (ax, self.signature.symbols.index(d))
+                for ax, d in enumerate(spec.shape)
+                if ax and isinstance(d, str)
+            ]
+            for spec in self.signature.outputs
         ]
         # Executables by shape, and the sorted batch sizes compiled per symbol values; both are
         # replaced (never mutated) when a long-tail compile lands.
@@ -250,14 +269,18 @@ class Model:
             return {s.name: o for s, o in zip(self.signature.outputs, outs)}
         dims = tuple(arrays[i].shape[axis] for i, axis in self._symbol_at) if self._symbol_at else ()
         buckets = self._batches.get(dims)
-        if buckets is None:  # no executable for these symbol values: the reference path for now
-            if self.longtail is not None:
+        if buckets is None:
+            target = self._padded_dims(dims)
+            if target is not None:  # proven safe: pad to compiled lengths, run, slice back
+                return self._run_padded_dims(arrays, batch, dims, target)
+            if self.longtail is not None:  # no executable for these symbol values: compile one
                 policy = self.longtail.policy
                 first = self._batches[min(self._batches)]
                 size = next((b for b in first if b >= batch), policy.round(batch))
+                rounded = tuple((policy.round(v) or v) if p else v for v, p in zip(dims, self._paddable))
                 if size is not None:
-                    self.longtail.saw((size, *dims))
-            return self._run_reference(arrays, batch)
+                    self.longtail.saw((size, *rounded))
+            return self._run_reference(arrays, batch)  # the reference path for now
         largest = buckets[-1]
         if batch > largest and self.longtail is not None:
             size = self.longtail.policy.round(batch)
@@ -280,6 +303,35 @@ class Model:
             else:
                 result[spec.name] = pieces[0][i]
         return result
+
+    def _padded_dims(self, dims: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The compiled symbol values with fewest elements that ``dims`` can be padded to: equal
+        for every symbol, or larger for those the independence analysis proved paddable."""
+        best: tuple[int, ...] | None = None
+        for have in self._batches:
+            if all(h == v or (p and h > v) for h, v, p in zip(have, dims, self._paddable)):
+                if best is None or math.prod(have) < math.prod(best):
+                    best = have
+        return best
+
+    def _run_padded_dims(
+        self, arrays: list[np.ndarray], batch: int, dims: tuple[int, ...], target: tuple[int, ...]
+    ) -> dict[str, np.ndarray]:
+        padded = []
+        for x, axes in zip(arrays, self._input_symbol_axes):
+            widths = [(0, 0)] * x.ndim
+            for ax, i in axes:
+                widths[ax] = (0, target[i] - dims[i])
+            # Padded positions repeat the last real one: values the graph already accepts.
+            padded.append(np.pad(x, widths, mode="edge") if axes else x)
+        out = self.run_checked(padded, batch)
+        for spec, axes in zip(self.signature.outputs, self._output_symbol_axes):
+            if axes:
+                index = [slice(None)] * len(spec.shape)
+                for ax, i in axes:
+                    index[ax] = slice(0, dims[i])
+                out[spec.name] = np.ascontiguousarray(out[spec.name][tuple(index)])
+        return out
 
     def _execute(
         self, arrays: list[np.ndarray], start: int, rows: int, key: tuple[int | None, ...], count: bool = True

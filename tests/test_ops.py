@@ -176,6 +176,8 @@ MANUAL = [
     Case("ArgMax", [f32(3, 4), C(1)], {"output_type": "int64"}),
     Case("ArgMin", [f32(3, 4), C(0)], {"output_type": "int32"}),
     Case("Cumsum", [f32(3, 4), C(1)], {"exclusive": False, "reverse": False}),
+    Case("TopKV2", [f32(3, 5), C(3)], {"sorted": True, "index_type": "int32"}),
+    Case("TopKV2", [np.array([[1, 3, 3, 0, 3]], np.float32), C(5)], {}, "ties-lower-index-first"),
     Case("Cumsum", [f32(3, 4), C(1)], {"exclusive": True, "reverse": True}, "exclusive-reverse"),
     Case("MatMul", [f32(3, 4), f32(4, 5)], {"transpose_a": False, "transpose_b": False}),
     Case("MatMul", [f32(4, 3), f32(5, 4)], {"transpose_a": True, "transpose_b": True}, "transposed"),

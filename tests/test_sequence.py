@@ -135,3 +135,30 @@ def test_compiling_without_the_lengths_says_which_to_give(zoo: dict[str, ZooMode
         fourier.compile(zoo["bst"].pb, tmp_path / "x", [8])
     with pytest.raises(CompileError, match="the graph has no symbolic dimension 'T'"):
         fourier.compile(zoo["bst"].pb, tmp_path / "x", [8], dims={"S": [4], "T": [2]})
+
+
+def test_candidate_lists_are_padded_where_the_analysis_proves_it_safe(
+    zoo: dict[str, ZooModel], tmp_path: Path
+) -> None:
+    """Before: the zoo's ranker (candidate lists of unknown length S, one score per candidate),
+    compiled for buckets 8, 32 and lengths 16, 64. The analysis proves padding S safe.
+    Expected: a length between the compiled ones runs in the next longer executable with the list
+    padded and the scores sliced back -- no reference path, no compile -- equal to TensorFlow; a
+    length past the longest goes to the reference path and compiles rounded up (power of two)."""
+    ranker, oracle = zoo["ranker"], TFGraph(zoo["ranker"].pb)
+    fourier.compile(ranker.pb, tmp_path / "ranker.fourier", [8, 32], dims={"S": [16, 64]})
+    model = fourier.load(tmp_path / "ranker.fourier", cache_dir=tmp_path, longtail=LongTailPolicy(min_seen=1))
+    assert model.manifest.paddable("S") and model.manifest.paddable("N")
+    for batch, seq in [(5, 23), (1, 1), (8, 16), (31, 63), (40, 17)]:
+        feeds = random_inputs(ranker, batch, seed=batch + seq, seq=seq)
+        got, want = model(feeds)["Identity"], oracle(feeds)["Identity"]
+        assert got.shape == (batch, seq)
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, err_msg=f"{batch}x{seq}")
+    m = model.metrics.snapshot()
+    assert m["requests_by_bucket"] == {"8,64": 2, "8,16": 2, "32,64": 2} and m["compiles"] == 0
+    feeds = random_inputs(ranker, 3, seq=70)
+    np.testing.assert_allclose(model(feeds)["Identity"], oracle(feeds)["Identity"], rtol=RTOL, atol=ATOL)
+    assert model.metrics.snapshot()["requests_by_bucket"]["reference"] == 1
+    assert model.longtail is not None and model.longtail.wait((8, 128), timeout=120)
+    assert (8, 128) in model.shapes
+    model.close()

@@ -6,7 +6,17 @@ from typing import Any
 
 import numpy as np
 
-from fourier.ir.types import UNKNOWN, Dim, TensorType, dim_divide, dims_product, numpy_dtype
+from fourier.ir.types import (
+    UNKNOWN,
+    Dim,
+    Sym,
+    TensorType,
+    dim_divide,
+    dim_to_sym,
+    dims_product,
+    numpy_dtype,
+    sym_to_dim,
+)
 from fourier.ops._infer import broadcast_shapes, norm_axis, same_as
 from fourier.ops.registry import Attr, InferContext, register, shape_value
 
@@ -211,6 +221,9 @@ def _concat_infer(ctx: InferContext) -> list[TensorType]:
 def _sum_dims(dims: list[Dim]) -> Dim:
     if all(isinstance(d, int) for d in dims):
         return sum(int(d) for d in dims)
+    syms = [s for s in map(dim_to_sym, dims) if isinstance(s, Sym)]
+    if len(syms) == len(dims) and len({s.names for s in syms}) == 1:  # 2*N + N = 3*N
+        return sym_to_dim(Sym(sum(s.coef for s in syms), syms[0].names))
     return UNKNOWN
 
 

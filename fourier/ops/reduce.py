@@ -108,3 +108,42 @@ register(
     traits=("pure", "reduction"),
     doc="running sum along an axis",
 )
+
+
+def _top_k_infer(ctx: InferContext) -> list[TensorType]:
+    x, k, kdim = ctx.types[0], ctx.ints(1), ctx.dims(1)
+    index_type = ctx.attrs["index_type"]
+    if x.shape is None or not x.shape:
+        if x.shape is not None:
+            raise ctx.fail("TopKV2 needs an input of rank >= 1, got a scalar")
+        return [TensorType(x.dtype, None), TensorType(index_type, None)]
+    last = x.shape[-1]
+    if k is not None and isinstance(last, int) and not 0 <= k[0] <= last:
+        raise ctx.fail(f"k = {k[0]} is outside [0, {last}] (the last dimension)")
+    shape = (*x.shape[:-1], "?" if kdim is None else kdim[0])  # tf.sort's k is the symbolic size
+    return [TensorType(x.dtype, shape), TensorType(index_type, shape)]
+
+
+def _top_k_ref(a: dict[str, Any], x: np.ndarray, k: Any) -> tuple[np.ndarray, np.ndarray]:
+    kk = static_ints(k, "TopKV2's k")[0]
+    order = np.argsort(-x, axis=-1, kind="stable")[..., :kk]  # ties: the lower index first, as TF
+    return np.take_along_axis(x, order, axis=-1), order.astype(a["index_type"])
+
+
+def _top_k_lower(a: dict[str, Any], x: Any, k: Any) -> tuple[Any, Any]:
+    import jax
+
+    values, indices = jax.lax.top_k(x, static_ints(k, "TopKV2's k")[0])
+    return values, indices.astype(a["index_type"])
+
+
+register(
+    "TopKV2",
+    inputs=2,
+    attrs=[Attr("sorted", "bool", True), Attr("index_type", "type", "int32")],
+    infer=_top_k_infer,
+    reference=_top_k_ref,
+    lower=_top_k_lower,
+    traits=("pure", "reduction"),
+    doc="the k largest values along the last axis and their indices, largest first (also tf.sort)",
+)

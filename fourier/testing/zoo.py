@@ -11,8 +11,11 @@ Builds, with TensorFlow and public packages (`deepctr`, Keras applications, Kera
 - ``bst``          a behaviour-sequence transformer (after Alibaba's BST): a user's item history of
   *unknown* length (time-gap buckets as positions, padding ids masked) goes through a
   self-attention block, then target attention pools it for an MLP with the dense features
+- ``ranker``       a candidate ranker: one user and a list of candidate items of *unknown* length
+  per request; a user tower and an item tower meet per candidate, which an MLP scores on its own
+  (scores ``[N, S]``: padding the candidate list is provably safe, unlike ``bst``'s history)
 
-Every graph is frozen with its batch dimension unknown (``bst`` also its history length). Output goes to a cache directory keyed by
+Every graph is frozen with its batch dimension unknown (``bst`` and ``ranker`` also a length). Output goes to a cache directory keyed by
 this file's contents and the TensorFlow version, so test runs reuse it::
 
     python -m fourier.testing.zoo [--out DIR] [names...]
@@ -38,12 +41,16 @@ import numpy as np
 
 __all__ = ["ZOO_NAMES", "ZooModel", "zoo_dir", "ensure_zoo", "random_inputs"]
 
-ZOO_NAMES = ("mlp", "deepfm", "dcn", "wdl", "xdeepfm", "din", "mobilenetv2", "transformer", "bst")
+ZOO_NAMES = ("mlp", "deepfm", "dcn", "wdl", "xdeepfm", "din", "mobilenetv2", "transformer", "bst", "ranker")
 
 N_SPARSE, N_DENSE, VOCAB, EMB_DIM, HIST_LEN = 26, 13, 10_000, 16, 50
 SEQ_LEN, TOKEN_VOCAB, D_MODEL = 128, 1000, 64
 BST_ITEMS, BST_GAPS, BST_DIM, BST_SEQ = 5000, 64, 32, 20  # BST_SEQ: history length random_inputs draws
-COMPILE_DIMS = {"bst": {"S": [16, 32, 64]}}  # history lengths compiled ahead of time
+RANKER_USERS, RANKER_ITEMS = 1000, 5000
+COMPILE_DIMS = {
+    "bst": {"S": [16, 32, 64]},
+    "ranker": {"S": [16, 64]},
+}  # history lengths compiled ahead of time
 IMAGE_SIZE = 224
 
 
@@ -319,6 +326,30 @@ def _build_bst(seed: int) -> tuple[Any, list[dict[str, Any]]]:
     return tf.keras.Model([item, history, gaps, dense], y), spec
 
 
+def _build_ranker(seed: int) -> tuple[Any, list[dict[str, Any]]]:
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    user_ids = tf.keras.Input((4,), dtype="int32", name="user_ids")  # user, age, region, device
+    user_dense = tf.keras.Input((8,), name="user_dense")
+    items = tf.keras.Input((None,), dtype="int32", name="cand_items")  # [N, S]
+    item_dense = tf.keras.Input((None, 4), name="cand_dense")  # [N, S, 4]: price, stats
+    user = layers.Flatten()(layers.Embedding(RANKER_USERS, 8, name="user_embedding")(user_ids))
+    user = layers.Dense(64, activation="relu")(layers.Concatenate()([user, user_dense]))  # [N, 64]
+    item = layers.Embedding(RANKER_ITEMS, 16, name="item_embedding")(items)  # [N, S, 16]
+    item = layers.Dense(64, activation="relu")(layers.Concatenate()([item, item_dense]))  # [N, S, 64]
+    both = layers.Lambda(lambda t: t[0] * tf.expand_dims(t[1], 1))([item, user])
+    x = layers.Dense(32, activation="relu")(layers.Concatenate()([both, item]))
+    score = layers.Lambda(lambda t: tf.squeeze(t, -1))(layers.Dense(1, activation="sigmoid")(x))
+    spec = [
+        {"name": "user_ids", "dtype": "int32", "shape": [4], "low": 0, "high": RANKER_USERS},
+        {"name": "user_dense", "dtype": "float32", "shape": [8], "low": 0.0, "high": 1.0},
+        {"name": "cand_items", "dtype": "int32", "shape": ["S"], "low": 1, "high": RANKER_ITEMS},
+        {"name": "cand_dense", "dtype": "float32", "shape": ["S", 4], "low": 0.0, "high": 1.0},
+    ]
+    return tf.keras.Model([user_ids, user_dense, items, item_dense], score), spec
+
+
 _BUILDERS: dict[str, Callable[[int], tuple[Any, list[dict[str, Any]]]]] = {
     "mlp": _build_mlp,
     "deepfm": _deepctr("deepfm"),
@@ -329,6 +360,7 @@ _BUILDERS: dict[str, Callable[[int], tuple[Any, list[dict[str, Any]]]]] = {
     "mobilenetv2": _build_mobilenetv2,
     "transformer": _build_transformer,
     "bst": _build_bst,
+    "ranker": _build_ranker,
 }
 
 

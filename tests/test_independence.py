@@ -1,0 +1,254 @@
+"""Padding proven safe: the batch- and sequence-independence analysis (passes/independence.py).
+
+Before: a graph built with TensorFlow that mixes rows across the batch in one of many ways.
+Expected: compiling it is refused with a CompileError that names the TensorFlow node where rows
+mix. The row-local controls beside them compile and match TensorFlow at odd batch sizes, every
+zoo model is proven paddable, and padded rows never change a real row's bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fourier.passes.independence import analyze
+
+import fourier
+from fourier.errors import CompileError, GraphImportError
+from fourier.importer import load_graph
+from fourier.testing.oracle import TFGraph
+from fourier.testing.zoo import ZOO_NAMES, ZooModel, random_inputs
+from tests.conftest import ATOL, RTOL
+
+tf = pytest.importorskip("tensorflow")
+
+W = np.random.default_rng(0).uniform(-1, 1, (8, 8)).astype(np.float32)
+
+
+def _x() -> Any:
+    return tf.compat.v1.placeholder(tf.float32, [None, 8], name="x")
+
+
+def _freeze(build: Callable[[], Any], path: Path) -> Path:
+    graph = tf.Graph()
+    with graph.as_default():
+        out = build()
+        tf.identity(out, name="y")
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    return path
+
+
+def _f(t: Any) -> Any:
+    return tf.cast(t, tf.float32)
+
+
+# (id, graph, TensorFlow node where rows mix). Each mixes rows of the batch a different way.
+MIXING: list[tuple[str, Callable[[], Any], str]] = [
+    ("sum-over-batch", lambda: (x := _x()) - tf.reduce_sum(x, 0, keepdims=True, name="mix"), "mix"),
+    ("mean-over-batch", lambda: (x := _x()) - tf.reduce_mean(x, 0, name="mix"), "mix"),
+    ("max-over-batch", lambda: (x := _x()) / tf.reduce_max(x, 0, name="mix"), "mix"),
+    ("min-over-batch", lambda: (x := _x()) - tf.reduce_min(x, 0, name="mix"), "mix"),
+    ("prod-over-batch", lambda: (x := _x()) * tf.reduce_prod(x, 0, name="mix"), "mix"),
+    ("any-over-batch", lambda: (x := _x()) * _f(tf.reduce_any(x > 0, 0, name="mix")), "mix"),
+    ("global-mean", lambda: (x := _x()) - tf.reduce_mean(x, name="mix"), "mix"),
+    (
+        "batch-statistics",  # batch norm computed the training way, by hand
+        lambda: tf.nn.batch_normalization(
+            x := _x(), *tf.nn.moments(x, [0], name="mix"), offset=0.0, scale=1.0, variance_epsilon=1e-3
+        ),
+        "mix/mean",
+    ),
+    ("l2-normalize-over-batch", lambda: tf.math.l2_normalize(_x(), axis=0, name="mix"), "mix/Sum"),
+    ("reshape-pairs-rows", lambda: tf.reshape(tf.reshape(_x(), [-1, 16], name="mix") * 2.0, [-1, 8]), "mix"),
+    (
+        "transpose-then-softmax",
+        lambda: tf.transpose(tf.nn.softmax(tf.transpose(_x()), name="mix")),
+        "mix",
+    ),
+    ("softmax-over-axis-0", lambda: tf.nn.softmax(_x(), axis=0), "Softmax"),  # TF names it so
+    (
+        "matmul-contracts-batch",
+        lambda: tf.matmul(x := _x(), tf.matmul(x, x, transpose_a=True, name="mix")),
+        "mix",
+    ),
+    (
+        "attention-across-batch",
+        lambda: tf.matmul(tf.nn.softmax(tf.matmul(x := _x(), x, transpose_b=True, name="mix")), x),
+        "mix",
+    ),
+    ("einsum-across-batch", lambda: tf.einsum("ni,mi->nm", x := _x(), x, name="mix") @ x, "mix"),
+    (
+        "batch-matmul-contracts-batch",
+        lambda: (
+            tf.reduce_sum(
+                tf.matmul(
+                    tf.transpose(x3 := tf.reshape(_x(), [-1, 2, 4]), [1, 2, 0]),
+                    tf.transpose(x3, [1, 0, 2]),
+                    name="mix",
+                ),
+            )
+            * tf.reshape(x3, [-1, 8])
+        ),
+        "mix",
+    ),
+    ("cumsum-over-batch", lambda: tf.cumsum(_x(), axis=0, name="mix"), "mix"),
+    (
+        "top-k-over-batch",
+        lambda: (x := _x()) - tf.transpose(tf.math.top_k(tf.transpose(x), 1, name="mix").values),
+        "mix",
+    ),
+    ("sort-over-batch", lambda: tf.sort(_x(), axis=0, name="mix"), "mix"),
+    ("argmax-over-batch", lambda: (x := _x()) * _f(tf.argmax(x, 0, name="mix")), "mix"),
+    ("first-row", lambda: (x := _x()) - tf.strided_slice(x, [0], [1], name="mix"), "mix"),
+    ("gather-a-row", lambda: (x := _x()) - tf.gather(x, [0], name="mix"), "mix"),
+    ("reverse-the-batch", lambda: tf.strided_slice(_x(), [-1], [-(2**31)], [-1], name="mix"), "mix"),
+    (
+        "roll-the-batch",
+        lambda: tf.concat([(x := _x())[1:], tf.strided_slice(x, [0], [1], name="mix")], 0),
+        "mix",
+    ),
+    ("tile-then-pair-rows", lambda: tf.reshape(tf.tile(_x(), [2, 1]), [-1, 16], name="mix"), "mix"),
+    (
+        "divide-by-batch-size",
+        lambda: tf.math.truediv(x := _x(), _f(tf.shape(x)[0]), name="mix"),
+        "mix",
+    ),
+    (
+        "outer-product-of-rows",
+        lambda: tf.reduce_sum(tf.multiply((x := _x())[:, None, :], x[None, :, :], name="mix"), 1),
+        "mix",
+    ),
+    (
+        "position-from-end-of-batch",
+        lambda: tf.multiply(x := _x(), _f(tf.shape(x)[0] - tf.range(tf.shape(x)[0]))[:, None], name="mix"),
+        "mix",
+    ),
+]
+
+
+def _culprits(message: str) -> str:
+    return message.split("\n", 1)[-1]
+
+
+@pytest.mark.parametrize("case", MIXING, ids=[c[0] for c in MIXING])
+def test_row_mixing_graph_is_refused_naming_the_node(
+    case: tuple[str, Callable[[], Any], str], tmp_path: Path
+) -> None:
+    name, build, node = case
+    pb = _freeze(build, tmp_path / f"{name}.pb")
+    with pytest.raises(CompileError, match="padding a request to a bucket would change") as e:
+        fourier.compile(pb, tmp_path / "out", [4, 16])
+    assert node in _culprits(str(e.value)), str(e.value)
+
+
+def test_catalogue_has_at_least_20_patterns() -> None:
+    assert len(MIXING) >= 20
+
+
+def test_every_registered_op_has_an_independence_rule() -> None:
+    from fourier.passes.independence import has_rule
+
+    from fourier.ops.registry import all_ops
+
+    missing = [op for op in all_ops() if not has_rule(op)]
+    assert not missing, f"ops the independence analysis would refuse as mixing: {missing}"
+
+
+def test_training_mode_fused_batch_norm_is_refused_naming_the_node(tmp_path: Path) -> None:
+    def build() -> Any:
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4, 4, 2], name="x")
+        y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+            x, np.ones(2, np.float32), np.zeros(2, np.float32), is_training=True, name="bn"
+        )
+        return y
+
+    pb = _freeze(build, tmp_path / "bn.pb")
+    with pytest.raises((CompileError, GraphImportError), match="bn"):
+        fourier.compile(pb, tmp_path / "out", [4])
+
+
+# Row-local graphs that look like the ones above but keep every row to itself.
+ROW_LOCAL: list[tuple[str, Callable[[], Any]]] = [
+    ("mean-over-features", lambda: (x := _x()) - tf.reduce_mean(x, 1, keepdims=True)),
+    ("reshape-within-rows", lambda: tf.reshape(tf.nn.softmax(tf.reshape(_x(), [-1, 4, 2])), [-1, 8])),
+    ("tile-reshape-sum", lambda: tf.reduce_sum(tf.reshape(tf.tile(_x(), [2, 1]), [2, -1, 8]), 0)),
+    ("concat-features", lambda: tf.concat([x := _x(), x * x], 1)),
+    (
+        "distance-to-fixed-centroids",
+        lambda: tf.reduce_sum(tf.square(_x()[:, None, :] - W[None, :, :]), -1),
+    ),
+    (
+        "transpose-and-back",
+        lambda: tf.transpose(tf.nn.softmax(tf.transpose(tf.reshape(_x(), [-1, 2, 4]), [0, 2, 1])), [0, 2, 1]),
+    ),
+    ("top-k-per-row", lambda: tf.math.top_k(_x(), 3).values),
+    ("sort-per-row", lambda: tf.sort(_x(), axis=1)),
+    ("vector-select-picks-rows", lambda: tf.compat.v1.where((x := _x())[:, 0] > 0, x, -x)),
+    ("dense-layer", lambda: tf.nn.relu(tf.matmul(_x(), W) + 1.0)),
+    ("einsum-per-row", lambda: tf.einsum("ni,ij->nj", _x(), W)),
+    (
+        "lookup-by-row-values",
+        lambda: tf.reshape(tf.gather(W, tf.cast(tf.abs(_x()[:, :2]) * 3.9, tf.int32)), [-1, 16]),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", ROW_LOCAL, ids=[c[0] for c in ROW_LOCAL])
+def test_row_local_graph_compiles_and_matches_tensorflow(
+    case: tuple[str, Callable[[], Any]], tmp_path: Path
+) -> None:
+    name, build = case
+    pb = _freeze(build, tmp_path / f"{name}.pb")
+    fourier.compile(pb, tmp_path / "out", [4, 16])
+    model, oracle = fourier.load(tmp_path / "out"), TFGraph(pb)
+    rng = np.random.default_rng(1)
+    for batch in (1, 3, 16, 17):
+        x = {"x": rng.uniform(-2, 2, (batch, 8)).astype(np.float32)}
+        np.testing.assert_allclose(model(x)["y"], oracle(x)["y"], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", ZOO_NAMES)
+def test_every_zoo_model_is_proven_paddable_over_the_batch(zoo: dict[str, ZooModel], name: str) -> None:
+    result = analyze(load_graph(zoo[name].pb), "N")
+    assert result.safe, result.explain()
+
+
+def test_sequence_padding_is_proven_for_the_ranker_and_refused_for_bst(zoo: dict[str, ZooModel]) -> None:
+    ranker = analyze(load_graph(zoo["ranker"].pb), "S")
+    assert ranker.safe, ranker.explain()
+    assert [o.axis for o in ranker.outputs] == [1]  # scores [N, S]: one per candidate
+    bst = analyze(load_graph(zoo["bst"].pb), "S")
+    assert not bst.safe
+    # Self-attention multiplies positions together; its mask is an outer product of positions.
+    ops = {c.op for c in bst.culprits}
+    assert ops == {"Einsum", "Mul"}, bst.explain()
+
+
+@pytest.mark.parametrize("name", ["mlp", "deepfm", "din", "transformer", "ranker"])
+def test_padded_rows_never_change_a_real_rows_bits(
+    zoo: dict[str, ZooModel], artifacts: Path, name: str
+) -> None:
+    """Before: 100 real rows run in the 128 bucket, padded by the runtime (repeating the last row);
+    the same rows followed by 28 other real rows (no padding at all), and by 28 zero rows.
+    Expected: the 100 real rows of the output are bit-identical in every case. (Executables of
+    different sizes may round differently, so bits are compared within one executable.)"""
+    m = zoo[name]
+    dims = {k: v[:1] for k, v in m.dims.items()}
+    path = artifacts / f"bits-{name}.fourier"
+    if not path.exists():
+        fourier.compile(m.pb, path, [128], dims=dims)
+    model = fourier.load(path)
+    seq = dims["S"][0] if dims else 20
+    real = random_inputs(m, 100, seed=3, seq=seq)
+    other = random_inputs(m, 28, seed=4, seq=seq)
+    padded = model(real)  # 100 rows: the runtime pads 28 rows (repeating the last) into 128
+    runs = {
+        "no padding: 28 more real rows": model({k: np.concatenate([v, other[k]]) for k, v in real.items()}),
+        "zero padding": model({k: np.concatenate([v, np.zeros_like(other[k])]) for k, v in real.items()}),
+    }
+    for how, out in runs.items():
+        for k, v in out.items():
+            assert np.array_equal(v[:100], padded[k]), f"{name} output {k}: real rows differ with {how}"
