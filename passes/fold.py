@@ -21,16 +21,13 @@ from fourier.passes.manager import Pass, PassResult, register_pass
 from fourier.ir.core import Graph, Node, Value
 from fourier.ir.rewriter import Builder, Rewriter
 from fourier.ir.types import TensorType
-from fourier.ops.registry import get_op
+from fourier.ops.registry import get_op, static_elements
 
 __all__ = ["FoldConstants"]
 
 
 def _static_size(t: TensorType) -> int | None:
-    if not t.is_static:
-        return None
-    assert t.shape is not None
-    return int(np.prod([int(d) for d in t.shape], dtype=np.int64))
+    return static_elements(t)
 
 
 def _foldable(node: Node, max_elements: int) -> bool:

@@ -29,6 +29,8 @@ __all__ = ["load_graph", "import_graphdef", "parse_graphdef"]
 _DROPPED = {"NoOp"}
 # Ops that forward their first input and are resolved on import.
 _FORWARDING = {"PlaceholderWithDefault"}
+# A GraphDef with more nodes than this is refused right after parsing.
+MAX_NODES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,52 @@ def parse_graphdef(data: bytes, source: str, text: bool = False) -> Any:
         raise GraphImportError(f"{source}: not a valid GraphDef ({type(e).__name__}: {e})") from e
     if not graph_def.node:
         raise GraphImportError(f"{source}: the GraphDef has no nodes")
+    if len(graph_def.node) > MAX_NODES:
+        raise GraphImportError(
+            f"{source}: the GraphDef has {len(graph_def.node)} nodes, more than {MAX_NODES}"
+        )
     return graph_def
+
+
+def _called_functions(node: Any, functions: set[str]) -> list[str]:
+    """Library functions a NodeDef calls: as its op, or through a function-valued attribute."""
+    out = [node.op] if node.op in functions else []
+    for av in node.attr.values():
+        if av.WhichOneof("value") == "func" and av.func.name:
+            out.append(av.func.name)
+    return out
+
+
+def _check_function_calls(graph_def: Any, nodes: Sequence[Any], source: str) -> None:
+    """Refuse calls into the graph's function library, naming the node and any recursion."""
+    functions = {f.signature.name for f in graph_def.library.function}
+    for node in nodes:
+        called = _called_functions(node, functions)
+        if not called and node.op not in ("PartitionedCall", "StatefulPartitionedCall"):
+            continue
+        calls = nx.DiGraph()
+        for f in graph_def.library.function:
+            calls.add_node(f.signature.name)
+            for inner in f.node_def:
+                for g in _called_functions(inner, functions):
+                    calls.add_edge(f.signature.name, g)
+        detail = ""
+        for f in called:
+            if f not in calls:
+                detail = f"; function {f!r} is not in the library"
+                break
+            try:
+                cycle = [u for u, _ in nx.find_cycle(calls, f)]
+                detail = f"; the functions recurse: {' -> '.join([*cycle, cycle[0]])}"
+                break
+            except nx.NetworkXNoCycle:
+                pass
+        raise GraphImportError(
+            f"{source}: node {node.name!r} ({node.op}) calls "
+            + (f"function {called[0]!r}" if called else "a function")
+            + f" from the graph's function library{detail}. Fourier imports flat graphs: freeze "
+            "the model with its functions inlined (convert_variables_to_constants_v2 does)"
+        )
 
 
 def sequence_dim(axis: int) -> str:
@@ -147,6 +194,7 @@ def import_graphdef(
             dep.add_edge(src, n)
             stack.append(src)
 
+    _check_function_calls(graph_def, [nodes[n] for n in sorted(dep.nodes, key=order.__getitem__)], source)
     unsupported: dict[str, list[str]] = {}
     for n in sorted(dep.nodes, key=order.__getitem__):
         op = nodes[n].op

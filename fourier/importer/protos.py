@@ -22,12 +22,16 @@ __all__ = [
     "tensor_to_numpy",
     "decode_attr",
     "MAX_CONST_BYTES",
+    "MAX_FILLED_CONST_BYTES",
 ]
 
 GraphDef = graph_pb2.GraphDef
 
 # A constant larger than this is refused rather than allocated.
 MAX_CONST_BYTES = 4 << 30
+# A constant that TensorFlow's fill rule (fewer values than elements: repeat the last) would expand
+# to more than this is refused: its bytes are not in the file, so it is an allocation on request.
+MAX_FILLED_CONST_BYTES = 64 << 20
 
 DTYPE_NAMES: dict[int, str] = {
     types_pb2.DT_FLOAT: "float32",
@@ -100,6 +104,12 @@ def tensor_to_numpy(proto: tensor_pb2.TensorProto, where: str) -> np.ndarray:
         raise GraphImportError(f"{where}: {raw.size} values given for shape {dims}")
     if raw.size == count:
         return raw.reshape(dims)
+    if count * np_dtype.itemsize > MAX_FILLED_CONST_BYTES:
+        raise GraphImportError(
+            f"{where}: constant of shape {dims} ({dtype}) gives {raw.size} values and asks for the "
+            f"rest to be filled: {count * np_dtype.itemsize} bytes, more than the "
+            f"{MAX_FILLED_CONST_BYTES} allowed for a filled constant"
+        )
     out = np.zeros(count, dtype=np_dtype)
     if raw.size:
         out[: raw.size] = raw

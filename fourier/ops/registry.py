@@ -36,6 +36,9 @@ __all__ = [
     "infer_node",
     "shape_value",
     "KNOWN_VALUE_MAX_ELEMENTS",
+    "MAX_RANK",
+    "MAX_TENSOR_ELEMENTS",
+    "static_elements",
 ]
 
 
@@ -48,6 +51,9 @@ REQUIRED: Any = _Required()
 
 # Values up to this many elements are propagated at inference time (shape arithmetic).
 KNOWN_VALUE_MAX_ELEMENTS = 4096
+# Limits on what inference accepts: a hostile graph is refused before anything is allocated.
+MAX_RANK = 32
+MAX_TENSOR_ELEMENTS = 1 << 31  # per tensor, symbolic dimensions counted as 1
 
 ATTR_KINDS = ("int", "float", "bool", "str", "type", "shape", "tensor", "ints", "floats", "types")
 
@@ -194,8 +200,39 @@ class InferContext:
         return VerificationError(f"node {self.node.name!r} ({self.node.op}): {message}")
 
 
-def _known_value(opdef: OpDef, node: Node) -> list[np.ndarray] | None:
+def static_elements(t: TensorType) -> int | None:
+    """Element count of a type with static shape (exact, in Python ints); None otherwise."""
+    if not t.is_static:
+        return None
+    assert t.shape is not None
+    count = 1
+    for d in t.shape:
+        count *= int(d)
+    return count
+
+
+def _check_limits(node: Node, types: Sequence[TensorType]) -> None:
+    for i, t in enumerate(types):
+        if t.shape is None:
+            continue
+        if len(t.shape) > MAX_RANK:
+            raise InferContext(node).fail(f"output {i} has rank {len(t.shape)}, more than {MAX_RANK}")
+        count = 1
+        for d in t.shape:
+            s = dim_to_sym(d)
+            count *= s if isinstance(s, int) else (s.coef if s is not None else 1)
+        if count > MAX_TENSOR_ELEMENTS:
+            raise InferContext(node).fail(
+                f"output {i} of type {t} would hold {count} elements, more than {MAX_TENSOR_ELEMENTS}"
+            )
+
+
+def _known_value(opdef: OpDef, node: Node, types: Sequence[TensorType]) -> list[np.ndarray] | None:
     """Evaluate a node on known small inputs (constant and shape propagation)."""
+    if node.op != "Const" and any(
+        (n := static_elements(t)) is None or n > KNOWN_VALUE_MAX_ELEMENTS for t in types
+    ):
+        return None  # never evaluate what would be large (or of unknown size)
     if opdef.known is not None:
         return opdef.known(InferContext(node))
     if node.op == "Const":
@@ -229,7 +266,8 @@ def infer_node(node: Node) -> tuple[list[TensorType], list[np.ndarray] | None]:
     """Run the node's op inference: output types, and output values where known statically."""
     opdef = get_op(node.op)
     types = list(opdef.infer(InferContext(node)))
-    return types, _known_value(opdef, node)
+    _check_limits(node, types)
+    return types, _known_value(opdef, node, types)
 
 
 def shape_value(t: TensorType) -> np.ndarray | None:
