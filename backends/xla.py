@@ -156,7 +156,15 @@ def compile_stablehlo(
     import jax
     from jax import export
 
-    exported = export.deserialize(bytearray(stablehlo))
+    from fourier.errors import ArtifactError
+
+    try:
+        exported = export.deserialize(bytearray(stablehlo))
+    except Exception as e:  # from a newer jax, or not a jax.export module at all
+        raise ArtifactError(
+            f"StableHLO module cannot be read by jax {jax.__version__} ({type(e).__name__}: "
+            f"{str(e)[:200]}); recompile the model with this version (fourier compile)"
+        ) from e
     with jax.enable_x64(True):
         fn = jax.jit(exported.call, keep_unused=True)
         with jax.default_device(device):

@@ -28,6 +28,7 @@ __all__ = [
     "Manifest",
     "write_artifact",
     "read_manifest",
+    "artifact_digest",
     "sha256_file",
     "read_verified",
     "verify_files",
@@ -198,15 +199,41 @@ def write_artifact(out: Path, manifest: Manifest, blobs: dict[str, bytes], weigh
     return out
 
 
-def read_manifest(root: Path, verify: bool = True) -> Manifest:
-    """Read and check an artifact's manifest; with ``verify``, check every file's sha256 too."""
-    root = Path(root)
+MAX_MANIFEST_BYTES = 64 << 20
+
+
+def artifact_digest(root: Path) -> str:
+    """The artifact's digest: sha256 of its manifest, which holds the sha256 of every other file
+    (so it covers them all). Pin it at deploy time: ``fourier.load(path, digest=...)``."""
+    return hashlib.sha256(_manifest_bytes(Path(root))).hexdigest()
+
+
+def _manifest_bytes(root: Path) -> bytes:
     path = root / MANIFEST
     try:
-        raw = json.loads(path.read_text())
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ArtifactError(f"{path}: manifest larger than {MAX_MANIFEST_BYTES} bytes")
+        return path.read_bytes()
     except FileNotFoundError:
         raise ArtifactError(f"{root}: not a Fourier artifact (no {MANIFEST})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except OSError as e:
+        raise ArtifactError(f"{path}: unreadable manifest ({e})") from e
+
+
+def read_manifest(root: Path, verify: bool = True, digest: str | None = None) -> Manifest:
+    """Read and check an artifact's manifest; with ``verify``, check every file's sha256 too;
+    with ``digest``, refuse an artifact whose `artifact_digest` differs."""
+    root = Path(root)
+    path = root / MANIFEST
+    data = _manifest_bytes(root)
+    if digest is not None and hashlib.sha256(data).hexdigest() != digest.lower():
+        raise ArtifactError(
+            f"{root}: artifact digest is {hashlib.sha256(data).hexdigest()[:16]}..., the caller "
+            f"pinned {digest[:16]}...: this is not the artifact that was deployed"
+        )
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ArtifactError(f"{path}: unreadable manifest ({e})") from e
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise ArtifactError(f"{path}: not a Fourier manifest")

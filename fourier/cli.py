@@ -146,10 +146,11 @@ def compile_cmd(
 @click.argument("artifact", type=click.Path(exists=True, path_type=Path))
 def inspect_cmd(artifact: Path) -> None:
     """Show an artifact's signature, buckets, versions and sizes."""
-    from fourier.artifact import read_manifest
+    from fourier.artifact import artifact_digest, read_manifest
 
     m = read_manifest(artifact, verify=True)
     table = Table(title=str(artifact), show_header=False)
+    table.add_row("digest", f"{artifact_digest(artifact)} (pin it: fourier.load(path, digest=...))")
     table.add_row("source", f"{m.source.get('path', '')} (sha256 {m.source.get('sha256', '')[:16]})")
     table.add_row("platform", f"{m.platform} ({m.device_kind})")
     table.add_row("versions", ", ".join(f"{k} {v}" for k, v in m.versions.items()))

@@ -419,6 +419,7 @@ def load(
     warmup: bool = True,
     longtail: LongTailPolicy | None = None,
     cache_dir: str | Path | object | None = _DEFAULT_CACHE,
+    digest: str | None = None,
 ) -> Model:
     """Load an artifact directory for serving (on ``platform``, default JAX's default device).
 
@@ -426,7 +427,8 @@ def load(
     largest bucket run chunked while ``longtail`` (default `LongTailPolicy()`; pass
     ``LongTailPolicy(enabled=False)`` to turn it off) compiles their size in the background;
     those executables are kept in ``cache_dir`` (default `default_cache_dir()`, None: no cache)
-    and loaded from there on the next start.
+    and loaded from there on the next start. ``digest`` (`fourier.artifact.artifact_digest`,
+    shown by ``fourier inspect``) refuses any artifact but the one pinned.
     """
     import jax
     from safetensors import safe_open
@@ -436,7 +438,7 @@ def load(
 
     t0 = time.perf_counter()
     root = Path(path)
-    manifest = read_manifest(root, verify=False)
+    manifest = read_manifest(root, verify=False, digest=digest)
     # Executables and StableHLO are hashed as they are read (read_verified); the rest now.
     blobs = {e.stablehlo for e in manifest.executables}
     blobs |= {e.executable for e in manifest.executables if e.executable}
@@ -474,7 +476,12 @@ def load(
         stablehlo = read_verified(root, manifest, entry.stablehlo)
         exe_bytes = read_verified(root, manifest, entry.executable) if entry.executable else None
         in_specs = _arg_specs(manifest.signature, layout, entry.batch or 0, entry.dims)
-        exe = load_executable(exe_bytes, stablehlo, param_specs, in_specs, device, device_params, compatible)
+        try:
+            exe = load_executable(
+                exe_bytes, stablehlo, param_specs, in_specs, device, device_params, compatible
+            )
+        except ArtifactError as e:
+            raise ArtifactError(f"{root}: {entry.stablehlo}: {e}") from e
         if exe.recompiled:
             recompiled.append(entry.key)
         executables[entry.key] = exe
