@@ -345,12 +345,25 @@ def apply_rules(graph: Graph, rules: RuleSet, *, max_rewrites: int | None = None
             m, _ = rule.match(node, rw)
             if m is None:
                 continue
-            result = rule.replace(RuleContext(rw, rule, m), m)
+            built: list[Node] = []
+            track = Listener(created=built.append)
+            rw.listeners.append(track)
+            try:
+                result = rule.replace(RuleContext(rw, rule, m), m)
+            finally:
+                rw.listeners.remove(track)
             if result is None:
                 continue
             values = [result] if isinstance(result, Value) else list(result)
             if len(values) < len(node.outputs):
                 values += node.outputs[len(values) :]  # outputs the rule leaves alone
+            if any(v.type != o.type for v, o in zip(values, node.outputs)):
+                # The replacement's inference knows less than the original's (an operand of unknown
+                # rank, say): not applying a rewrite is always sound, so drop what it built.
+                for n in reversed(built):
+                    if rw.alive(n) and not any(rw.num_uses(v) for v in n.outputs):
+                        rw.erase(n)
+                continue
             rw.replace_node(node, values)
             for v in values:
                 push(v.producer)

@@ -287,6 +287,6 @@ def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source
         ir = graph.add_node(node.op, inputs, attrs, name=node.name, origin=(node.name,))
     except FourierError as e:
         raise GraphImportError(f"{source}: {e}") from e
-    except (ValueError, TypeError, IndexError) as e:
+    except (ValueError, TypeError, IndexError, ArithmeticError) as e:
         raise GraphImportError(f"{where}: {e}") from e
     return ir.outputs

@@ -58,11 +58,16 @@ def dtype_name(enum: int, where: str) -> str:
     raise GraphImportError(f"{where}: dtype {label} is not supported")
 
 
+MAX_DIM = (1 << 31) - 1
+
+
 def _element_count(dims: list[int], where: str) -> int:
     count = 1
     for d in dims:
         if d < 0:
             raise GraphImportError(f"{where}: tensor shape {dims} has a negative dimension")
+        if d > MAX_DIM:  # even with a zero elsewhere: numpy cannot hold such a shape
+            raise GraphImportError(f"{where}: tensor shape {dims} has a dimension over {MAX_DIM}")
         count *= d
     return count
 

@@ -162,6 +162,8 @@ register("ExpandDims", inputs=2, infer=_expand_infer, xp_fn=_expand, doc="insert
 def _squeeze_axes(ctx_shape: tuple[Dim, ...], dims: list[int]) -> list[int]:
     rank = len(ctx_shape)
     if dims:
+        if any(not -rank <= d < rank for d in dims):
+            raise ValueError(f"squeeze_dims {dims} out of range for rank {rank}")
         return sorted(d % rank for d in dims)
     return [i for i, d in enumerate(ctx_shape) if d == 1]
 
@@ -365,6 +367,10 @@ def strided_index(
     rank: int, begin: list[int], end: list[int], strides: list[int], attrs: dict[str, Any]
 ) -> tuple[Any, ...]:
     """TensorFlow's StridedSlice spec as a Python index tuple (same meaning in numpy and JAX)."""
+    if bin(attrs["ellipsis_mask"] & ((1 << len(begin)) - 1)).count("1") > 1:
+        raise ValueError(f"ellipsis_mask {attrs['ellipsis_mask']} sets more than one ellipsis")
+    if not len(begin) == len(end) == len(strides):
+        raise ValueError(f"begin, end and strides have lengths {len(begin)}, {len(end)}, {len(strides)}")
     index: list[Any] = []
     for i in range(len(begin)):
         bit = 1 << i
@@ -383,6 +389,8 @@ def strided_index(
 
 def _index_shape(shape: tuple[Dim, ...], index: tuple[Any, ...]) -> tuple[Dim, ...]:
     consumed = sum(1 for i in index if i is not None and i is not Ellipsis)
+    if consumed > len(shape):
+        raise IndexError(f"the slice indexes {consumed} dimensions of a rank-{len(shape)} tensor")
     if Ellipsis in index:
         at = index.index(Ellipsis)
         fill = (slice(None),) * (len(shape) - consumed)

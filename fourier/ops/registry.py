@@ -220,7 +220,12 @@ def _check_limits(node: Node, types: Sequence[TensorType]) -> None:
         count = 1
         for d in t.shape:
             s = dim_to_sym(d)
-            count *= s if isinstance(s, int) else (s.coef if s is not None else 1)
+            size = s if isinstance(s, int) else (s.coef if s is not None else 1)
+            if size > MAX_TENSOR_ELEMENTS:
+                raise InferContext(node).fail(
+                    f"output {i} of type {t} has a dimension over {MAX_TENSOR_ELEMENTS}"
+                )
+            count *= max(size, 1)
         if count > MAX_TENSOR_ELEMENTS:
             raise InferContext(node).fail(
                 f"output {i} of type {t} would hold {count} elements, more than {MAX_TENSOR_ELEMENTS}"
