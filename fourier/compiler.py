@@ -127,8 +127,9 @@ def check_padding(graph: Graph, when: str = "") -> dict[str, Any]:
     if BATCH in symbols:
         batch = analyze(graph, BATCH)
         if not batch.safe:
+            where = f"{graph.source}: " if graph.source else ""
             raise CompileError(
-                f"padding a request to a bucket would change its results{when}: an output row "
+                f"{where}padding a request to a bucket would change its results{when}: an output row "
                 f"depends on other rows or on the batch size\n{batch.explain()}"
             )
         out[BATCH] = batch.to_json()

@@ -142,6 +142,7 @@ def test_row_mixing_graph_is_refused_naming_the_node(
     with pytest.raises(CompileError, match="padding a request to a bucket would change") as e:
         fourier.compile(pb, tmp_path / "out", [4, 16])
     assert node in _culprits(str(e.value)), str(e.value)
+    assert str(pb) in str(e.value), "the error names the file"
 
 
 def test_catalogue_has_at_least_20_patterns() -> None:

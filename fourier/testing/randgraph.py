@@ -7,7 +7,8 @@ top-k, casts. Shapes are tracked so every op is valid; values are kept in ranges
 results are well conditioned (squashing before exp, divisors bounded away from 0). Ops whose
 result is discrete (floor, comparisons, argmax, casts to int, top-k indices) are only applied to
 values computed exactly (inputs and +, -, *, max, min, abs of them), so that a last-bit difference
-in, say, a matmul can never flip them: a mismatch is a real bug.
+in, say, a matmul can never flip them, and argmax gets distinct values (TensorFlow does not
+specify which of tied maxima it returns): a mismatch is a real bug.
 """
 
 from __future__ import annotations
@@ -213,8 +214,9 @@ def random_graph(seed: int, steps: tuple[int, int] = (4, 14)) -> RandomGraph:
                 return _T(
                     tf.where(v > 0.25, v, other), src.width, src.exact and (a.width != src.width or a.exact)
                 )
-            if kind == "argmax":
-                return _T(tf.cast(tf.expand_dims(tf.argmax(v, axis=1), 1), tf.float32), 1, True)
+            if kind == "argmax":  # TF leaves the index of tied maxima unspecified: break ties
+                tie_break = tf.constant(np.arange(src.width, dtype=np.float32) * 1e-3)
+                return _T(tf.cast(tf.expand_dims(tf.argmax(v + tie_break, axis=1), 1), tf.float32), 1, True)
             if kind == "cast_int":
                 return _T(tf.cast(tf.cast(v * 3.0, tf.int32), tf.float32), src.width, True)
             if kind == "top_k":
