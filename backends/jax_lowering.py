@@ -93,6 +93,12 @@ def lower_graph(graph: Graph, param_min_bytes: int = PARAM_MIN_BYTES) -> Lowered
                     out = opdef.lower(node.attrs, *args)
             except FourierError as e:
                 raise CompileError(f"node {node.name!r} ({node.op}): {e}") from e
+            except (TypeError, ValueError, IndexError, ArithmeticError) as e:
+                # Inference left a dimension unknown that the concrete shapes now contradict.
+                shapes = [tuple(getattr(a, "shape", ())) for a in args]
+                raise CompileError(
+                    f"node {node.name!r} ({node.op}) cannot run on inputs of shapes {shapes}: {e}"
+                ) from e
             outs = out if isinstance(out, (tuple, list)) else (out,)
             for v, o in zip(node.outputs, outs):
                 if isinstance(o, (np.ndarray, np.generic)):

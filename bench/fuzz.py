@@ -14,42 +14,15 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 import time
 import traceback
 from collections import Counter
 from pathlib import Path
 
 
-def _one(data: bytes, compile_it: bool) -> str:
-    import numpy as np
-
-    import fourier
-    from fourier.errors import FourierError
-    from fourier.testing.fuzz import check
-
-    outcome = check(data)
-    if outcome != "ok" or not compile_it:
-        return outcome
-    with tempfile.TemporaryDirectory() as tmp:
-        pb = Path(tmp) / "g.pb"
-        pb.write_bytes(data)
-        try:
-            fourier.compile(pb, Path(tmp) / "a", [2], dims={})
-        except FourierError as e:
-            return "compile:" + type(e).__name__
-        model = fourier.load(Path(tmp) / "a", cache_dir=None)
-        feeds = {}
-        for s in model.signature.inputs:
-            shape = s.concrete(2, {k: 3 for k in model.signature.symbols})
-            feeds[s.name] = np.zeros(shape, dtype=s.dtype)
-        model(feeds)
-    return "ran"
-
-
 def main(argv: list[str] | None = None) -> int:
     from fourier.importer.protos import GraphDef
-    from fourier.testing.fuzz import mutate
+    from fourier.testing.fuzz import check, mutate
     from fourier.testing.zoo import ensure_zoo
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -81,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             how = mutate(gd, lambda n: rng.randrange(max(n, 1)), rng.randint(1, 3))
             data = gd.SerializeToString()
         try:
-            counts[_one(data, args.compile)] += 1
+            counts[check(data, compile=args.compile)] += 1
         except Exception:
             crashes += 1
             args.out.mkdir(parents=True, exist_ok=True)

@@ -346,11 +346,16 @@ def _elementwise(node: Node, ins: list[State], symbol: str, operands: Sequence[i
             found = here
         elif found != here:
             return _mixed(node, f"combines elements at different {symbol} indices (broadcast)")
-    if found is not None and sized:
-        return _mixed(node, f"combines indexed data with a value that depends on the size of {symbol}")
-    if found is not None:
-        return found
-    return SIZE if sized else FREE
+    return _combined(node, found, sized, symbol, "combines")
+
+
+def _combined(node: Node, found: State | None, sized: bool, symbol: str, verb: str) -> State:
+    """The result of combining operands: indexed if one was, unless a size-dependent one joins."""
+    if found is None:
+        return SIZE if sized else FREE
+    if sized:
+        return _mixed(node, f"{verb} indexed data with a value that depends on the size of {symbol}")
+    return found
 
 
 def _reduce(node: Node, ins: list[State], symbol: str, axes: list[int] | None, keep: bool) -> State:
@@ -387,11 +392,7 @@ def _contraction(node: Node, ins: list[State], symbol: str, labels: Sequence[str
             found = here
         elif found != here:
             return _mixed(node, f"multiplies elements at different {symbol} indices together")
-    if found is not None and sized:
-        return _mixed(node, f"contracts indexed data with a value that depends on the size of {symbol}")
-    if found is not None:
-        return found[1]
-    return SIZE if sized else FREE
+    return _combined(node, None if found is None else found[1], sized, symbol, "contracts")
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"

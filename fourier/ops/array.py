@@ -108,9 +108,10 @@ def _reshape_infer(ctx: InferContext) -> list[TensorType]:
         rest = dims_product(tuple(d for d in target if d != -1))
         total = dims_product(x.shape) if x.shape is not None else UNKNOWN
         target[target.index(-1)] = dim_divide(total, rest)
-    elif x.is_static and all(isinstance(d, int) for d in target):
-        if dims_product(tuple(target)) != dims_product(x.shape or ()):
-            raise ctx.fail(f"cannot reshape {x} to {target}")
+    elif x.shape is not None:  # element counts must agree, symbolically where both are known
+        want, have = dims_product(tuple(target)), dims_product(x.shape)
+        if UNKNOWN not in (want, have) and want != have:
+            raise ctx.fail(f"cannot reshape {x} ({have} elements) to {target} ({want} elements)")
     return [TensorType(x.dtype, tuple(target))]
 
 

@@ -25,8 +25,10 @@ _INTS = (-(2**63), -(2**31), -7, -1, 0, 1, 2, 3, 7, 64, 2**31 - 1, 2**40, 2**62)
 _DIMS = (-2, -1, 0, 1, 2, 3, 8, 1000, 2**31, 2**40)
 
 
-def check(data: bytes, source: str = "<fuzz>") -> str:
-    """Compile-front-end ``data``; returns ``"ok"`` or the FourierError's class name."""
+def check(data: bytes, source: str = "<fuzz>", *, compile: bool = False) -> str:
+    """Compile-front-end ``data``; returns ``"ok"`` or the FourierError's class name. With
+    ``compile``, a graph that passes is also compiled through XLA for bucket 2 and run once on
+    zeros (``"ran"``, or ``"compile:"`` + the FourierError's class name)."""
     from fourier.compiler import graph_signature
     from fourier.importer.graphdef import import_graphdef, parse_graphdef
     from fourier.ir.verifier import verify
@@ -45,7 +47,28 @@ def check(data: bytes, source: str = "<fuzz>") -> str:
         raise  # a pass failed on a graph the importer accepted: a bug, not bad input
     except FourierError as e:
         return type(e).__name__
-    return "ok"
+    return _compile_and_run(data) if compile else "ok"
+
+
+def _compile_and_run(data: bytes) -> str:
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    import fourier
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pb = Path(tmp) / "g.pb"
+        pb.write_bytes(data)
+        try:
+            fourier.compile(pb, Path(tmp) / "a", [2])
+        except FourierError as e:
+            return "compile:" + type(e).__name__
+        model = fourier.load(Path(tmp) / "a", cache_dir=None)
+        dims = {k: 3 for k in model.signature.symbols}
+        model({s.name: np.zeros(s.concrete(2, dims), dtype=s.dtype) for s in model.signature.inputs})
+    return "ran"
 
 
 def _node(gd: Any, pick: Pick) -> Any:

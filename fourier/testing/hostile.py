@@ -416,4 +416,18 @@ FUZZ_REGRESSIONS: list[tuple[str, Callable[[], bytes], str]] = [
         _bad_const(_tensor(shape=[0, 1 << 62], content=b"")),
         "GraphImportError",
     ),
+    # Transpose mutated into Tile with a zero multiple, then reshaped to the batch's shape: the
+    # symbolic element counts (0 vs 8*N) were not compared, and JAX's reshape raised TypeError
+    # while tracing the bucket.
+    (
+        "reshape-of-an-empty-tile-to-the-batch-shape",
+        _with(
+            _x,
+            lambda g: _const(g, "m", [0, 1], "int32"),
+            lambda g: _node(g, "t", "Tile", ("x", "m")),
+            lambda g: _node(g, "s", "Shape", ("x",), out_type=("type", "int32")),
+            lambda g: _node(g, "y", "Reshape", ("t", "s")),
+        ),
+        "GraphImportError",
+    ),
 ]
