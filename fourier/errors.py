@@ -9,6 +9,7 @@ __all__ = [
     "GraphImportError",
     "UnsupportedOpsError",
     "VerificationError",
+    "InferenceError",
     "CompileError",
     "ArtifactError",
     "InputError",
@@ -42,6 +43,14 @@ class UnsupportedOpsError(GraphImportError):
 
 class VerificationError(FourierError):
     """The IR broke one of its invariants; the message names the node."""
+
+
+class InferenceError(VerificationError):
+    """A node's op inference rejects its inputs (``node`` is the node)."""
+
+    def __init__(self, message: str, node: object = None) -> None:
+        super().__init__(message)
+        self.node = node
 
 
 class CompileError(FourierError):

@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from fourier.errors import FourierError
-from fourier.ir.core import Graph
+from fourier.errors import CompileError, FourierError, InferenceError
+from fourier.ir.core import Graph, Node
 from fourier.ir.snapshot import Snapshot
 
 __all__ = [
@@ -268,6 +268,19 @@ class PassManager:
             if enabled:
                 gc.enable()
 
+    def _failed(self, p: Any, i: int, e: Exception, report: PipelineReport, saved: Any) -> PassError:
+        """The PassError for pass ``p`` (the ``i``-th) raising ``e``; writes the reproducer."""
+        ran = ", ".join(r.name for r in report.records) or "none"
+        where = ""
+        if saved is not None and self.reproducer is not None:
+            write_reproducer(self.reproducer, saved, self.passes[: i + 1])
+            where = f"; reproducer written to {self.reproducer} (replay: fourier opt {self.reproducer})"
+        detail = str(e) if isinstance(e, FourierError) else f"{type(e).__name__}: {e}"
+        tb = "" if isinstance(e, FourierError) else "\n" + "".join(traceback.format_tb(e.__traceback__)[-3:])
+        return PassError(
+            f"pass {p} (#{i + 1} of {len(self.passes)}) failed: {detail}; passes run before it: {ran}{where}{tb}"
+        )
+
     def _run(self, graph: Graph) -> PipelineReport:
         from fourier.ir.snapshot import take_snapshot
         from fourier.ir.verifier import verify
@@ -285,23 +298,17 @@ class PassManager:
                 result = p.run(graph)
                 if self.verify:
                     verify(graph)
+            except InferenceError as e:
+                node = e.node
+                if isinstance(node, Node) and node.rule is None and node.origin:
+                    # A node of the user's graph that its op rejects once a pass made more of its
+                    # inputs known (an axis computed by ops import does not evaluate): bad input.
+                    raise CompileError(
+                        f"{graph.source or 'the graph'}: {e} (found once pass {p} made its inputs known)"
+                    ) from e
+                raise self._failed(p, i, e, report, saved) from e
             except Exception as e:
-                ran = ", ".join(r.name for r in report.records) or "none"
-                where = ""
-                if saved is not None and self.reproducer is not None:
-                    write_reproducer(self.reproducer, saved, self.passes[: i + 1])
-                    where = (
-                        f"; reproducer written to {self.reproducer} (replay: fourier opt {self.reproducer})"
-                    )
-                detail = str(e) if isinstance(e, FourierError) else f"{type(e).__name__}: {e}"
-                tb = (
-                    ""
-                    if isinstance(e, FourierError)
-                    else "\n" + "".join(traceback.format_tb(e.__traceback__)[-3:])
-                )
-                raise PassError(
-                    f"pass {p} (#{i + 1} of {len(self.passes)}) failed: {detail}; passes run before it: {ran}{where}{tb}"
-                ) from e
+                raise self._failed(p, i, e, report, saved) from e
             seconds = time.perf_counter() - t0
             after_text = None
             if need_text:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fourier.errors import FourierError, VerificationError
+from fourier.errors import FourierError, InferenceError, VerificationError
 from fourier.ir.core import Graph, Node
 from fourier.ops.registry import REQUIRED, get_op, has_op, infer_node
 
@@ -48,7 +48,7 @@ def _check_types(node: Node, where: str) -> None:
     try:
         types, _ = infer_node(node)
     except FourierError as e:
-        raise VerificationError(f"{where}: inference fails: {e}") from e
+        raise InferenceError(f"{where}: inference fails: {e}", node) from e
     if len(types) != len(node.outputs):
         raise VerificationError(f"{where}: has {len(node.outputs)} outputs, its op infers {len(types)}")
     for v, t in zip(node.outputs, types):

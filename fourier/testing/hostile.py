@@ -430,4 +430,18 @@ FUZZ_REGRESSIONS: list[tuple[str, Callable[[], bytes], str]] = [
         ),
         "GraphImportError",
     ),
+    # A reduction axis that import does not evaluate (a sum over 5000 constants, past import's
+    # 4096-element limit) but fold-constants does: the Prod turned invalid inside the pipeline and
+    # was reported as a failing pass. It is the graph's fault: a CompileError naming the node.
+    (
+        "reduction-axis-known-only-after-folding",
+        _with(
+            _x,
+            lambda g: _const(g, "ones", np.ones(5000, np.int32), "int32"),
+            lambda g: _const(g, "zero", 0, "int32"),
+            lambda g: _node(g, "axis", "Sum", ("ones", "zero")),
+            lambda g: _node(g, "y", "Prod", ("x", "axis")),
+        ),
+        "CompileError",
+    ),
 ]
