@@ -8,7 +8,8 @@ a sequence symbol such as ``S``), or names the nodes that break it.
 Each value gets an abstract state:
 
 - ``free``   its contents depend neither on indexed input contents nor on the symbol's size
-  (constants, ``ZerosLike``, a ``Range`` over the symbol: index ``i`` holds ``i`` at any size);
+  (constants, ``ZerosLike``, a ``Range`` over a sequence symbol: index ``i`` holds ``i`` at any
+  size; a ``Range`` over the batch is ``size``: chunking a large batch moves rows);
 - ``size``   its contents depend on the symbol's size but on no indexed contents (``Shape(x)``,
   a reduction of a free tensor over a symbol-sized axis); fine as a shape operand, not as data;
 - ``rows``   element ``j`` along ``axis`` depends only on the inputs at index
@@ -147,6 +148,11 @@ def _has(d: Dim, symbol: str) -> bool:
     return isinstance(s, Sym) and symbol in s.names
 
 
+def _maybe(d: Dim, symbol: str) -> bool:
+    """Whether a dimension has, or might have (unknown), the symbol in it."""
+    return d == "?" or _has(d, symbol)
+
+
 def _concrete(s: int | Sym | None, env: dict[str, int]) -> int | None:
     if s is None:
         return None
@@ -267,6 +273,25 @@ def _movement(node: Node, ins: list[State], symbol: str) -> list[State]:
     from fourier.ops.registry import get_op
 
     data = _data_operands(node)
+    really_rows = any(ins[i].kind == "rows" for i in data)
+    ins = list(ins)
+    positional = False  # free operands whose contents depend on their position along the symbol
+    for i in data:
+        t = node.inputs[i].type
+        if ins[i].kind == "free" and (t.shape is None or "?" in t.shape):
+            # Contents may depend on positions along a dimension of unknown size: not followed.
+            if really_rows:
+                return [_mixed(node, f"moves data of unknown shape {t} with indexed data")] * len(
+                    node.outputs
+                )
+            return [SIZE] * len(node.outputs)
+        axes = [a for a, d in enumerate(t.shape or ()) if _has(d, symbol)]
+        if ins[i].kind == "free" and axes:
+            if len(axes) > 1 or t.shape is None or t.shape[axes[0]] != symbol:
+                return [_mixed(node, f"moves a tensor with {symbol} in several or folded dimensions")] * len(
+                    node.outputs
+                )
+            ins[i], positional = State("rows", axes[0]), True  # probe it like indexed data
     data_states = [ins[i] for i in data]
     rows = [s for s in data_states if s.kind == "rows"]
     sized = any(s.kind == "size" for s in data_states)
@@ -279,7 +304,7 @@ def _movement(node: Node, ins: list[State], symbol: str) -> list[State]:
         pads = _known(node.inputs[1], {symbol: PROBE_SIZES[0]})
         x = ins[0]
         if pads is not None and not np.asarray(pads)[x.axis].any():
-            return [x]
+            return [x if really_rows else FREE]
     opdef = get_op(node.op)
     results: list[list[tuple[int, dict[str, int], np.ndarray]]] = [[] for _ in node.outputs]
     for size in PROBE_SIZES:
@@ -309,7 +334,14 @@ def _movement(node: Node, ins: list[State], symbol: str) -> list[State]:
     states = []
     for j, v in enumerate(node.outputs):
         st = _recognise(results[j][0][2], v.type, symbol, results[j]) if v.type.shape is not None else None
-        states.append(st or _mixed(node, f"moves {symbol} elements across indices"))
+        if st is None:
+            if positional and not really_rows:  # free contents moved across positions
+                states.append(SIZE)
+                continue
+            st = _mixed(node, f"moves {symbol} elements across indices")
+        elif positional and not really_rows:
+            st = FREE  # positions kept: the contents at each position do not depend on the size
+        states.append(st)
     return states
 
 
@@ -363,10 +395,12 @@ def _reduce(node: Node, ins: list[State], symbol: str, axes: list[int] | None, k
     if axes is None:
         return _mixed(node, "reduction axes are not known at compile time")
     assert t.shape is not None
-    over_symbol = any(_has(t.shape[a], symbol) for a in axes)
+    over_symbol = any(_maybe(t.shape[a], symbol) for a in axes)
     if x.kind == "rows":
         if x.axis in axes:
             return _mixed(node, f"reduces over the {symbol} axis")
+        if over_symbol:
+            return _mixed(node, f"reduces over an axis whose size depends on {symbol}")
         return x.moved(x.axis if keep else x.axis - sum(a < x.axis for a in axes))
     if over_symbol or x.kind == "size":
         return SIZE
@@ -380,8 +414,8 @@ def _contraction(node: Node, ins: list[State], symbol: str, labels: Sequence[str
     for s, lab, v in zip(ins, labels, node.inputs):
         if s.kind == "size":
             sized = True
-        if s.kind == "free" and v.type.shape is not None:
-            sized |= any(_has(d, symbol) and lab[a] not in out for a, d in enumerate(v.type.shape))
+        if v.type.shape is not None:  # summing over a symbol-sized axis depends on the size
+            sized |= any(_maybe(d, symbol) and lab[a] not in out for a, d in enumerate(v.type.shape))
         if s.kind != "rows":
             continue
         label = lab[s.axis]
@@ -539,14 +573,25 @@ def _rule(node: Node, ins: list[State], symbol: str) -> list[State]:
             return [_mixed(node, "fills with indexed data")]
         return [value]
     if op == "Range":
-        start, _, delta = ins
-        return [SIZE if "size" in (start.kind, delta.kind) else FREE]
+        start, limit, delta = ins
+        if "size" in (start.kind, delta.kind):
+            return [SIZE]
+        # range(S) holds positions, which padding at the end keeps; range(N) holds a row's position
+        # in the batch, which splitting a large batch into chunks changes.
+        return [SIZE if limit.kind == "size" and symbol == BATCH else FREE]
     if op == "GatherV2":
         return [_gather(node, ins, symbol, env)]
     if op == "EmbeddingBag":
         table, ids = ins
         if table.kind != "free":
             return [_mixed(node, "looks up a table that depends on the data")]
+        tt = node.inputs[0].type
+        if tt.shape is None or (tt.shape and _maybe(tt.shape[0], symbol)):
+            return [
+                _mixed(node, f"looks up a table whose size depends on {symbol}")
+                if ids.kind == "rows"
+                else SIZE
+            ]
         t = node.inputs[1].type
         if ids.kind != "rows" or t.shape is None:
             return [ids]
@@ -554,10 +599,14 @@ def _rule(node: Node, ins: list[State], symbol: str) -> list[State]:
             return [_mixed(node, f"bags over the {symbol} axis")]
         return [ids]
     if op == "OneHot":
-        idx, _, on, off = ins
+        idx, depth, on, off = ins
         t = node.inputs[0].type
         if any(s.kind != "free" for s in (on, off)):
             return [_mixed(node, "on/off values depend on the data")]
+        if depth.kind != "free":  # which ids are in range depends on the size
+            return [
+                _mixed(node, f"one-hot depth depends on the size of {symbol}") if idx.kind == "rows" else SIZE
+            ]
         if idx.kind != "rows" or t.shape is None:
             return [idx]
         axis = int(node.attrs.get("axis", -1))
@@ -590,6 +639,11 @@ def _gather(node: Node, ins: list[State], symbol: str, env: dict[str, int]) -> S
     if axes is None:
         return _mixed(node, "gather axis is not known at compile time")
     axis, bd = axes[0], int(node.attrs.get("batch_dims", 0)) % max(len(it.shape), 1)
+    if params.kind != "rows" and _maybe(pt.shape[axis], symbol):
+        # Which ids are in range (out-of-range ids give zeros) depends on the size.
+        if indices.kind == "rows":
+            return _mixed(node, f"looks up a table whose size depends on {symbol}")
+        return SIZE
     if indices.kind == "size" or params.kind == "size":
         if "rows" in (params.kind, indices.kind):
             return _mixed(node, f"gathers with a value that depends on the size of {symbol}")

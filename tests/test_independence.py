@@ -121,6 +121,39 @@ MIXING: list[tuple[str, Callable[[], Any], str]] = [
         lambda: tf.reduce_sum(tf.multiply((x := _x())[:, None, :], x[None, :, :], name="mix"), 1),
         "mix",
     ),
+    (  # a free tensor over the batch reversed: position i holds N-1-i
+        "reversed-row-positions",
+        lambda: tf.multiply(x := _x(), _f(tf.range(tf.shape(x)[0]))[::-1][:, None], name="mix"),
+        "mix",
+    ),
+    (  # each row times the sum of a batch-sized free vector
+        "reduce-over-a-batch-sized-free-axis",
+        lambda: tf.reduce_sum((x := _x())[:, :1] * tf.ones_like(x[:, 0])[None, :], 1, name="mix"),  # x0 * N
+        "mix",
+    ),
+    (  # row ids looked up in a table as long as the batch: in range or not depends on N
+        "lookup-in-a-batch-sized-table",
+        lambda: (
+            tf.gather(tf.ones_like((x := _x())[:, 0]), tf.cast(tf.abs(x[:, 0]) * 3.0, tf.int32), name="mix")[
+                :, None
+            ]
+            * x
+        ),
+        "mix",
+    ),
+    (
+        "one-hot-as-deep-as-the-batch",
+        lambda: (
+            tf.one_hot(tf.cast(tf.abs((x := _x())[:, 0]) * 3.0, tf.int32), tf.shape(x)[0], name="mix")[:, :1]
+            * x
+        ),
+        "mix",
+    ),
+    (  # row i times i: padding keeps it, but a batch split into chunks renumbers rows
+        "row-position-within-the-batch",
+        lambda: tf.multiply(x := _x(), _f(tf.range(tf.shape(x)[0]))[:, None], name="mix"),
+        "mix",
+    ),
     (
         "position-from-end-of-batch",
         lambda: tf.multiply(x := _x(), _f(tf.shape(x)[0] - tf.range(tf.shape(x)[0]))[:, None], name="mix"),

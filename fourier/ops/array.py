@@ -644,6 +644,9 @@ def _range_infer(ctx: InferContext) -> list[TensorType]:
     vals = [ctx.known(i) for i in range(3)]
     dtype = ctx.attrs["Tidx"]
     if any(v is None or v.dtype == object for v in vals):
+        first, last, step = (ctx.dims(i) for i in range(3))
+        if first == [0] and step == [1] and last is not None and len(last) == 1:
+            return [TensorType(dtype, (last[0],))]  # range(N): N elements
         return [TensorType(dtype, (UNKNOWN,))]
     start, limit, delta = (float(np.asarray(v)) for v in vals)  # type: ignore[arg-type]
     if delta == 0:
