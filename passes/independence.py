@@ -528,8 +528,10 @@ def _rule(node: Node, ins: list[State], symbol: str) -> list[State]:
         reduced = None if rank0 is None else _axis_list(node, 1, rank0, env)
         keep = op == "Cumsum" or bool(node.attrs.get("keep_dims"))
         st = _reduce(node, ins, symbol, reduced, keep)
-        if op == "Cumsum" and st.kind == "size" and ins[0].kind == "free" and not node.attrs.get("reverse"):
-            return [FREE]  # a forward running sum at index i sees indices <= i only
+        forward = op == "Cumsum" and not node.attrs.get("reverse")
+        if forward and st.kind == "size" and ins[0].kind == "free" and symbol != BATCH:
+            return [FREE]  # a forward running sum at position i sees positions <= i only (not
+            # for the batch: chunking a large batch renumbers its rows)
         return [st]
     if op in _LAST_AXIS:
         if rank0 is None:

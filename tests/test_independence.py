@@ -154,6 +154,11 @@ MIXING: list[tuple[str, Callable[[], Any], str]] = [
         lambda: tf.multiply(x := _x(), _f(tf.range(tf.shape(x)[0]))[:, None], name="mix"),
         "mix",
     ),
+    (  # a running count over the batch: row i gets i + 1, which chunking renumbers
+        "running-count-over-the-batch",
+        lambda: tf.multiply(x := _x(), tf.cumsum(tf.ones_like(x[:, :1]), axis=0), name="mix"),
+        "mix",
+    ),
     (
         "position-from-end-of-batch",
         lambda: tf.multiply(x := _x(), _f(tf.shape(x)[0] - tf.range(tf.shape(x)[0]))[:, None], name="mix"),
