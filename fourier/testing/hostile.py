@@ -106,6 +106,11 @@ def _x(g: Any, shape: tuple[int, ...] = (-1, 8), dtype: str = "float32") -> Any:
     return _node(g, "x", "Placeholder", dtype=("type", dtype), shape=("shape", list(shape)))
 
 
+def _x_op(op: str, operand: Any, dtype: str) -> Callable[[], bytes]:
+    """``y = op(x, c)`` for the input ``x: float32[N, 8]`` and a constant ``c``."""
+    return _with(_x, lambda g: _const(g, "c", operand, dtype), lambda g: _node(g, "y", op, ("x", "c")))
+
+
 def _bytes(g: Any) -> bytes:
     return bytes(g.SerializeToString())
 
@@ -212,20 +217,12 @@ CASES: list[HostileCase] = [
     ),
     HostileCase(
         "huge-tile",
-        _with(
-            _x,
-            lambda g: _const(g, "m", [1 << 20, 1 << 20], "int32"),
-            lambda g: _node(g, "y", "Tile", ("x", "m")),
-        ),
+        _x_op("Tile", [1 << 20, 1 << 20], "int32"),
         "elements, more than",
     ),
     HostileCase(
         "huge-reshape",
-        _with(
-            _x,
-            lambda g: _const(g, "s", [1 << 40, 1 << 40], "int64"),
-            lambda g: _node(g, "y", "Reshape", ("x", "s")),
-        ),
+        _x_op("Reshape", [1 << 40, 1 << 40], "int64"),
         "node 'y' (Reshape)",
     ),
     HostileCase(
@@ -254,20 +251,12 @@ CASES: list[HostileCase] = [
     ),
     HostileCase(
         "add-of-float-and-int",
-        _with(
-            _x,
-            lambda g: _const(g, "c", np.ones(8, np.int32), "int32"),
-            lambda g: _node(g, "y", "AddV2", ("x", "c")),
-        ),
+        _x_op("AddV2", np.ones(8, np.int32), "int32"),
         "node 'y' (AddV2)",
     ),
     HostileCase(
         "matmul-of-int-and-float",
-        _with(
-            _x,
-            lambda g: _const(g, "w", np.ones((8, 2), np.int32), "int32"),
-            lambda g: _node(g, "y", "MatMul", ("x", "w")),
-        ),
+        _x_op("MatMul", np.ones((8, 2), np.int32), "int32"),
         "node 'y' (MatMul)",
     ),
     HostileCase(
@@ -327,11 +316,7 @@ CASES: list[HostileCase] = [
     ),
     HostileCase(
         "absurd-rank-reshape",
-        _with(
-            _x,
-            lambda g: _const(g, "s", [-1] + [1] * 99, "int32"),
-            lambda g: _node(g, "y", "Reshape", ("x", "s")),
-        ),
+        _x_op("Reshape", [-1] + [1] * 99, "int32"),
         "rank 100, more than 32",
     ),
     HostileCase(
