@@ -49,10 +49,7 @@ class TensorSpec:
         for d in self.shape:
             s = dim_to_sym(d)
             if isinstance(s, Sym):
-                size = s.coef
-                for name in s.names:
-                    size *= values[name]
-                out.append(size)
+                out.append(s.value(values))
             else:
                 out.append(int(d))
         return tuple(out)

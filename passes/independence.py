@@ -156,12 +156,7 @@ def _maybe(d: Dim, symbol: str) -> bool:
 def _concrete(s: int | Sym | None, env: dict[str, int]) -> int | None:
     if s is None:
         return None
-    if isinstance(s, int):
-        return s
-    out = s.coef
-    for n in s.names:
-        out *= env.get(n, OTHER_SIZE)
-    return out
+    return s if isinstance(s, int) else s.value(env, OTHER_SIZE)
 
 
 def _shape(t: TensorType, env: dict[str, int]) -> tuple[int, ...] | None:
@@ -218,7 +213,7 @@ def _probe(state: State, shape: tuple[int, ...], size: int, env: dict[str, int])
 
 
 def _recognise(
-    out: np.ndarray, t: TensorType, symbol: str, probes: Sequence[tuple[int, dict[str, int], np.ndarray]]
+    t: TensorType, symbol: str, probes: Sequence[tuple[int, dict[str, int], np.ndarray]]
 ) -> State | None:
     """The ``rows`` layout the probe outputs show, ``FREE`` if they hold no index, else None."""
     if all(not p.any() for _, _, p in probes):
@@ -333,7 +328,7 @@ def _movement(node: Node, ins: list[State], symbol: str) -> list[State]:
             results[j].append((size, env, np.asarray(o)))
     states = []
     for j, v in enumerate(node.outputs):
-        st = _recognise(results[j][0][2], v.type, symbol, results[j]) if v.type.shape is not None else None
+        st = _recognise(v.type, symbol, results[j]) if v.type.shape is not None else None
         if st is None:
             if positional and not really_rows:  # free contents moved across positions
                 states.append(SIZE)

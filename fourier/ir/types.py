@@ -7,6 +7,7 @@ arithmetic form of a symbolic dimension, used while shape values are propagated.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Union
 
@@ -71,6 +72,13 @@ class Sym:
         return NotImplemented
 
     __rmul__ = __mul__
+
+    def value(self, sizes: Mapping[str, int], default: int | None = None) -> int:
+        """The size with each name bound by ``sizes`` (``default`` for names it lacks)."""
+        out = self.coef
+        for name in self.names:
+            out *= sizes[name] if default is None else sizes.get(name, default)
+        return out
 
     def __str__(self) -> str:
         return str(sym_to_dim(self))
