@@ -83,5 +83,9 @@ class InputDtypeError(InputError, TypeError):
     """An input has the wrong dtype."""
 
 
+class InputTypeError(InputError, TypeError):
+    """A request is not a mapping of input names to arrays (a bare array, a list, None, ...)."""
+
+
 class InputShapeError(InputError):
     """An input has the wrong rank or a wrong non-batch dimension, or batches disagree."""

@@ -32,6 +32,7 @@ from fourier.errors import (
     InputDtypeError,
     InputError,
     InputShapeError,
+    InputTypeError,
     MissingInputError,
     UnknownInputError,
 )
@@ -67,6 +68,7 @@ class Model:
         self.metrics = Metrics(path.name)
         self.ready = False  # True once every bucket has run once (`warmup`)
         self._inputs = {s.name: s for s in self.signature.inputs}
+        self._unused = frozenset(s.name for s in self.signature.unused)
         self._fast = [
             (
                 s.name,
@@ -168,7 +170,9 @@ class Model:
     def _check_fast(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None] | None:
         """The common case (numpy arrays, all valid) in a few µs; None sends the request to
         `_check_slow`, which finds and names the problem."""
-        if len(inputs) != len(self._fast):
+        if len(inputs) != len(self._fast) and not (
+            self._unused and 0 < len(inputs) - len(self._fast) <= len(self._unused)
+        ):
             return None
         arrays = []
         batch: int | None = None
@@ -190,23 +194,28 @@ class Model:
                 elif shape[0] != batch:
                     return None
             arrays.append(x)
+        if len(inputs) != len(arrays) and not self._unused.issuperset(inputs.keys() - self._inputs.keys()):
+            return None
         return arrays, batch
 
     def _check_slow(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
-        unknown = [k for k in inputs if k not in self._inputs]
+        unknown = [k for k in inputs if k not in self._inputs and k not in self._unused]
         if unknown:
             raise UnknownInputError(
                 f"unknown input {unknown[0]!r}; the model's inputs are: "
-                + ", ".join(s.name for s in self.signature.inputs)
+                + ", ".join(s.name for s in (*self.signature.inputs, *self.signature.unused))
             )
         arrays: list[np.ndarray] = []
         batch: int | None = None
         batch_from = ""
         symbols: dict[str, tuple[int, str]] = {}
         for spec in self.signature.inputs:
-            if spec.name not in inputs:
+            if spec.name in inputs:
+                x = np.asarray(inputs[spec.name])
+            elif spec.default is not None:  # a PlaceholderWithDefault the caller did not feed
+                x = np.asarray(spec.default_array())
+            else:
                 raise MissingInputError(f"missing input {spec.name!r} (expected {_describe(spec)})")
-            x = np.asarray(inputs[spec.name])
             if x.dtype.name != spec.dtype:
                 raise InputDtypeError(f"input {spec.name!r}: expected dtype {spec.dtype}, got {x.dtype.name}")
             if x.ndim != len(spec.shape) or any(
@@ -248,10 +257,32 @@ class Model:
                 return b
         return buckets[-1]
 
-    def __call__(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Run the model on a dict of arrays (by input name); returns outputs by name."""
+    def _as_mapping(self, inputs: Any, named: dict[str, Any]) -> Mapping[str, Any]:
+        """The request as a mapping by input name: a dict, keyword arguments, or (for a model with
+        one input) the bare array; anything else is an `InputTypeError` saying what to pass."""
+        names = ", ".join(s.name for s in self.signature.inputs)
+        if named:
+            if inputs is not None:
+                raise InputTypeError("pass the inputs either as one dict or as keyword arguments, not both")
+            return named
+        if isinstance(inputs, Mapping):
+            return inputs
+        if len(self.signature.inputs) == 1 and isinstance(inputs, np.ndarray):
+            return {self.signature.inputs[0].name: inputs}
+        what = "nothing" if inputs is None else f"a {type(inputs).__name__}"
+        raise InputTypeError(
+            f"expected a dict of numpy arrays by input name (the model's inputs are: {names}), got {what}"
+        )
+
+    def __call__(
+        self, inputs: Mapping[str, Any] | np.ndarray | None = None, /, **named: Any
+    ) -> dict[str, np.ndarray]:
+        """Run the model on a dict of arrays by input name (or the same as keyword arguments, or
+        one bare array for a model with one input); returns outputs by name."""
         t0 = time.perf_counter()
         try:
+            if type(inputs) is not dict or named:
+                inputs = self._as_mapping(inputs, named)
             arrays, batch = self.check(inputs)
         except InputError as e:
             self.metrics.error(type(e).__name__)

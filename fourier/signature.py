@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fourier.ir.types import BATCH, Dim, Sym, dim_to_sym
+import numpy as np
+
+from fourier.ir.types import BATCH, Dim, Sym, dim_to_sym, numpy_dtype
 
 __all__ = ["TensorSpec", "Signature"]
 
@@ -22,6 +24,9 @@ class TensorSpec:
     name: str
     dtype: str
     shape: tuple[Dim, ...]
+    # The value used when a request omits this input (a TF PlaceholderWithDefault), flattened;
+    # None: the input is required.
+    default: tuple[Any, ...] | None = None
 
     @property
     def batched(self) -> bool:
@@ -57,12 +62,25 @@ class TensorSpec:
     def __str__(self) -> str:
         return f"{self.name}: {self.dtype}[{','.join(str(d) for d in self.shape)}]"
 
+    def default_array(self) -> np.ndarray | None:
+        """The default as a numpy array of this spec's (static) shape, or None."""
+        if self.default is None:
+            return None
+        shape = tuple(int(d) for d in self.shape)
+        return np.asarray(self.default, dtype=numpy_dtype(self.dtype)).reshape(shape)
+
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+        out: dict[str, Any] = {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+        if self.default is not None:
+            out["default"] = list(self.default)
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> TensorSpec:
-        return cls(str(d["name"]), str(d["dtype"]), tuple(d["shape"]))
+        default = d.get("default")
+        return cls(
+            str(d["name"]), str(d["dtype"]), tuple(d["shape"]), None if default is None else tuple(default)
+        )
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,10 @@ class Signature:
 
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
+    # Inputs the exported model declares but its outputs never read (deepctr's DIN exports a
+    # ``seq_length`` it does not use): not passed to the executables, accepted and ignored in a
+    # request, so a client sending the model's full feed is served.
+    unused: tuple[TensorSpec, ...] = ()
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -84,14 +106,18 @@ class Signature:
         return f"({ins}) -> ({outs})"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "inputs": [s.to_json() for s in self.inputs],
             "outputs": [s.to_json() for s in self.outputs],
         }
+        if self.unused:
+            out["unused"] = [s.to_json() for s in self.unused]
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Signature:
         return cls(
             tuple(TensorSpec.from_json(x) for x in d["inputs"]),
             tuple(TensorSpec.from_json(x) for x in d["outputs"]),
+            tuple(TensorSpec.from_json(x) for x in d.get("unused", ())),
         )

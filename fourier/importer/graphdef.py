@@ -29,6 +29,11 @@ __all__ = ["load_graph", "import_graphdef", "parse_graphdef"]
 _DROPPED = {"NoOp"}
 # Ops that forward their first input and are resolved on import.
 _FORWARDING = {"PlaceholderWithDefault"}
+# A PlaceholderWithDefault whose default is a constant of at most this many elements becomes an
+# input the caller may feed (the default is stored in the signature); a larger or computed default
+# is folded in as the graph's value and feeding it is refused.
+MAX_DEFAULT_ELEMENTS = 4096
+_INPUT_OPS = ("Placeholder", "PlaceholderWithDefault")
 # A GraphDef with more nodes than this is refused right after parsing.
 MAX_NODES = 1_000_000
 
@@ -213,7 +218,13 @@ def import_graphdef(
     graph.source, graph.source_sha256 = source, source_sha256
     values: dict[str, list[Value]] = {}
     for n in topo:
-        values[n] = _import_node(graph, nodes[n], values, source)
+        if nodes[n].op == "PlaceholderWithDefault":
+            values[n] = _import_defaulted(graph, nodes[n], nodes, values, source)
+        else:
+            values[n] = _import_node(graph, nodes[n], values, source)
+    for n in graph_def.node:
+        if n.op in _INPUT_OPS and n.name not in seen:
+            graph.unused_inputs.append((n.name, *_declared_type(n, source)))
 
     named: list[tuple[str, Value]] = []
     for i, ref in enumerate(out_refs):
@@ -229,6 +240,59 @@ def import_graphdef(
         named.append((label, outs[ref.index]))
     graph.set_outputs(named)
     return graph
+
+
+def _declared_type(node: Any, source: str) -> tuple[str, tuple[Any, ...]]:
+    """(dtype, shape) a Placeholder declares; an unknown rank is recorded as shape ()."""
+    where = f"{source}: node {node.name!r} ({node.op})"
+    if "dtype" not in node.attr:
+        raise GraphImportError(f"{where}: required attribute 'dtype' is missing")
+    dtype = decode_attr(node.attr["dtype"], "type", f"{where} attribute 'dtype'")
+    shape = None
+    if "shape" in node.attr:
+        shape = decode_attr(node.attr["shape"], "shape", f"{where} attribute 'shape'", batch_first=True)
+    if shape is None:
+        return dtype, ()
+    return dtype, tuple(sequence_dim(axis) if d == UNKNOWN else d for axis, d in enumerate(shape))
+
+
+def _import_defaulted(
+    graph: Graph, node: Any, nodes: dict[str, Any], values: dict[str, list[Value]], source: str
+) -> list[Value]:
+    """A PlaceholderWithDefault: an input the caller may feed, with its constant default recorded
+    (`Graph.input_defaults`), shaped like the default where its declared shape is unknown (the
+    default fixes what TensorFlow would return unfed). A computed or large default is forwarded as
+    the graph's own value, as TensorFlow does when the input is not fed."""
+    data = [i for i in node.input if not i.startswith("^")]
+    if not data:
+        raise GraphImportError(f"{source}: node {node.name!r} ({node.op}): expected 1 input, got 0")
+    ref = _parse_ref(data[0])
+    src = nodes[ref.node]
+    value = values[ref.node][ref.index] if ref.index < len(values[ref.node]) else None
+    if src.op != "Const" or value is None or value.producer.op != "Const":
+        return _import_node(graph, node, values, source)
+    default = value.producer.attrs["value"]
+    if default.size > MAX_DEFAULT_ELEMENTS:
+        return _import_node(graph, node, values, source)
+    dtype, declared = _declared_type(node, source)
+    if dtype != default.dtype.name:
+        raise GraphImportError(
+            f"{source}: node {node.name!r} ({node.op}): dtype attribute says {dtype}, "
+            f"its default is {default.dtype.name}"
+        )
+    shape = tuple(int(d) for d in default.shape)
+    if declared and len(declared) == len(shape):
+        for want, got in zip(declared, shape):
+            if isinstance(want, int) and want != got:
+                raise GraphImportError(
+                    f"{source}: node {node.name!r} ({node.op}): its default has shape {list(shape)}, "
+                    f"which does not fit the declared shape {list(declared)}"
+                )
+    ir = graph.add_node(
+        "Placeholder", [], {"dtype": dtype, "shape": shape}, name=node.name, origin=(node.name,)
+    )
+    graph.input_defaults[node.name] = default
+    return ir.outputs
 
 
 def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source: str) -> list[Value]:

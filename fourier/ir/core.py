@@ -73,6 +73,10 @@ class Graph:
         self.source_sha256 = ""  # hash of the bytes it was imported from
         self.nodes: list[Node] = []
         self.outputs: list[tuple[str, Value]] = []
+        # From the importer, for the signature: inputs the model declares that no output reads
+        # (name, dtype, shape), and the defaults of inputs a caller may omit (by input name).
+        self.unused_inputs: list[tuple[str, str, tuple[Any, ...]]] = []
+        self.input_defaults: dict[str, Any] = {}
         self._names: set[str] = set()
 
     # -- construction -------------------------------------------------------------------------

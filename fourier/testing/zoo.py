@@ -223,6 +223,9 @@ def _build_din(seed: int) -> tuple[Any, list[dict[str, Any]]]:
                 embeddings_initializer=init(0.0, 0.05, seed=seed + i),
             ),
             maxlen=HIST_LEN,
+            # As deepctr users export it: a length input the attention never reads (it masks the
+            # zero padding instead); Fourier keeps it in the signature and ignores it.
+            length_name="seq_length",
         )
         for i in (1, 2)
     ]
@@ -238,6 +241,7 @@ def _build_din(seed: int) -> tuple[Any, list[dict[str, Any]]]:
         }
         for i in (1, 2)
     ]
+    spec.append({"name": "seq_length", "dtype": "int32", "shape": [1], "low": 0, "high": HIST_LEN + 1})
     return model, spec
 
 
