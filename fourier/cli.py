@@ -1,39 +1,74 @@
-"""The ``fourier`` command line: compile, inspect, run, import."""
+"""The ``fourier`` command line: compile, inspect, run, import.
+
+Every mistake is one line on stderr naming the file, flag or input, with exit code 1 (`main`).
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from fourier.errors import FourierError
+from fourier.errors import ArtifactError, FourierError, GraphImportError
 
-console = Console(stderr=True)
+# soft_wrap: progress and notes are never wrapped at the terminal's (or a pipe's 80) columns
+console = Console(stderr=True, soft_wrap=True, highlight=False)
 stdout = Console()
 
+MANIFEST = "manifest.json"
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
-def _parse_buckets(value: str) -> list[int]:
+
+def _parse_sizes(value: str) -> list[int]:
+    """``"32,64,128"`` -> ``[32, 64, 128]``: positive integers, or a BadParameter."""
     try:
-        return [int(x) for x in value.split(",") if x.strip()]
+        sizes = [int(x) for x in value.split(",") if x.strip()]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+        raise click.BadParameter(f"expected comma-separated positive integers, got {value!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter(f"expected comma-separated positive integers, got {value!r}")
+    return sizes
 
 
-def _parse_dims(values: tuple[str, ...]) -> dict[str, list[int]]:
+def _sizes_option(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
+    return None if value is None else _parse_sizes(value)
+
+
+def _dims_option(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, list[int]]:
     """``("S=16,32", "S2=8")`` -> ``{"S": [16, 32], "S2": [8]}``."""
     out: dict[str, list[int]] = {}
     for v in values:
         name, _, sizes = v.partition("=")
         if not name.strip() or not sizes:
             raise click.BadParameter(f"expected NAME=SIZE,SIZE,..., got {v!r}")
-        out[name.strip()] = _parse_buckets(sizes)
+        try:
+            out[name.strip()] = _parse_sizes(sizes)
+        except click.BadParameter as e:
+            raise click.BadParameter(f"{name.strip()}: {e.message}") from None
     return out
+
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _bytes_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """``"4294967296"``, ``"4GiB"``, ``"512M"`` -> bytes (binary units)."""
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", value, re.IGNORECASE)
+    if not m or float(m.group(1)) <= 0:
+        raise click.BadParameter(f"expected a positive size such as 8GiB, 512MiB or 1000000, got {value!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 def _size(n: float) -> str:
@@ -44,6 +79,79 @@ def _size(n: float) -> str:
     return str(n)
 
 
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 pointed at /dev/null: its C++ start-up logs
+    (absl, since TF 2.16) ignore TF_CPP_MIN_LOG_LEVEL. The importer's own import is then a no-op;
+    without TensorFlow it says that a SavedModel needs it."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            except ImportError:
+                pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _check_model(path: Path, reproducer: bool = False) -> bool:
+    """Refuse what is not a model before importing anything (TensorFlow takes seconds): an
+    artifact, a directory without a SavedModel (or a reproducer, where ``reproducer``). True for
+    a SavedModel directory (importing it needs TensorFlow)."""
+    if not path.is_dir():
+        return False
+    if (path / MANIFEST).exists():
+        raise GraphImportError(f"{path}: this is a Fourier artifact, not a model: use fourier run/inspect")
+    if reproducer and (path / "pipeline.txt").exists():
+        return False
+    if not any((path / f).exists() for f in SAVED_MODEL_FILES):
+        what = (
+            "a pass reproducer: replay it with fourier opt"
+            if (path / "pipeline.txt").exists()
+            else "a model is a .pb, .pbtxt or SavedModel directory"
+        )
+        raise GraphImportError(f"{path}: not a model: no saved_model.pb in this directory ({what})")
+    return True
+
+
+def _check_artifact(path: Path) -> None:
+    """Refuse a model given where an artifact is expected."""
+    model = path.is_file() and path.suffix in (".pb", ".pbtxt")
+    model = model or (path.is_dir() and any((path / f).exists() for f in SAVED_MODEL_FILES))
+    if model and not (path / MANIFEST).exists():
+        raise ArtifactError(
+            f"{path}: this is a model, not an artifact: compile it first with fourier compile"
+        )
+    if path.is_file():
+        raise ArtifactError(f"{path}: not a Fourier artifact (a file; an artifact is a directory)")
+
+
+def _check_out(target: Path, model: Path) -> None:
+    """Refuse an artifact directory that would overwrite the model or something else."""
+    hint = ["-o", "--out"]
+    if target.resolve() == model.resolve():
+        raise click.BadParameter(
+            f"{target} is the input model; name a new artifact directory", param_hint=hint
+        )
+    if target.exists() and not target.is_dir():
+        raise click.BadParameter(
+            f"{target} exists and is a file, not an artifact directory; refusing to overwrite it",
+            param_hint=hint,
+        )
+    parent = next((p for p in target.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise click.BadParameter(f"{target}: {parent} is a file, not a directory", param_hint=hint)
+    if target.is_dir() and not (target / MANIFEST).exists() and any(target.iterdir()):
+        raise click.BadParameter(
+            f"{target} exists and is not a Fourier artifact; refusing to overwrite it", param_hint=hint
+        )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fourier")
 def cli() -> None:
@@ -52,15 +160,31 @@ def cli() -> None:
 
 @cli.command("compile")
 @click.argument("model", type=click.Path(exists=True, path_type=Path))
-@click.option("--buckets", "-b", default="32,64,128", show_default=True, help="batch sizes to compile")
+@click.option(
+    "--buckets",
+    "-b",
+    default="32,64,128",
+    show_default=True,
+    callback=_sizes_option,
+    help="batch sizes to compile",
+)
 @click.option(
     "--dim",
     "dims",
     multiple=True,
     metavar="NAME=SIZES",
+    callback=_dims_option,
     help="sizes to compile for an unknown non-batch input dimension, e.g. S=16,32,64 (repeatable)",
 )
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="artifact directory [MODEL.fourier]")
+@click.option(
+    "--max-bucket-bytes",
+    default=None,
+    metavar="SIZE",
+    callback=_bytes_option,
+    help="refuse a bucket whose inputs alone take more than SIZE a call, e.g. 8GiB [4GiB]; "
+    "one above 256 MiB is compiled with a note",
+)
 @click.option("--platform", default=None, help="cpu, cuda, ... [JAX's default device]")
 @click.option("--outputs", default=None, help="comma-separated output tensors [graph sinks]")
 @click.option(
@@ -79,9 +203,10 @@ def cli() -> None:
 )
 def compile_cmd(
     model: Path,
-    buckets: str,
-    dims: tuple[str, ...],
+    buckets: list[int],
+    dims: dict[str, list[int]],
     out: Path | None,
+    max_bucket_bytes: int | None,
     platform: str | None,
     outputs: str | None,
     opt_level: int,
@@ -91,42 +216,54 @@ def compile_cmd(
     report_dir: Path | None,
 ) -> None:
     """Compile MODEL (.pb, .pbtxt or SavedModel dir) into an artifact."""
-    from fourier.compiler import compile_model
+    saved_model = _check_model(model)
+    target = out or (model.resolve() if model.name in ("", "..") else model).with_suffix(".fourier")
+    _check_out(target, model)
+    if saved_model:
+        _import_tensorflow_quietly()
+    from fourier.compiler import bucket_input_bytes, compile_model
 
-    target = out or model.with_suffix(".fourier")
-    sizes = _parse_buckets(buckets)
-    started: dict[Any, float] = {}
+    progress = {"header": False, "open": False}  # an error after "compiling ..." starts a new line
 
     def on_start(label: str) -> None:
-        started[label] = time.perf_counter()
-        console.print(f"  compiling {label} ...", end="")
+        if not progress["header"]:  # printed with the first bucket: a refusal before it is one line
+            console.print(f"[bold]fourier compile[/bold] {escape(str(model))} -> {escape(str(target))}")
+            progress["header"] = True
+        console.print(f"  compiling {escape(label)} ...", end="")
+        progress["open"] = True
 
     def on_bucket(label: str, seconds: float) -> None:
         console.print(f" {seconds:.2f} s")
+        progress["open"] = False
 
-    console.print(f"[bold]fourier compile[/bold] {model} -> {target}")
-    report = compile_model(
-        model,
-        target,
-        sizes,
-        platform=platform,
-        outputs=outputs.split(",") if outputs else None,
-        on_start=on_start,
-        on_bucket=on_bucket,
-        opt_level=opt_level,
-        pipeline=pipeline,
-        verify_passes=verify_passes,
-        reproducer=reproducer,
-        snapshots=report_dir is not None,
-        dims=_parse_dims(dims),
-    )
+    try:
+        report = compile_model(
+            model,
+            target,
+            buckets,
+            platform=platform,
+            outputs=outputs.split(",") if outputs else None,
+            on_start=on_start,
+            on_bucket=on_bucket,
+            opt_level=opt_level,
+            pipeline=pipeline,
+            verify_passes=verify_passes,
+            reproducer=reproducer,
+            snapshots=report_dir is not None,
+            dims=dims,
+            max_bucket_bytes=max_bucket_bytes,
+        )
+    except BaseException:
+        if progress["open"]:
+            console.print()
+        raise
     if report_dir is not None:
         from fourier.viewer import write_report_dir
 
         paths = write_report_dir(report.passes, report_dir, model.name, str(model))
-        console.print(f"pass report: {', '.join(map(str, paths))}")
+        console.print(f"pass report: {escape(', '.join(map(str, paths)))}")
     for note in report.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
     table = Table(title="compiled", show_header=False)
     table.add_row("artifact", str(report.out))
     table.add_row("signature", str(report.signature))
@@ -135,6 +272,19 @@ def compile_cmd(
     )
     table.add_row("passes", f"{report.passes.pipeline or '(none)'} ({report.passes.seconds:.2f} s)")
     table.add_row("buckets", ", ".join(map(str, report.buckets)) if report.buckets else "static shapes")
+    largest = {k: max(v) for k, v in dims.items() if k in report.signature.symbols}
+    at = f" (at {', '.join(f'{k}={v}' for k, v in largest.items())})" if largest else ""
+    table.add_row(
+        "input bytes",
+        (
+            ", ".join(
+                f"{b}: {_size(bucket_input_bytes(report.signature, b, largest))}" for b in report.buckets
+            )
+            if report.buckets
+            else _size(bucket_input_bytes(report.signature, 0, {}))
+        )
+        + f" per call{at}",
+    )
     table.add_row(
         "compile seconds", f"{sum(report.bucket_seconds.values()):.2f} ({report.total_seconds:.2f} total)"
     )
@@ -146,6 +296,7 @@ def compile_cmd(
 @click.argument("artifact", type=click.Path(exists=True, path_type=Path))
 def inspect_cmd(artifact: Path) -> None:
     """Show an artifact's signature, buckets, versions and sizes."""
+    _check_artifact(artifact)
     from fourier.artifact import artifact_digest, read_manifest
 
     m = read_manifest(artifact, verify=True)
@@ -195,35 +346,57 @@ def _random_inputs(model: Any, batch: int, seed: int, dims: dict[str, int]) -> d
     return feeds
 
 
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file, or a BadParameter naming ``--inputs`` and the file."""
+    if not zipfile.is_zipfile(path):
+        raise click.BadParameter(
+            f"{path} is not an .npz file (write one with numpy.savez(path, name=array, ...))",
+            param_hint="'--inputs'",
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise click.BadParameter(f"{path}: unreadable .npz ({e})", param_hint="'--inputs'") from e
+
+
 @cli.command("run")
 @click.argument("artifact", type=click.Path(exists=True, path_type=Path))
-@click.option("--batch", default=1, show_default=True, help="batch size of random inputs")
-@click.option("--inputs", "npz", type=click.Path(exists=True, path_type=Path), help=".npz of inputs by name")
-@click.option("--repeat", default=20, show_default=True, help="timed runs after one warm-up")
+@click.option(
+    "--batch", default=1, show_default=True, type=click.IntRange(min=1), help="batch size of random inputs"
+)
+@click.option(
+    "--inputs",
+    "npz",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=".npz of inputs by name (numpy.savez)",
+)
+@click.option(
+    "--repeat", default=20, show_default=True, type=click.IntRange(min=0), help="timed runs after one warm-up"
+)
 @click.option("--seed", default=0, show_default=True)
 @click.option(
     "--dim",
     "dims",
     multiple=True,
     metavar="NAME=SIZE",
+    callback=_dims_option,
     help="size of a symbolic input dimension for random inputs [the first compiled one]",
 )
 def run_cmd(
-    artifact: Path, batch: int, npz: Path | None, repeat: int, seed: int, dims: tuple[str, ...]
+    artifact: Path, batch: int, npz: Path | None, repeat: int, seed: int, dims: dict[str, list[int]]
 ) -> None:
     """Run an artifact on random (or .npz) inputs; print outputs and latency."""
+    _check_artifact(artifact)
+    feeds = _read_npz(npz) if npz else None
     from fourier.runtime import load
 
     model = load(artifact)
-    console.print(
-        f"loaded {artifact} in {model.load_info.seconds * 1e3:.1f} ms on {model.load_info.platform}"
-    )
-    if npz:
-        with np.load(npz, allow_pickle=False) as data:
-            feeds = {k: data[k] for k in data.files}
-    else:
+    info = model.load_info
+    console.print(f"loaded {escape(str(artifact))} in {info.seconds * 1e3:.1f} ms on {info.platform}")
+    if feeds is None:
         sizes = dict(zip(model.signature.symbols, model.shapes[0][1:]))
-        sizes.update({k: v[0] for k, v in _parse_dims(dims).items()})
+        sizes.update({k: v[0] for k, v in dims.items()})
         feeds = _random_inputs(model, batch, seed, sizes)  # type: ignore[arg-type]
     result = model(feeds)
     times = []
@@ -243,7 +416,7 @@ def run_cmd(
 
 
 @cli.command("opt")
-@click.argument("model", type=click.Path(exists=True, path_type=Path))
+@click.argument("model", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "-p", "--passes", "pipeline", default=None, help="pass pipeline, e.g. 'prune,fold-constants,cse'"
 )
@@ -261,7 +434,7 @@ def run_cmd(
 @click.option("--at", "at", default=None, help="with --explain-rule: only this node")
 @click.option("--list-passes", is_flag=True, help="list the passes and exit")
 def opt_cmd(
-    model: Path,
+    model: Path | None,
     pipeline: str | None,
     opt_level: int | None,
     out: Path | None,
@@ -274,11 +447,15 @@ def opt_cmd(
     list_passes: bool,
 ) -> None:
     """Run a pass pipeline on MODEL (a graph file, or a reproducer directory) and print the IR."""
+    if model is None and not list_passes:
+        raise click.UsageError(
+            "Missing argument 'MODEL' (a graph file or reproducer directory), or --list-passes"
+        )
     from fourier.ir.verifier import verify
     from fourier.passes.manager import PassManager, all_passes, parse_pipeline
     from fourier.viewer.terminal import pass_table
 
-    if list_passes:
+    if list_passes or model is None:
         table = Table(title="passes")
         table.add_column("name")
         table.add_column("what")
@@ -308,12 +485,14 @@ def _graph_and_pipeline(
 ) -> tuple[Any, str]:
     """The graph to optimize and the pipeline text: a reproducer directory brings both (an
     explicit pipeline wins), a graph file takes ``pipeline`` or the passes of ``opt_level`` (-O2)."""
+    if _check_model(model, reproducer=True):
+        _import_tensorflow_quietly()
     from fourier.importer import load_graph
     from fourier.passes.manager import OPT_LEVELS, read_reproducer
 
     if model.is_dir() and (model / "pipeline.txt").exists():
         graph, replay = read_reproducer(model)
-        console.print(f"replaying reproducer {model}: {replay}")
+        console.print(f"replaying reproducer {escape(str(model))}: {escape(replay)}")
         return graph, pipeline if pipeline is not None else replay
     graph = load_graph(model, outputs.split(",") if outputs else None)
     return graph, pipeline if pipeline is not None else OPT_LEVELS[2 if opt_level is None else opt_level]
@@ -353,7 +532,14 @@ def _explain(graph: Any, passes: Any, rule_name: str, at: str | None) -> None:
 @click.option("-p", "--passes", "pipeline", default=None, help="pass pipeline [the -O2 pipeline]")
 @click.option("--pass", "only", default=None, help="show only this pass (name or number)")
 @click.option("--outputs", default=None, help="comma-separated output tensors")
-@click.option("-U", "--context", default=2, show_default=True, help="lines of context in the diffs")
+@click.option(
+    "-U",
+    "--context",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="lines of context in the diffs",
+)
 @click.option(
     "--html",
     "html_out",
@@ -397,18 +583,37 @@ def diff_cmd(
     "histogram",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="batch-size histogram (model.metrics.save_histogram)",
+    help='batch-size histogram, JSON: {"batch_sizes": {"SIZE": COUNT, ...}} (model.metrics.save_histogram)',
 )
-@click.option("--max-buckets", "-k", default=3, show_default=True, help="how many buckets to recommend")
-@click.option("--current", default=None, help="the buckets served now, e.g. 32,64,128")
+@click.option(
+    "--max-buckets",
+    "-k",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="how many buckets to recommend",
+)
+@click.option(
+    "--current", default=None, callback=_sizes_option, help="the buckets served now, e.g. 32,64,128"
+)
 @click.option(
     "--artifact", type=click.Path(exists=True, path_type=Path), help="read the current buckets from it"
 )
-def buckets_cmd(histogram: Path, max_buckets: int, current: str | None, artifact: Path | None) -> None:
-    """Recommend the buckets that minimize expected padded rows for a served batch-size histogram."""
+def buckets_cmd(histogram: Path, max_buckets: int, current: list[int] | None, artifact: Path | None) -> None:
+    """Recommend the buckets that minimize expected padded rows for a served batch-size histogram.
+
+    \b
+    The --histogram file is JSON: batch size -> number of requests of that many
+    rows, as model.metrics.save_histogram(path) writes it (one count a request):
+      {"batch_sizes": {"1": 500, "3": 300, "17": 100, "300": 5}}
+    A bare {"1": 500, ...} object is read too. Sizes are integers >= 1 (strings,
+    as JSON keys), counts integers >= 0, and at least one count is above 0.
+    """
     from fourier.advisor import advise, read_histogram
 
-    now = _parse_buckets(current) if current else None
+    now = current
+    if artifact is not None:
+        _check_artifact(artifact)
     if artifact is not None and now is None:
         from fourier.artifact import read_manifest
 
@@ -429,6 +634,8 @@ def buckets_cmd(histogram: Path, max_buckets: int, current: str | None, artifact
 @click.option("--outputs", default=None, help="comma-separated output tensors")
 def import_cmd(model: Path, outputs: str | None) -> None:
     """Import MODEL and print its IR."""
+    if _check_model(model):
+        _import_tensorflow_quietly()
     from fourier.importer import load_graph
     from fourier.ir.verifier import verify
 
@@ -437,15 +644,41 @@ def import_cmd(model: Path, outputs: str | None) -> None:
     click.echo(str(graph), nl=False)
 
 
-def main() -> None:
-    """Entry point: run the CLI, turning Fourier's errors into one clear line and exit code 1."""
+def _one_line(text: str) -> str:
+    """A message on one line: the lines of a multi-line message joined with '; '."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    head, rest = lines[0], "; ".join(lines[1:])
+    return f"{head} {rest}" if head.endswith(":") else f"{head}; {rest}" if rest else head
+
+
+def _error(where: str, message: str) -> None:
+    """One line on stderr, never wrapped (click strips the colour when stderr is not a terminal)."""
+    click.echo(f"{where}: {click.style('error:', fg='red', bold=True)} {_one_line(message)}", err=True)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning every mistake (a usage error, a Fourier error, a file that
+    cannot be read or written) into one line on stderr naming the culprit and exit code 1."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=args, prog_name="fourier", standalone_mode=False)
     except click.exceptions.Abort:
         sys.exit(130)
+    except click.UsageError as e:
+        path = e.ctx.command_path if e.ctx is not None else "fourier"
+        _error(path, f"{e.format_message()} (see '{path} -h')")
+        sys.exit(1)
     except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
+        _error("fourier", e.format_message())
+        sys.exit(1)
     except FourierError as e:
-        console.print(f"[red]error:[/red] {type(e).__name__}: {e}", highlight=False)
+        _error("fourier", f"{type(e).__name__}: {e}")
+        sys.exit(1)
+    except BrokenPipeError:  # `fourier import model.pb | head`: the reader left; nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as e:
+        _error("fourier", f"{e.filename}: {e.strerror}" if e.filename else f"{type(e).__name__}: {e}")
         sys.exit(1)

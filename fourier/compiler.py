@@ -138,13 +138,80 @@ def check_padding(graph: Graph, when: str = "") -> dict[str, Any]:
     return out
 
 
-def _check_buckets(buckets: Sequence[int]) -> list[int]:
-    out = sorted(set(int(b) for b in buckets))
+def _check_buckets(
+    buckets: Sequence[int] | str,
+    signature: Signature | None = None,
+    combos: Sequence[Mapping[str, int]] = ({},),
+    max_bucket_bytes: int | None = None,
+    notes: list[str] | None = None,
+    warn_bucket_bytes: int = 256 << 20,
+) -> list[int]:
+    """The distinct bucket sizes, sorted, from a sequence of integers or text such as ``"32,64"``.
+
+    With ``signature``: a bucket whose inputs alone (at the largest sizes in ``combos`` of the
+    other symbolic dimensions) take more than ``max_bucket_bytes`` a call (None: 4 GiB) is
+    refused, and one above ``warn_bucket_bytes`` (256 MiB) is noted in ``notes``: every batch is
+    padded up to its bucket, so such a bucket is slow for the batches it serves and may not even
+    be allocatable at load."""
+    import operator
+
+    items: list[Any]
+    try:
+        items = buckets.split(",") if isinstance(buckets, str) else list(buckets)
+    except TypeError:  # one size, or something that is not sizes at all (refused below)
+        items = [buckets]
+    out: set[int] = set()
+    for b in items:
+        if isinstance(b, str) and not b.strip():
+            continue
+        try:
+            out.add(int(b.strip()) if isinstance(b, str) else operator.index(b))
+        except (TypeError, ValueError):
+            raise CompileError(
+                f"buckets: expected batch sizes (integers, or text such as '32,64,128'), got {buckets!r}"
+            ) from None
     if not out:
-        raise CompileError("no buckets given")
-    if out[0] < 1:
-        raise CompileError(f"bucket sizes must be positive, got {out[0]}")
-    return out
+        raise CompileError(f"buckets: no bucket sizes given ({buckets!r})")
+    sizes = sorted(out)
+    if sizes[0] < 1:
+        raise CompileError(f"buckets: sizes must be positive, got {sizes[0]}")
+    if signature is None:
+        return sizes
+    limit = 4 << 30 if max_bucket_bytes is None else int(max_bucket_bytes)
+
+    def show(n: int) -> str:
+        return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n} B"
+
+    def need(batch: int) -> int:
+        return max(bucket_input_bytes(signature, batch, combo) for combo in combos)
+
+    over = [b for b in sizes if need(b) > limit]
+    if over:
+        row = need(1) - need(0)
+        fit = (limit - need(0)) // row if row > 0 else 0
+        raise CompileError(
+            f"bucket {over[0]}: its inputs alone take {show(need(over[0]))} ({need(over[0])} bytes) "
+            f"a call, above the limit of {show(limit)} per bucket"
+            + (f" (buckets up to {fit} fit)" if fit > 0 else "")
+            + "; use smaller buckets, or raise the limit with --max-bucket-bytes (max_bucket_bytes=)"
+        )
+    big = [b for b in sizes if need(b) > warn_bucket_bytes]
+    if big and notes is not None:
+        notes.append(
+            f"bucket {big[0]}: its inputs alone take {show(need(big[0]))} a call (above "
+            f"{show(warn_bucket_bytes)}); every batch is padded up to its bucket, so the batches it "
+            "serves run slowly and serving needs that memory a call"
+        )
+    return sizes
+
+
+def bucket_input_bytes(signature: Signature, batch: int, dims: Mapping[str, int]) -> int:
+    """Bytes of one call's inputs at ``batch`` rows and the symbol sizes ``dims``."""
+    import math
+
+    from fourier.ir.types import numpy_dtype
+
+    return sum(math.prod(s.concrete(batch, dims)) * numpy_dtype(s.dtype).itemsize for s in signature.inputs)
 
 
 def _arg_specs(
@@ -219,7 +286,7 @@ def _packed(lowered: Any, layout: PackLayout, signature: Signature) -> Any:
 def compile_model(
     model: str | Path | Graph,
     out: str | Path,
-    buckets: Sequence[int] = DEFAULT_BUCKETS,
+    buckets: Sequence[int] | str = DEFAULT_BUCKETS,
     *,
     platform: str | None = None,
     outputs: Sequence[str] | None = None,
@@ -233,6 +300,7 @@ def compile_model(
     snapshots: bool = False,
     pack_inputs: bool = True,
     dims: Mapping[str, Sequence[int]] | None = None,
+    max_bucket_bytes: int | None = None,
 ) -> CompileReport:
     """Compile ``model`` (a path or an imported Graph) into the artifact directory ``out``.
 
@@ -271,7 +339,7 @@ def compile_model(
     bucketed = any(s.batched for s in signature.inputs)
     sizes: list[int | None]
     if bucketed:
-        sizes = list(_check_buckets(buckets))
+        sizes = list(_check_buckets(buckets, signature, combos, max_bucket_bytes, notes))
     else:
         sizes = [None]
         notes.append(
