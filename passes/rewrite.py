@@ -388,23 +388,85 @@ def apply_rules(graph: Graph, rules: RuleSet, *, max_rewrites: int | None = None
 
 @dataclass
 class Explanation:
-    """Why a rule did or did not match at one node."""
+    """Why a rule did or did not match at one node.
+
+    ``fired``: the node was made by this rule (its recorded provenance, ``Node.rule``), so the
+    rule matched there once and its result is what stands now; ``reason`` then says where, from
+    which TF nodes. ``made_by`` is the rule that made the node (None: imported as is) and
+    ``origin`` the TF nodes it stands for.
+    """
 
     node: str
     op: str
     matched: bool
     reason: str
+    fired: bool = False
+    made_by: str | None = None
+    origin: tuple[str, ...] = ()
+
+
+MAX_ORIGIN_SHOWN = 8  # TF node names quoted in an explanation; the rest are counted
+
+
+def _tf_nodes(origin: Sequence[str]) -> str:
+    shown = ", ".join(origin[:MAX_ORIGIN_SHOWN])
+    more = len(origin) - MAX_ORIGIN_SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _rule_owners() -> dict[str, str]:
+    """Rule name -> the pass that runs it, for every rule of a registered rule-set pass."""
+    from fourier.passes.rules import all_rules
+
+    return {name: owner for name, (owner, _) in all_rules().items()}
 
 
 def explain_rule(graph: Graph, rule: Rule, at: str | None = None) -> list[Explanation]:
-    """For each node a rule could be rooted at (or only ``at``), whether it matches and why not."""
+    """For each node a rule could be rooted at (or only ``at``), whether it matches and why not.
+
+    A node the rule made (its provenance names the rule) is reported as the match that fired,
+    ``rewritten by RULE in pass P (from TF nodes ...)``, instead of matching the pattern again on
+    the rewritten node (where the root op is gone). Without ``at`` those nodes are listed too,
+    first. ``at`` may also name a TensorFlow node that a rewrite fused away: the nodes whose
+    provenance lists it are explained. A node made by another rule is explained as a match
+    attempt that also says which rule made it (only the last rule to rewrite a node is recorded).
+    """
+    owners = _rule_owners()
+    if at is None:
+        fired = [n for n in graph.nodes if n.rule == rule.name]
+        tried = [n for n in graph.nodes if n.op in rule.pattern.ops and n.rule != rule.name]
+        nodes, via = fired + tried, ""
+    else:
+        nodes = [n for n in graph.nodes if n.name == at]
+        via = ""
+        if not nodes:  # a TF node a rewrite fused away: the nodes that stand for it now
+            nodes = [n for n in graph.nodes if at in n.origin]
+            via = f"TF node {at} is now part of this node; "
     rw = Rewriter(graph)
     out = []
-    for node in graph.nodes:
-        if at is not None and node.name != at:
+    for node in nodes:
+        origin = node.origin or (node.name,)
+        if node.rule == rule.name:
+            where = f" in pass {owners[rule.name]}" if rule.name in owners else ""
+            reason = f"{via}rewritten by {rule.name}{where} (from TF nodes {_tf_nodes(origin)})"
+            out.append(Explanation(node.name, node.op, True, reason, True, node.rule, origin))
             continue
-        if at is None and node.op not in rule.pattern.ops:
-            continue
-        m, reason = rule.match(node, rw)
-        out.append(Explanation(node.name, node.op, m is not None, reason or "matches"))
+        m, why = rule.match(node, rw)
+        reason = why or "matches"
+        if node.rule is not None and m is None:
+            made = f"made by {node.rule} from TF nodes {_tf_nodes(origin)}"
+            if node.rule in owners:
+                made = (
+                    f"made by rule {node.rule} of pass {owners[node.rule]} from TF nodes {_tf_nodes(origin)}"
+                )
+                if owners[node.rule] == owners.get(rule.name):
+                    made += (
+                        f" (the IR records only the last rule to rewrite a node, so an earlier rewrite of "
+                        f"these TF nodes by {rule.name} in the same pass would not show; "
+                        f"--explain-rule {node.rule} explains the recorded one)"
+                    )
+                else:
+                    made += f" (--explain-rule {node.rule} says why that one fired)"
+            reason = f"{made}; {rule.name} does not match it now: {reason}"
+        out.append(Explanation(node.name, node.op, m is not None, via + reason, False, node.rule, origin))
     return out

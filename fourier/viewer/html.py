@@ -1,9 +1,10 @@
 """The HTML pass report: one self-contained file (inline data, script and style; no network).
 
 Python does the work (structural diffs, unified and side-by-side diff rows, the layout of each
-drawing); the page's script only builds the DOM for the pass the user selects, so the file opens
-quickly however many passes changed the graph. All text reaches the page as JSON and is put in
-with ``textContent``, never parsed as HTML.
+drawing, which pass the page opens on, the command that explains a rule); the page's script only
+builds the DOM for the pass the user selects, so the file opens quickly however many passes
+changed the graph. All text reaches the page as JSON and is put in with ``textContent``, never
+parsed as HTML.
 """
 
 from __future__ import annotations
@@ -11,18 +12,19 @@ from __future__ import annotations
 import difflib
 import html
 import json
+import shlex
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from fourier.ir.core import count_ops
-from fourier.ir.diff import REMOVED, SAME, GraphDiff
+from fourier.ir.diff import ADDED, REMOVED, REWRITTEN, SAME, GraphDiff
 from fourier.ir.snapshot import NodeView
-from fourier.passes.manager import PipelineReport
+from fourier.passes.manager import OPT_LEVELS, PipelineReport
 from fourier.viewer.changes import PassChange, pass_changes
 from fourier.viewer.layout import draw_change
 
-__all__ = ["render_report", "write_report", "report_data"]
+__all__ = ["render_report", "write_report", "report_data", "explain_command", "start_pass"]
 
 CONTEXT = 3  # lines of context in both diff views
 
@@ -76,6 +78,12 @@ def _why(a: NodeView, b: NodeView, d: GraphDiff) -> list[str]:
     return out
 
 
+def _own_change(why: list[str]) -> bool:
+    """Whether a rewritten node changed itself (op, attributes, type), not only where its inputs
+    come from or its name: re-pointed inputs are the consequence of another node's removal."""
+    return any(w != "inputs" and not w.startswith("renamed from") for w in why)
+
+
 def _node_info(
     view: NodeView, status: str, before: NodeView | None, after: NodeView | None
 ) -> dict[str, Any]:
@@ -97,6 +105,7 @@ def _pass_view(c: PassChange) -> dict[str, Any]:
     a_nodes, b_nodes = d.before.by_name(), d.after.by_name()
     drawing = draw_change(d)
     nodes: dict[str, dict[str, Any]] = {}
+    weight = len(d.removed)
     for name, st in d.status.items():
         b = b_nodes[name]
         a = a_nodes.get(d.match[name]) if name in d.match else None
@@ -105,17 +114,48 @@ def _pass_view(c: PassChange) -> dict[str, Any]:
         info = _node_info(b, st, a, b)
         if a is not None and st != SAME:
             info["why"] = _why(a, b, d)
+        weight += st == ADDED or (st == REWRITTEN and _own_change(info.get("why", [])))
         nodes[name] = info
     for r in d.removed:
         nodes["-" + r] = _node_info(a_nodes[r], REMOVED, a_nodes[r], None)
     return {
         "summary": d.summary(),
+        "weight": weight,
         "structural": d.changed,
         "unified": _unified(d),
         "side": _side_by_side(d),
         "nodes": nodes,
         "graph": drawing.to_json(),
     }
+
+
+def start_pass(passes: list[dict[str, Any]]) -> int | None:
+    """The pass the page opens on: the one that changed the most nodes (added, removed, or
+    rewritten in op, attributes or type; a node whose inputs were only re-pointed does not count),
+    the earlier on a tie. None when no pass changed the graph."""
+    changed = [p for p in passes if p.get("weight") is not None]
+    if not changed:
+        return None
+    return int(max(changed, key=lambda p: (p["weight"], -p["index"]))["index"])
+
+
+def explain_command(source: str, pipeline: str, rule: str | None = None, node: str | None = None) -> str:
+    """The ``fourier opt`` command that says why ``rule`` fired at ``node``, for the model at
+    ``source`` (made absolute when it exists, so the command runs from any directory; ``MODEL``
+    when unknown) run through ``pipeline`` (``-p`` only when it is not the -O2 default). Without
+    ``rule`` and ``node``: the command's start, which the page completes per node."""
+    model = "MODEL"
+    if source:
+        path = Path(source).expanduser()
+        model = shlex.quote(str(path.resolve() if path.exists() else path))
+    cmd = f"fourier opt {model}"
+    if pipeline != OPT_LEVELS[2]:
+        cmd += f" -p {shlex.quote(pipeline)}"
+    if rule is not None:
+        cmd += f" --explain-rule {shlex.quote(rule)}"
+    if node is not None:
+        cmd += f" --at {shlex.quote(node)}"
+    return cmd
 
 
 def report_data(
@@ -147,6 +187,7 @@ def report_data(
             d = c.diff
             entry.update(added=len(d.added), removed=len(d.removed), rewritten=len(d.rewritten))
             views[str(r.index + 1)] = _pass_view(c)
+            entry["weight"] = views[str(r.index + 1)]["weight"]
         passes.append(entry)
     final = changes[-1].record.snapshot if changes else report.before
     assert final is not None
@@ -168,6 +209,8 @@ def report_data(
     return {
         "title": title,
         "source": source,
+        "start": start_pass(passes),
+        "explain": explain_command(source, report.pipeline),
         "rules": rules,
         "fourier": __version__,
         "pipeline": report.pipeline,

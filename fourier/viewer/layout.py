@@ -4,7 +4,8 @@ The drawing joins both graphs: nodes the pass kept or rewrote appear once, remov
 added back with the edges they had. Only changed nodes and their direct neighbours are drawn
 (graph inputs and unchanged constants are left out as clutter); each connected cluster of change
 is laid out on its own (layers by longest path, order by a few barycentre sweeps) and the
-clusters are packed in rows.
+clusters are packed in rows. A layer wider than ``ROW_WIDTH`` (52 lookups that one fusion removes)
+wraps onto several lines, so the drawing keeps a shape that fits a window when zoomed to fit.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = ["Drawing", "draw_change", "MAX_DRAWN"]
 MAX_DRAWN = 400  # vertices drawn per pass; the rest are listed, not drawn
 
 CHAR_W, BOX_H, GAP_X, GAP_Y, PAD = 6.6, 34, 16, 30, 24
+GAP_WRAP = 10  # between the lines of a wrapped layer
 MAX_LABEL = 30
 ROW_WIDTH = 1800
 
@@ -187,18 +189,25 @@ def _layer(
             for i, v in enumerate(layer):
                 pos[v] = float(i)
     widths = {v: max(len(info[v][0]), len(_short(info[v][1]))) * CHAR_W + 16 for v in vs}
-    boxes: dict[str, tuple[float, float, float]] = {}
-    total_w = 0.0
-    for li, layer in enumerate(layers):
-        x = 0.0
+    lines: list[list[str]] = []  # each layer in lines of at most ROW_WIDTH
+    gaps: list[float] = []  # the gap above each line
+    for layer in layers:
+        x, first = 0.0, len(lines)
         for v in layer:
-            boxes[v] = (x, li * (BOX_H + GAP_Y), widths[v])
+            if len(lines) == first or (x > 0 and x + widths[v] > ROW_WIDTH):
+                lines.append([])
+                gaps.append(GAP_Y if len(lines) - 1 == first else GAP_WRAP)
+                x = 0.0
+            lines[-1].append(v)
             x += widths[v] + GAP_X
-        total_w = max(total_w, x - GAP_X)
-    for layer in layers:  # centre each layer under the widest
-        lw = sum(widths[v] for v in layer) + GAP_X * (len(layer) - 1)
-        shift = (total_w - lw) / 2
-        for v in layer:
-            x, y, w = boxes[v]
-            boxes[v] = (x + shift, y, w)
-    return boxes, total_w, len(layers) * (BOX_H + GAP_Y) - GAP_Y
+    boxes: dict[str, tuple[float, float, float]] = {}
+    total_w = max((sum(widths[v] for v in line) + GAP_X * (len(line) - 1) for line in lines), default=0.0)
+    y = -float(GAP_Y)
+    for line, gap in zip(lines, gaps):  # each line centred under the widest
+        y += gap
+        x = (total_w - sum(widths[v] for v in line) - GAP_X * (len(line) - 1)) / 2
+        for v in line:
+            boxes[v] = (x, y, widths[v])
+            x += widths[v] + GAP_X
+        y += BOX_H
+    return boxes, total_w, max(y, 0.0)

@@ -4,7 +4,8 @@
   "use strict";
   const DATA = JSON.parse(document.getElementById("fourier-data").textContent);
   const SVG = "http://www.w3.org/2000/svg";
-  const state = { pass: null, tab: "graph", node: null, scale: 1 };
+  // scale: the drawing's zoom; fit: zoom it to fit the view (on opening a pass, until the user zooms)
+  const state = { pass: null, tab: "graph", node: null, scale: 1, fit: true };
 
   function el(tag, props, kids) {
     const e = document.createElement(tag);
@@ -45,37 +46,45 @@
   // -- pass list ---------------------------------------------------------------------------
   const rows = {};
   const table = el("table", {}, [
-    el("thead", {}, [el("tr", {}, ["#", "pass", "ms", "ops", "+ − ~"].map((h) => el("th", { text: h })))]),
+    el("thead", {}, [el("tr", {}, ["#", "pass", "ms", "ops", "+ − ~"].map((h) => el("th", { text: h, cls: h === "ms" ? "ms" : null })))]),
   ]);
   const tbody = el("tbody");
+  const heaviest = Math.max(1, ...changedPasses.map((p) => p.weight || 0));
   for (const p of DATA.passes) {
     const v = DATA.views[p.index];
     const counts = v
       ? el("td", { cls: "counts" }, p.changed
         ? [el("span", { cls: "c-added", text: `+${p.added}` }), el("span", { cls: "c-removed", text: `−${p.removed}` }),
-          el("span", { cls: "c-rewritten", text: `~${p.rewritten}` })]
+          el("span", { cls: "c-rewritten", text: `~${p.rewritten}` }),
+          el("div", { cls: "weight", style: `width: ${Math.max(2, Math.round(100 * p.weight / heaviest))}%` })]
         : [el("span", { cls: "muted", text: "names only" })])
       : el("td", { cls: "muted", text: "no change" });
-    const title = p.name + p.options + (Object.keys(p.stats).length
+    const title = p.name + p.options + (v ? `\n${p.weight} node(s) changed` : "") + (Object.keys(p.stats).length
       ? "\n" + Object.entries(p.stats).map(([k, n]) => `${k}: ${n}`).join("\n") : "");
     const tr = el("tr", {
-      cls: "pass " + (v ? "changed" : "unchanged"), "data-pass": p.index, title: title,
+      cls: "pass " + (v ? "changed" : "unchanged") + (p.index === DATA.start ? " most" : ""), "data-pass": p.index, title: title,
       onclick: v ? () => selectPass(p.index) : null,
     }, [
-      el("td", { cls: "num", text: p.index }), el("td", { text: p.name }), el("td", { cls: "num", text: p.ms.toFixed(2) }),
+      el("td", { cls: "num", text: p.index }), el("td", { text: p.name }), el("td", { cls: "num ms", text: p.ms.toFixed(2) }),
       el("td", { cls: "num", text: `${p.ops_before}→${p.ops_after}` }), counts,
     ]);
     rows[p.index] = tr;
     tbody.append(tr);
   }
   table.append(tbody);
-  nav.append(table, el("p", { cls: "note", text: `pipeline: ${DATA.pipeline}` }));
+  const most = DATA.passes.find((p) => p.index === DATA.start);
+  nav.append(table,
+    most ? el("p", { cls: "note", id: "start-note", text: `Opened on pass ${most.index} (${most.name}), the pass that changed the most: ` +
+      `${most.weight} node(s) added, removed or rewritten (not counting nodes whose inputs were only re-pointed). ` +
+      "The bar under + − ~ compares the passes." }) : null,
+    el("p", { cls: "note", text: `pipeline: ${DATA.pipeline}` }));
 
   // -- selecting a pass --------------------------------------------------------------------
   function selectPass(index, tab, node) {
     const v = DATA.views[index];
     if (!v) return;
     if (state.pass !== null && rows[state.pass]) rows[state.pass].classList.remove("selected");
+    if (state.pass !== index) state.fit = true;  // a pass opens fitted to the view
     state.pass = index;
     rows[index].classList.add("selected");
     if (tab) state.tab = tab;
@@ -110,15 +119,16 @@
     for (const [st, label] of [["added", "added"], ["removed", "removed"], ["rewritten", "rewritten"], ["same", "unchanged neighbour"]]) {
       legend.append(el("span", {}, [el("i", { style: `border-color: var(--${st}); background: var(--${st}-bg)` }), label]));
     }
-    const zoom = (f) => { state.scale = f === 0 ? 1 : Math.min(3, Math.max(0.2, state.scale * f)); resize(); };
+    const zoom = (f) => { state.fit = false; state.scale = f === 0 ? 1 : Math.min(3, Math.max(0.02, state.scale * f)); resize(); };
     legend.append(el("button", { text: "−", title: "zoom out", onclick: () => zoom(1 / 1.25) }),
       el("button", { text: "+", title: "zoom in", onclick: () => zoom(1.25) }),
+      el("button", { id: "fit", text: "Fit", title: "fit the drawing to the view", onclick: () => { state.fit = true; fitGraph(); } }),
       el("button", { text: "1:1", onclick: () => zoom(0) }));
     legend.append(el("span", { cls: "muted", text: `${g.nodes.length} nodes in ${g.clusters} cluster(s)` +
       (g.omitted ? ` · ${g.omitted} more changed nodes not drawn (see Nodes)` : "") }));
     body.append(legend);
     const w = g.width + 2 * M, h = g.height + 2 * M;
-    const svg = svgEl("svg", { id: "graph", viewBox: `${-M} ${-M} ${w} ${h}` });
+    const svg = svgEl("svg", { id: "graph", viewBox: `${-M} ${-M} ${w} ${h}`, "data-width": w, "data-height": h });
     function resize() { svg.setAttribute("width", w * state.scale); svg.setAttribute("height", h * state.scale); }
     resize();
     const defs = svgEl("defs");
@@ -151,7 +161,25 @@
       svg.append(grp);
     }
     body.append(el("div", { cls: "graph-wrap" }, [svg]));
+    if (state.fit) fitGraph();
   }
+  // Zoom the drawing so that all of it shows in the view (never above 1:1): the wrap's width, and
+  // the height left below it in the window.
+  function fitGraph() {
+    const svg = document.getElementById("graph");
+    if (!svg) return;
+    const wrap = svg.parentElement;
+    const w = Number(svg.dataset.width), h = Number(svg.dataset.height);
+    svg.setAttribute("width", 0);  // measure the wrap without the drawing's scrollbars
+    svg.setAttribute("height", 0);
+    const width = wrap.clientWidth - 2;
+    const cap = parseFloat(getComputedStyle(wrap).maxHeight) || Infinity;  // the wrap's own limit
+    const height = Math.max(160, Math.min(cap, window.innerHeight - wrap.getBoundingClientRect().top - 18) - 2);
+    state.scale = Math.max(0.02, Math.min(1, width / w, height / h));
+    svg.setAttribute("width", w * state.scale);
+    svg.setAttribute("height", h * state.scale);
+  }
+  window.addEventListener("resize", () => { if (state.fit && state.tab === "graph") fitGraph(); });
 
   // -- diffs -------------------------------------------------------------------------------
   function drawUnified(v, body) {
@@ -217,13 +245,25 @@
       : rule
         ? el("div", {}, [el("span", { text: "rule " }), el("code", { id: "node-rule", text: n.rule }), el("span", { text: ` of pass ${rule.pass}` }),
           rule.doc ? el("div", { text: rule.doc }) : null,
-          el("div", { cls: "note", text: `why it fired: fourier opt MODEL --explain-rule ${n.rule}` })])
+          el("div", { cls: "k", text: "why it fired" }),
+          el("div", { text: `${n.rule} matched ` + (n.origin.length === 1 ? `TF node ${n.origin[0]}` : `the ${n.origin.length} TF nodes below`) +
+            ` and was the last rule to rewrite this node. The match that fired, reproduced from the model:` }),
+          el("pre", { cls: "cmd", id: "node-explain", title: "run this to see the match that fired", text: explainCommand(n.rule, n.name) }),
+          DATA.source ? null : el("div", { cls: "note", text: "MODEL: the model this report was made from (the report was written without its path)." })])
         : el("div", {}, [el("span", { text: "pass " }), el("code", { id: "node-rule", text: n.rule })]));
     kids.push(el("div", { cls: "k", text: `TensorFlow nodes it came from (${n.origin.length})` }), el("ul", { id: "node-origin" }, n.origin.map((o) => el("li", {}, [el("code", { text: o })]))));
     if (n.why && n.why.length) kids.push(el("div", { cls: "k", text: "what changed" }), el("div", { text: n.why.join("; ") }));
     if (n.before) kids.push(el("div", { cls: "k", text: "before" }), el("pre", { text: n.before }));
     if (n.after) kids.push(el("div", { cls: "k", text: "after" }), el("pre", { text: n.after }));
     details.replaceChildren(...kids);
+  }
+  // A word for a POSIX shell, quoted as Python's shlex.quote does.
+  function shellQuote(s) {
+    if (!s) return "''";
+    return /[^\w@%+=:,./-]/.test(s) ? "'" + s.replace(/'/g, "'\"'\"'") + "'" : s;
+  }
+  function explainCommand(rule, node) {
+    return `${DATA.explain} --explain-rule ${shellQuote(rule)} --at ${shellQuote(node)}`;
   }
   function focusNode(id) {
     for (const e of document.querySelectorAll(".focus")) e.classList.remove("focus");
@@ -277,9 +317,9 @@
     if (e.key === "k" && i > 0) selectPass(changedPasses[i - 1].index);
   });
 
-  // -- start: the pass in the URL, else the first that changed the graph ----------------------
+  // -- start: the pass in the URL, else the one that changed the most --------------------------
   const hash = new URLSearchParams(location.hash.slice(1));
-  const start = Number(hash.get("pass")) || (changedPasses[0] && changedPasses[0].index);
+  const start = Number(hash.get("pass")) || DATA.start;
   if (start && DATA.views[start]) selectPass(start, null, hash.get("node"));
   else view.append(el("p", { cls: "muted", text: "No pass changed the graph." }));
 })();
