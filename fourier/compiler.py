@@ -84,7 +84,10 @@ def graph_signature(graph: Graph) -> Signature:
                     f"input {node.name!r} has shape {t}: dimension {axis} is {d!r}; only the first "
                     "(batch) dimension may be N, and others must be sizes or symbols such as S"
                 )
-        inputs.append(TensorSpec(node.name, t.dtype, t.shape))
+        default = graph.input_defaults.get(node.name)
+        inputs.append(
+            TensorSpec(node.name, t.dtype, t.shape, None if default is None else tuple(default.ravel().tolist()))
+        )
     batched = any(s.batched for s in inputs)
     outputs = []
     for name, v in graph.outputs:
@@ -106,7 +109,8 @@ def graph_signature(graph: Graph) -> Signature:
                 "input has, so its size cannot be known for a compiled shape"
             )
         outputs.append(spec)
-    signature = Signature(tuple(inputs), tuple(outputs))
+    unused = tuple(TensorSpec(name, dtype, shape) for name, dtype, shape in graph.unused_inputs)
+    signature = Signature(tuple(inputs), tuple(outputs), unused)
     if signature.symbols and not batched:
         raise CompileError(
             f"the inputs have symbolic dimensions {', '.join(signature.symbols)} but no batch dimension"

@@ -39,7 +39,7 @@ from fourier.errors import (
 from fourier.ir.types import BATCH, numpy_dtype
 from fourier.longtail import ExecutableCache, Key, LongTail, LongTailPolicy, default_cache_dir
 from fourier.metrics import Metrics
-from fourier.packing import PackLayout
+from fourier.packing import PackLayout, pad_rows
 from fourier.signature import Signature, TensorSpec
 
 __all__ = ["Model", "load", "LoadInfo"]
@@ -373,7 +373,10 @@ class Model:
         elif self._layout is not None:
             args = self._layout.pack(self.signature, arrays, start, rows, bucket)
         else:
-            args = [self._pad(spec, x, start, rows, bucket) for spec, x in zip(self.signature.inputs, arrays)]
+            args = [
+                pad_rows(x, start, rows, bucket) if spec.batched else x
+                for spec, x in zip(self.signature.inputs, arrays)
+            ]
         outs = self._executables[key](args)
         if count:
             label = "static" if bucket is None else ",".join(map(str, key))
@@ -392,18 +395,6 @@ class Model:
         outs = run_reference(self._reference, feeds)
         self.metrics.executed("reference", batch, 0)
         return {s.name: np.asarray(outs[s.name], dtype=s.dtype) for s in self.signature.outputs}
-
-    @staticmethod
-    def _pad(spec: TensorSpec, x: np.ndarray, start: int, rows: int, bucket: int) -> np.ndarray:
-        if not spec.batched:
-            return x
-        part = x[start : start + rows]
-        if rows == bucket:
-            return np.ascontiguousarray(part)
-        out = np.empty((bucket, *x.shape[1:]), dtype=x.dtype)
-        out[:rows] = part
-        out[rows:] = part[rows - 1] if rows else 0
-        return out
 
 
 def _parse_ir(root: Path, manifest: Manifest) -> Any:
