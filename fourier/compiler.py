@@ -86,7 +86,9 @@ def graph_signature(graph: Graph) -> Signature:
                 )
         default = graph.input_defaults.get(node.name)
         inputs.append(
-            TensorSpec(node.name, t.dtype, t.shape, None if default is None else tuple(default.ravel().tolist()))
+            TensorSpec(
+                node.name, t.dtype, t.shape, None if default is None else tuple(default.ravel().tolist())
+            )
         )
     batched = any(s.batched for s in inputs)
     outputs = []

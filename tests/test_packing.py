@@ -92,7 +92,9 @@ def test_a_batch_polymorphic_module_unpacks_at_any_batch() -> None:
     assert layout is not None
     shapes = [ArgSpec(s, d) for s, d in layout.arg_shapes(SIGNATURE, None)]
     with jax.enable_x64(True):
-        module = export.export(jax.jit(lambda *a: layout.unpack(SIGNATURE, a)), platforms=["cpu"])(*_specs(shapes))
+        module = export.export(jax.jit(lambda *a: layout.unpack(SIGNATURE, a)), platforms=["cpu"])(
+            *_specs(shapes)
+        )
         call = jax.jit(export.deserialize(module.serialize()).call)
         xs = arrays(13, seed=1)
         got = call(*layout.pack(SIGNATURE, xs, 0, 13, 13))
