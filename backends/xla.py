@@ -139,6 +139,17 @@ class Executable:
         results = self._loaded.execute_sharded(args).disassemble_into_single_device_arrays()
         return [np.asarray(r[0]) for r in results]
 
+    def execute_resident(self, inputs: Sequence[Any]) -> list[Any]:
+        """Run on device-resident input arrays; returns the outputs as device arrays (not waited on)."""
+        results = self._loaded.execute_sharded(
+            [*self._params, *inputs]
+        ).disassemble_into_single_device_arrays()
+        return [r[0] for r in results]
+
+    @property
+    def device(self) -> Any:
+        return self._device
+
 
 def _device_list(device: Any) -> Any:
     try:
@@ -147,6 +158,20 @@ def _device_list(device: Any) -> Any:
         return DeviceList((device,))
     except ImportError:  # older jaxlib takes a plain sequence
         return [device]
+
+
+def _options_for(device: Any) -> Any:
+    """Compile options that assign the executable to ``device``: a serialized executable keeps the
+    device it was compiled for, so a replica on another device needs its assignment replaced.
+    None where this jaxlib has no such API (the caller then compiles StableHLO instead)."""
+    try:
+        from jax._src.lib import xla_client as xc
+
+        options = xc.CompileOptions()
+        options.device_assignment = xc.DeviceAssignment.create(np.array([[device.id]]))
+        return options
+    except Exception:
+        return None
 
 
 def compile_stablehlo(
@@ -184,8 +209,10 @@ def load_executable(
     """Deserialize ``executable`` if ``compatible``; otherwise (or if that fails) compile StableHLO."""
     if executable is not None and compatible:
         try:
-            loaded = device.client.deserialize_executable(executable, _device_list(device), None)
-            return Executable(loaded, device, device_params, recompiled=False)
+            options = _options_for(device) if device.id != 0 else None
+            if device.id == 0 or options is not None:
+                loaded = device.client.deserialize_executable(executable, _device_list(device), options)
+                return Executable(loaded, device, device_params, recompiled=False)
         except Exception:
             pass
     loaded = compile_stablehlo(stablehlo, params, inputs, device)

@@ -39,6 +39,16 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 
 
+def versions() -> dict[str, str]:
+    """Versions recorded in a manifest (and compared when an artifact is loaded)."""
+    import jax
+    import jaxlib
+
+    from fourier import __version__
+
+    return {"fourier": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__}
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """A weight: its key in ``weights.safetensors``, dtype and shape."""

@@ -1,10 +1,14 @@
 """Dynamic batching: many small concurrent requests become one bucket-sized run.
 
 ``Batcher(model, max_batch=128, max_delay_ms=2)`` takes requests from any number of threads. One
-worker thread takes the oldest request, then keeps taking more until the rows reach ``max_batch``
-or ``max_delay_ms`` has passed since the first, concatenates them, runs the model once, and hands
-each caller exactly its own rows. A request larger than ``max_batch`` runs alone. Inputs are
-checked in the caller's thread, so a bad request fails alone and never reaches a batch.
+collector thread takes the oldest request, then keeps taking more until the rows reach
+``max_batch`` or ``max_delay_ms`` has passed since the first, and hands the batch to one of
+``workers`` runner threads, which concatenates it, runs the model once, and hands each caller
+exactly its own rows. With several runners (the default: one per request the model can have in
+flight, e.g. its GPU copy slots times its replicas) batches pipeline: while one computes, the next
+is collected, packed and copied; the collector waits for a free runner, so a busy model makes
+larger batches instead of a longer queue. A request larger than ``max_batch`` runs alone. Inputs
+are checked in the caller's thread, so a bad request fails alone and never reaches a batch.
 
 The queue is bounded: when ``max_queue`` requests wait, `submit` raises `QueueFullError` at once.
 A request that waits longer than its timeout fails with `RequestTimeoutError` (and is dropped
@@ -17,7 +21,7 @@ import queue
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +54,14 @@ class _Request:
     future: Future[dict[str, np.ndarray]] = field(default_factory=Future)
 
 
+def _default_workers(model: Any) -> int:
+    """Batches the model can usefully run at once: its GPU copy slots per replica (2 at most,
+    enough to overlap one batch's copies with another's compute), else 1 per replica."""
+    replicas = getattr(model, "replicas", ()) or ()
+    per = [min(2, r.copy.max_slots) if getattr(r, "copy", None) is not None else 1 for r in replicas]
+    return max(1, sum(per))
+
+
 class Batcher:
     """Coalesces concurrent requests to ``model`` into batches of up to ``max_batch`` rows."""
 
@@ -60,6 +72,7 @@ class Batcher:
         max_delay_ms: float = 2.0,
         max_queue: int = 1024,
         timeout_ms: float | None = None,
+        workers: int | None = None,
     ) -> None:
         buckets = model.buckets
         if not buckets:
@@ -73,6 +86,11 @@ class Batcher:
         self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=max_queue)
         self._closed = False
         self._carry: _Request | None = None
+        self.workers = workers or _default_workers(model)
+        if self.workers < 1:
+            raise ValueError(f"workers must be positive, got {self.workers}")
+        self._runners = ThreadPoolExecutor(self.workers, thread_name_prefix="fourier-batch-run")
+        self._free = threading.Semaphore(self.workers)
         self._worker = threading.Thread(target=self._loop, name="fourier-batcher", daemon=True)
         self._worker.start()
 
@@ -122,6 +140,7 @@ class Batcher:
         except queue.Full:
             pass
         self._worker.join(timeout=30)
+        self._runners.shutdown(wait=True)
         while True:
             try:
                 req = self._queue.get_nowait()
@@ -171,9 +190,16 @@ class Batcher:
                 batch.append(req)
                 rows += req.rows
             self.model.metrics.set_queue_depth(self._queue.qsize())
-            self._run(batch)
+            self._free.acquire()  # a runner is free: hand the batch over, collect the next
+            self._runners.submit(self._run_and_release, batch)
             if stop:
                 return
+
+    def _run_and_release(self, batch: list[_Request]) -> None:
+        try:
+            self._run(batch)
+        finally:
+            self._free.release()
 
     def _mergeable(self, a: _Request, b: _Request) -> bool:
         """Requests share a run only if their inputs without a batch dimension are equal and

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fourier.artifact import BucketEntry, Manifest, ParamSpec, write_artifact
+from fourier.artifact import BucketEntry, Manifest, ParamSpec, versions, write_artifact
 from fourier.errors import CompileError
 from fourier.ir.core import Graph
 from fourier.ir.types import BATCH, UNKNOWN
-from fourier.packing import PackLayout, plan_packing
+from fourier.packing import PackLayout, executable_arg_shapes, plan_packing
 from fourier.signature import Signature, TensorSpec
 
 __all__ = [
@@ -44,16 +44,6 @@ class CompileReport:
     notes: list[str] = field(default_factory=list)
     imported_ops: int = 0
     passes: Any = None  # the PipelineReport of the optimization passes
-
-
-def versions() -> dict[str, str]:
-    """Versions recorded in a manifest (and compared when an artifact is loaded)."""
-    import jax
-    import jaxlib
-
-    from fourier import __version__
-
-    return {"fourier": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__}
 
 
 def _depends_on_batch(graph: Graph, node_name: str) -> bool:
@@ -223,15 +213,10 @@ def bucket_input_bytes(signature: Signature, batch: int, dims: Mapping[str, int]
 def _arg_specs(
     signature: Signature, layout: PackLayout | None, batch: int | None, dims: Mapping[str, int] | None = None
 ) -> list[Any]:
-    """The executable's input arguments at ``batch`` rows and symbol values ``dims``: packed
-    buffers, or one per input. ``batch=None``: every symbolic dimension left symbolic."""
+    """The executable's input arguments (`fourier.packing.executable_arg_shapes`) as ArgSpecs."""
     from fourier.backends.xla import ArgSpec
 
-    if layout is not None:
-        return [ArgSpec(shape, dtype) for shape, dtype in layout.arg_shapes(signature, batch, dims)]
-    if batch is None:
-        return [ArgSpec(s.shape, s.dtype) for s in signature.inputs]
-    return [ArgSpec(s.concrete(batch, dims or {}), s.dtype) for s in signature.inputs]
+    return [ArgSpec(s, d) for s, d in executable_arg_shapes(signature, layout, batch, dims)]
 
 
 def shape_tag(batch: int | None, dims: Mapping[str, int]) -> str:

@@ -31,7 +31,7 @@ from fourier.errors import ArtifactError
 from fourier.ir.types import BATCH, numpy_dtype
 from fourier.signature import Signature
 
-__all__ = ["PackLayout", "Segment", "plan_packing", "pad_rows", "LAYOUT_KIND"]
+__all__ = ["PackLayout", "Segment", "plan_packing", "pad_rows", "executable_arg_shapes", "LAYOUT_KIND"]
 
 LAYOUT_KIND = "segments-v1"
 _ALIGN = 8
@@ -210,6 +210,19 @@ def _unpack_segment(buf: Any, s: Segment) -> Any:
     if dtype == np.bool_:
         return split != 0
     return lax.bitcast_convert_type(split, dtype)
+
+
+def executable_arg_shapes(
+    signature: Signature, layout: PackLayout | None, batch: int | None, dims: Mapping[str, int] | None = None
+) -> list[tuple[tuple[int | str, ...], str]]:
+    """(shape, dtype) of each input argument of the executables at ``batch`` rows and symbol values
+    ``dims``: the packed buffer and loose inputs, or one argument per input without a layout.
+    ``batch=None``: every symbolic dimension left symbolic."""
+    if layout is not None:
+        return layout.arg_shapes(signature, batch, dims)
+    if batch is None:
+        return [(s.shape, s.dtype) for s in signature.inputs]
+    return [(s.concrete(batch, dims or {}), s.dtype) for s in signature.inputs]
 
 
 def plan_packing(signature: Signature) -> PackLayout | None:

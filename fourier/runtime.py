@@ -19,14 +19,14 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fourier.artifact import Manifest, read_manifest, read_verified, verify_files
+from fourier.artifact import Manifest, read_manifest, read_verified, verify_files, versions
 from fourier.errors import (
     ArtifactError,
     InputDtypeError,
@@ -36,10 +36,11 @@ from fourier.errors import (
     MissingInputError,
     UnknownInputError,
 )
+from fourier.gpu_copy import CopyPath, CopyPathError
 from fourier.ir.types import BATCH, numpy_dtype
 from fourier.longtail import ExecutableCache, Key, LongTail, LongTailPolicy, default_cache_dir
 from fourier.metrics import Metrics
-from fourier.packing import PackLayout, pad_rows
+from fourier.packing import PackLayout, executable_arg_shapes, pad_rows
 from fourier.signature import Signature, TensorSpec
 
 __all__ = ["Model", "load", "LoadInfo"]
@@ -53,13 +54,33 @@ class LoadInfo:
     recompiled: tuple[tuple[int | None, ...], ...]  # shapes (batch, *symbol values)
     platform: str
     from_cache: tuple[Key, ...] = ()  # long-tail shapes loaded from the executable cache
+    copy_path: str = "jax"  # how inputs and outputs cross to the device: "jax", "cuda-bindings", "cupy"
+    devices: tuple[str, ...] = ()  # one replica per device
+    notes: tuple[str, ...] = ()  # e.g. why the GPU copy path is not used
+
+
+@dataclass
+class Replica:
+    """One device's copy of the model: its weights and its copy path (executables live in
+    `Model`, one per replica for every compiled shape)."""
+
+    device: Any
+    params: list[Any]
+    copy: CopyPath | None = None
+    inflight: int = 0  # requests running on this replica now
+    served: int = 0  # executions spread to this replica so far
 
 
 class Model:
     """A loaded artifact. Call it with a dict of numpy arrays; get a dict of numpy arrays."""
 
     def __init__(
-        self, path: Path, manifest: Manifest, executables: dict[tuple[int | None, ...], Any], info: LoadInfo
+        self,
+        path: Path,
+        manifest: Manifest,
+        executables: dict[tuple[int | None, ...], Any],
+        info: LoadInfo,
+        replicas: Sequence[Replica] = (),
     ) -> None:
         self.path = path
         self.manifest = manifest
@@ -112,7 +133,10 @@ class Model:
         ]
         # Executables by shape, and the sorted batch sizes compiled per symbol values; both are
         # replaced (never mutated) when a long-tail compile lands.
-        self._executables: dict[tuple[int | None, ...], Any] = {}
+        # Per shape, one executable per replica (same order as `replicas`).
+        self.replicas: tuple[Replica, ...] = tuple(replicas)
+        self._pick_lock = threading.Lock()
+        self._executables: dict[tuple[int | None, ...], tuple[Any, ...]] = {}
         self._batches: dict[tuple[int, ...], list[int]] = {}
         for key, exe in executables.items():
             self._add(key, exe)
@@ -120,7 +144,8 @@ class Model:
         self.longtail: LongTail | None = None
 
     def _add(self, key: tuple[int | None, ...], executable: Any) -> None:
-        self._executables = {**self._executables, key: executable}
+        per_replica = tuple(executable) if isinstance(executable, (tuple, list)) else (executable,)
+        self._executables = {**self._executables, key: per_replica}
         if key[0] is not None:
             dims = tuple(int(v) for v in key[1:])  # type: ignore[arg-type]
             batches = self._batches.get(dims, [])
@@ -141,7 +166,8 @@ class Model:
         return f"<fourier.Model {self.path} buckets={self.buckets} {self.signature}>"
 
     def install(self, key: Key, executable: Any) -> None:
-        """Serve shape ``key`` with ``executable`` from now on (long-tail compiles land here)."""
+        """Serve shape ``key`` with ``executable`` (or one per replica) from now on (long-tail
+        compiles land here)."""
         with self._install_lock:
             self._add(key, executable)
 
@@ -151,14 +177,18 @@ class Model:
         for key in list(self._executables):
             n, dims = key[0] or 0, dict(zip(self.signature.symbols, key[1:]))
             arrays = [np.zeros(s.concrete(n, dims), dtype=s.dtype) for s in self.signature.inputs]  # type: ignore[arg-type]
-            self._execute(arrays, 0, n, key, count=False)
+            for r in range(max(1, len(self.replicas))):
+                self._execute(arrays, 0, n, key, count=False, replica=r)
         self.ready = True
         return time.perf_counter() - t0
 
     def close(self) -> None:
-        """Stop background compiles (waits for one in progress)."""
+        """Stop background compiles (waits for one in progress) and free pinned staging memory."""
         if self.longtail is not None:
             self.longtail.close()
+        for r in self.replicas:
+            if r.copy is not None:
+                r.copy.close()
 
     # -- checking -----------------------------------------------------------------------------
 
@@ -364,20 +394,46 @@ class Model:
                 out[spec.name] = np.ascontiguousarray(out[spec.name][tuple(index)])
         return out
 
+    def _pick(self) -> int:
+        """The replica with the fewest requests in flight (the first on a tie)."""
+        with self._pick_lock:
+            best = min(range(len(self.replicas)), key=lambda i: self.replicas[i].inflight)
+            self.replicas[best].inflight += 1
+            self.replicas[best].served += 1
+        return best
+
     def _execute(
-        self, arrays: list[np.ndarray], start: int, rows: int, key: tuple[int | None, ...], count: bool = True
+        self,
+        arrays: list[np.ndarray],
+        start: int,
+        rows: int,
+        key: tuple[int | None, ...],
+        count: bool = True,
+        replica: int | None = None,
     ) -> list[np.ndarray]:
         bucket = key[0]
-        if bucket is None:
-            args = arrays
-        elif self._layout is not None:
-            args = self._layout.pack(self.signature, arrays, start, rows, bucket)
-        else:
-            args = [
-                pad_rows(x, start, rows, bucket) if spec.batched else x
-                for spec, x in zip(self.signature.inputs, arrays)
-            ]
-        outs = self._executables[key](args)
+        spread = replica is None and len(self.replicas) > 1
+        r = self._pick() if spread else (replica or 0)
+        try:
+            executable = self._executables[key][r]
+            copy = self.replicas[r].copy if self.replicas else None
+            if copy is not None:
+                outs = copy.run(executable, key, arrays, start, rows)
+            else:
+                if bucket is None:
+                    args = arrays
+                elif self._layout is not None:
+                    args = self._layout.pack(self.signature, arrays, start, rows, bucket)
+                else:
+                    args = [
+                        pad_rows(x, start, rows, bucket) if spec.batched else x
+                        for spec, x in zip(self.signature.inputs, arrays)
+                    ]
+                outs = executable(args)
+        finally:
+            if spread:
+                with self._pick_lock:
+                    self.replicas[r].inflight -= 1
         if count:
             label = "static" if bucket is None else ",".join(map(str, key))
             self.metrics.executed(label, rows, (bucket or 0) - rows)
@@ -434,6 +490,53 @@ def _compatible(manifest: Manifest, device: Any) -> bool:
 _DEFAULT_CACHE = object()
 
 
+def _devices(platform: str | None, devices: Sequence[Any] | int | None) -> list[Any]:
+    """The devices to put a replica on: ``devices`` (JAX devices, or ordinals of ``platform``'s
+    devices, or a count: the first N), default the first device of ``platform``."""
+    import jax
+
+    from fourier.backends.xla import device_for
+
+    if devices is None:
+        return [device_for(platform)]
+    try:
+        available = jax.devices(platform) if platform else jax.devices()
+    except RuntimeError as e:
+        raise ArtifactError(f"no {platform} device available: {e}") from e
+    if isinstance(devices, int):
+        if not 1 <= devices <= len(available):
+            raise ArtifactError(f"devices={devices}: {len(available)} {available[0].platform} device(s) here")
+        return list(available[:devices])
+    out = []
+    for d in devices:
+        if isinstance(d, int):
+            if not 0 <= d < len(available):
+                raise ArtifactError(
+                    f"device {d}: there are {len(available)} {available[0].platform} device(s)"
+                )
+            d = available[d]
+        out.append(d)
+    if not out:
+        raise ArtifactError("devices=[]: give at least one device")
+    return out
+
+
+def _copy_path(
+    device: Any, signature: Signature, layout: PackLayout | None, mode: str, slots: int
+) -> tuple[CopyPath | None, str]:
+    """The owned GPU copy path for ``device`` when ``mode`` allows it: (path or None, why not)."""
+    if mode == "jax" or device.platform not in ("gpu", "cuda"):
+        if mode == "cuda":
+            raise ArtifactError(f"copy_path='cuda' needs a CUDA device, got {device.platform}")
+        return None, ""
+    try:
+        return CopyPath(device, signature, layout, slots=slots), ""
+    except CopyPathError as e:
+        if mode == "cuda":
+            raise ArtifactError(str(e)) from e
+        return None, f"GPU copy path not used ({e}); inputs and outputs go through JAX's transfers"
+
+
 def load(
     path: str | Path,
     platform: str | None = None,
@@ -442,6 +545,9 @@ def load(
     longtail: LongTailPolicy | None = None,
     cache_dir: str | Path | object | None = _DEFAULT_CACHE,
     digest: str | None = None,
+    devices: Sequence[Any] | int | None = None,
+    copy_path: str = "auto",
+    slots: int = 4,
 ) -> Model:
     """Load an artifact directory for serving (on ``platform``, default JAX's default device).
 
@@ -451,13 +557,21 @@ def load(
     those executables are kept in ``cache_dir`` (default `default_cache_dir()`, None: no cache)
     and loaded from there on the next start. ``digest`` (`fourier.artifact.artifact_digest`,
     shown by ``fourier inspect``) refuses any artifact but the one pinned.
+
+    ``devices`` puts one replica on each device (JAX devices, ordinals of ``platform``'s devices,
+    or a count) and spreads requests over them, each to the replica with the fewest in flight.
+    On a GPU, ``copy_path="auto"`` (the default) moves inputs and outputs through pinned staging
+    owned by the runtime (`fourier.gpu_copy`), with up to ``slots`` requests in flight per shape
+    and device, and falls back to JAX's transfers (saying why in ``model.load_info.notes``) where
+    that cannot be used; ``"cuda"`` requires it, ``"jax"`` never uses it.
     """
     import jax
     from safetensors import safe_open
 
-    from fourier.backends.xla import ArgSpec, device_for, load_executable
-    from fourier.compiler import _arg_specs
+    from fourier.backends.xla import ArgSpec, load_executable
 
+    if copy_path not in ("auto", "cuda", "jax"):
+        raise ValueError(f"copy_path must be 'auto', 'cuda' or 'jax', got {copy_path!r}")
     t0 = time.perf_counter()
     root = Path(path)
     manifest = read_manifest(root, verify=False, digest=digest)
@@ -465,7 +579,7 @@ def load(
     blobs = {e.stablehlo for e in manifest.executables}
     blobs |= {e.executable for e in manifest.executables if e.executable}
     verify_files(root, manifest, exclude=blobs)
-    device = device_for(platform)
+    targets = _devices(platform, devices)
 
     weights_path = root / manifest.weights
     params = []
@@ -486,48 +600,95 @@ def load(
         raise
     except Exception as e:
         raise ArtifactError(f"{weights_path}: unreadable weights ({e})") from e
-    with jax.enable_x64(True):
-        device_params = [jax.device_put(a, device) for a in params]
 
-    compatible = _compatible(manifest, device)
     layout = PackLayout.from_json(manifest.packing) if manifest.packing else None
+    replicas = []
+    notes: list[str] = []
+    for device in targets:
+        with jax.enable_x64(True):
+            device_params = [jax.device_put(a, device) for a in params]
+        copy, why = _copy_path(device, manifest.signature, layout, copy_path, slots)
+        if why and why not in notes:
+            notes.append(why)
+        replicas.append(Replica(device, device_params, copy))
+
     param_specs = [ArgSpec(p.shape, p.dtype) for p in manifest.params]
+
+    def specs_for(batch: int | None, dims: Mapping[str, int] | None) -> list[ArgSpec]:
+        return [ArgSpec(s, d) for s, d in executable_arg_shapes(manifest.signature, layout, batch, dims)]
+
     executables: dict[tuple[int | None, ...], Any] = {}
     recompiled = []
     for entry in manifest.executables:
         stablehlo = read_verified(root, manifest, entry.stablehlo)
         exe_bytes = read_verified(root, manifest, entry.executable) if entry.executable else None
-        in_specs = _arg_specs(manifest.signature, layout, entry.batch or 0, entry.dims)
+        in_specs = specs_for(entry.batch or 0, entry.dims)
+        per_replica = []
+        for r in replicas:
+            try:
+                exe = load_executable(
+                    exe_bytes,
+                    stablehlo,
+                    param_specs,
+                    in_specs,
+                    r.device,
+                    r.params,
+                    _compatible(manifest, r.device),
+                )
+            except ArtifactError as e:
+                raise ArtifactError(f"{root}: {entry.stablehlo}: {e}") from e
+            if exe.recompiled and entry.key not in recompiled:
+                recompiled.append(entry.key)
+            per_replica.append(exe)
+        executables[entry.key] = tuple(per_replica)
+    info = LoadInfo(
+        time.perf_counter() - t0,
+        tuple(recompiled),
+        targets[0].platform,
+        copy_path=next((r.copy.api.name for r in replicas if r.copy is not None), "jax"),
+        devices=tuple(str(d) for d in targets),
+        notes=tuple(notes),
+    )
+    for r in replicas:  # one slot per shape now: the first request allocates nothing
+        if r.copy is None:
+            continue
         try:
-            exe = load_executable(
-                exe_bytes, stablehlo, param_specs, in_specs, device, device_params, compatible
-            )
-        except ArtifactError as e:
-            raise ArtifactError(f"{root}: {entry.stablehlo}: {e}") from e
-        if exe.recompiled:
-            recompiled.append(entry.key)
-        executables[entry.key] = exe
-    info = LoadInfo(time.perf_counter() - t0, tuple(recompiled), device.platform)
-    model = Model(root, manifest, executables, info)
+            for key in executables:
+                r.copy.prepare(key)
+        except CopyPathError as e:
+            if copy_path == "cuda":
+                raise ArtifactError(f"{root}: {e}") from e
+            r.copy.close()
+            r.copy = None
+            notes.append(f"GPU copy path not used on {r.device} ({e}); inputs and outputs go through JAX")
+    info = dataclasses.replace(
+        info,
+        copy_path=next((r.copy.api.name for r in replicas if r.copy is not None), "jax"),
+        notes=tuple(notes),
+    )
+    model = Model(root, manifest, executables, info, replicas)
     if manifest.polymorphic and manifest.buckets:
         directory = default_cache_dir() if cache_dir is _DEFAULT_CACHE else cache_dir
         cache = None
         if directory is not None:
-            cache = ExecutableCache(Path(str(directory)), _cache_env(device))
+            cache = ExecutableCache(Path(str(directory)), _cache_env(targets[0]))
         poly = read_verified(root, manifest, manifest.polymorphic)
         module = manifest.files[manifest.polymorphic]
         symbols = manifest.signature.symbols
 
-        def specs_for(key: Key) -> list[Any]:
-            return _arg_specs(manifest.signature, layout, key[0], dict(zip(symbols, key[1:])))
+        def shape_specs(key: Key) -> list[ArgSpec]:
+            return specs_for(key[0], dict(zip(symbols, key[1:])))
 
-        def compile_shape(key: Key) -> Any:
+        def compile_shape(key: Key) -> tuple[Any, ...]:
             from fourier.backends.xla import Executable, compile_stablehlo
 
-            loaded = compile_stablehlo(poly, param_specs, specs_for(key), device)
-            if cache is not None:
-                cache.store(module, key, bytes(device.client.serialize_executable(loaded)))
-            return Executable(loaded, device, device_params, recompiled=True)
+            out = []
+            for i, r in enumerate(replicas):
+                loaded = compile_stablehlo(poly, param_specs, shape_specs(key), r.device)
+                if cache is not None and i == 0:
+                    cache.store(module, key, bytes(r.device.client.serialize_executable(loaded)))
+                out.append(Executable(loaded, r.device, r.params, recompiled=True))
+            return tuple(out)
 
         model.longtail = LongTail(
             longtail or LongTailPolicy(), compile_shape, model.install, model.metrics.compiled
@@ -540,12 +701,15 @@ def load(
                 data = cache.load(module, key)
                 if data is None:
                     continue
-                exe = load_executable(data, poly, param_specs, specs_for(key), device, device_params, True)
-                model.install(key, exe)
+                loaded_all = tuple(
+                    load_executable(data, poly, param_specs, shape_specs(key), r.device, r.params, True)
+                    for r in replicas
+                )
+                model.install(key, loaded_all)
                 model.longtail.mark_ready(key)
                 cached.append(key)
         model.load_info = dataclasses.replace(
-            info, from_cache=tuple(cached), seconds=time.perf_counter() - t0
+            model.load_info, from_cache=tuple(cached), seconds=time.perf_counter() - t0
         )
     if warmup:
         model.warmup()
@@ -553,6 +717,4 @@ def load(
 
 
 def _cache_env(device: Any) -> dict[str, str]:
-    from fourier.compiler import versions
-
     return {"platform": device.platform, "device_kind": str(device.device_kind), **versions()}
