@@ -232,6 +232,7 @@ class _Slot:
             if h.nbytes
         ]
         self.stream = api.stream()
+        self.pack_views: list[Any] = []  # the packed buffer's views (`PackLayout.views`)
         self._check()
 
     def _check(self) -> None:
@@ -312,6 +313,9 @@ class CopyPath:
             if len(made) < self.max_slots:
                 self.api.set_device(self._ordinal)
                 slot = _Slot(self.api, self.device, *self._plan(key))
+                if self.layout is not None and self.layout.segments:
+                    flat = slot.host_in[0].reshape(-1).view(np.uint8)
+                    slot.pack_views = self.layout.views(self.signature, flat, key[0] or 0)
                 made.append(slot)
                 return slot
         return pool.get()
@@ -340,7 +344,7 @@ class CopyPath:
             host = slot.host_in
             j = 0
             if self.layout is not None and self.layout.segments:
-                self.layout.pack_into(host[0].reshape(-1).view(np.uint8), arrays, start, rows, bucket or 0)
+                self.layout.write(slot.pack_views, arrays, start, rows, bucket or 0)
                 j = 1
             loose = self.layout.loose if self.layout is not None else range(len(arrays))
             for buf, i in zip(host[j:], loose):

@@ -14,12 +14,17 @@ module (XLA cannot refine the shapes of a width-changing bitcast).
 
 Padded rows repeat the last real row, as unpacked serving does. Inputs without a batch dimension,
 or with a symbolic non-batch dimension (a sequence length), stay separate arguments ("loose").
-Row offsets are multiples of 8 bytes, so every segment is aligned for its dtype. Byte order is the
+Row offsets are multiples of 4 bytes (8 for 8-byte dtypes), so every segment is aligned for its
+dtype; the planner orders inputs by dtype and shape, so inputs alike sit side by side as one *run*
+(DeepFM's 26 int32 ``[N, 1]`` inputs are one ``int32[26 * N, 1]`` block) and the host fills a run
+with one ``np.concatenate`` when no row needs padding. Byte order is the
 host's and the device's (little-endian on every platform XLA serves).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +39,6 @@ from fourier.signature import Signature
 __all__ = ["PackLayout", "Segment", "plan_packing", "pad_rows", "executable_arg_shapes", "LAYOUT_KIND"]
 
 LAYOUT_KIND = "segments-v1"
-_ALIGN = 8
 _WORD = 4
 
 
@@ -52,9 +56,26 @@ class Segment:
         return np.dtype(numpy_dtype(self.dtype)).itemsize
 
     @property
+    def align(self) -> int:
+        """Row offsets of this segment are multiples of this many bytes."""
+        return max(_WORD, self.itemsize)
+
+    @property
     def stride(self) -> int:
         """Bytes between two rows of the segment: the row rounded up to whole 4-byte words."""
         return -(-self.row_bytes // _WORD) * _WORD
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Consecutive segments of one dtype and row size: one block of the packed buffer."""
+
+    row_offset: int
+    dtype: str
+    row_bytes: int  # of each member
+    stride: int
+    members: tuple[int, ...]  # input indices, in block order
+    padded: bool  # rows padded to whole words (a lone 1- or 2-byte segment)
 
 
 @dataclass(frozen=True)
@@ -100,9 +121,11 @@ class PackLayout:
                     f"segment of {spec.name!r} is {s.dtype} with {s.row_bytes} bytes a row, the signature "
                     f"says {spec.dtype}{list(spec.shape)} ({want} bytes a row)"
                 )
-            if s.row_offset < end or s.row_offset % _ALIGN:
+            if s.row_offset < end or s.row_offset % s.align:
                 return f"segment of {spec.name!r} starts at row byte {s.row_offset}, overlapping or unaligned"
             end = s.row_offset + s.stride
+        if self.row_bytes % 8:
+            return f"the row size {self.row_bytes} is not a multiple of 8 bytes"
         if end > self.row_bytes:
             return f"segments end at row byte {end}, past the row size {self.row_bytes}"
         return None
@@ -126,24 +149,85 @@ class PackLayout:
             out.append((shape, spec.dtype))
         return out
 
+    @functools.cached_property
+    def runs(self) -> tuple[_Run, ...]:
+        """Segments side by side with one dtype and row shape, none word-padded: one block each."""
+        runs: list[_Run] = []
+        for s in sorted(self.segments, key=lambda s: s.row_offset):
+            last = runs[-1] if runs else None
+            if (
+                last is not None
+                and last.padded is False
+                and s.stride == s.row_bytes
+                and s.dtype == last.dtype
+                and s.row_bytes == last.row_bytes
+                and s.row_offset == last.row_offset + len(last.members) * last.row_bytes
+            ):
+                runs[-1] = dataclasses.replace(last, members=(*last.members, s.index))
+            else:
+                runs.append(
+                    _Run(s.row_offset, s.dtype, s.row_bytes, s.stride, (s.index,), s.stride != s.row_bytes)
+                )
+        return tuple(runs)
+
+    def views(self, signature: Signature, buf: np.ndarray, bucket: int) -> list[tuple[_Run, Any, list[Any]]]:
+        """Per run, views of the flat uint8 ``buf`` laid out for ``bucket`` rows: the whole block
+        (``[members, bucket, *row shape]``) and each member (``[bucket, *row shape]``). Made once
+        per staging buffer; `write` fills them."""
+        out = []
+        for run in self.runs:
+            k = len(run.members)
+            lo = bucket * run.row_offset
+            raw = buf[lo : lo + k * bucket * run.stride].reshape(k, bucket, run.stride)
+            if run.padded:
+                raw = raw[:, :, : run.row_bytes]
+            dtype = numpy_dtype(run.dtype)
+            shape = tuple(int(d) for d in signature.inputs[run.members[0]].shape[1:])
+            if run.padded or any(
+                tuple(int(d) for d in signature.inputs[i].shape[1:]) != shape for i in run.members
+            ):
+                shape = (run.row_bytes // np.dtype(dtype).itemsize,)
+            block = raw.view(dtype).reshape(k, bucket, *shape)
+            out.append((run, block, [block[j] for j in range(k)]))
+        return out
+
+    def write(
+        self,
+        views: list[tuple[_Run, Any, list[Any]]],
+        arrays: Sequence[np.ndarray],
+        start: int,
+        rows: int,
+        bucket: int,
+    ) -> None:
+        """Rows ``start:start+rows`` of the caller's arrays into ``views`` (from `views`); rows
+        past ``rows`` repeat the last real row."""
+        for run, block, members in views:
+            xs = [arrays[i] for i in run.members]
+            if start == 0 and rows == bucket and len(xs) > 1 and xs[0].shape[1:] == block.shape[2:]:
+                try:  # one C loop for the whole run: block[j] = xs[j]
+                    np.concatenate(xs, axis=0, out=block.reshape(-1, *block.shape[2:]))
+                    continue
+                except ValueError:  # a member's shape differs (refused later by its own copy)
+                    pass
+            for view, x in zip(members, xs):
+                part = x if start == 0 and x.shape[0] == rows else x[start : start + rows]
+                view[:rows] = part if part.ndim == view.ndim else part.reshape(rows, *view.shape[1:])
+            if rows < bucket:
+                block[:, rows:] = block[:, rows - 1 : rows] if rows else 0
+
     def pack_into(
-        self, buf: np.ndarray, arrays: Sequence[np.ndarray], start: int, rows: int, bucket: int
+        self,
+        buf: np.ndarray,
+        arrays: Sequence[np.ndarray],
+        start: int,
+        rows: int,
+        bucket: int,
+        signature: Signature,
     ) -> None:
         """Write rows ``start:start+rows`` of the caller's arrays into the flat uint8 ``buf`` (at
         least ``nbytes(bucket)`` long) laid out for ``bucket`` rows; rows past ``rows`` repeat the
         last real row."""
-        for s in self.segments:
-            if not s.row_bytes:
-                continue
-            x = arrays[s.index]
-            lo = bucket * s.row_offset
-            seg = buf[lo : lo + bucket * s.stride].reshape(bucket, s.stride)
-            if s.stride != s.row_bytes:
-                seg = seg[:, : s.row_bytes]
-            seg = seg.view(x.dtype)
-            seg[:rows] = x[start : start + rows].reshape(rows, seg.shape[1])
-            if rows < bucket:
-                seg[rows:] = seg[rows - 1] if rows else 0
+        self.write(self.views(signature, buf, bucket), arrays, start, rows, bucket)
 
     def pack(
         self, signature: Signature, arrays: Sequence[np.ndarray], start: int, rows: int, bucket: int
@@ -153,7 +237,7 @@ class PackLayout:
         args = []
         if self.segments:
             buf = np.empty(self.nbytes(bucket), dtype=np.uint8)
-            self.pack_into(buf, arrays, start, rows, bucket)
+            self.pack_into(buf, arrays, start, rows, bucket, signature)
             args.append(buf.view(np.uint32).reshape(self.row_bytes // _WORD, bucket))
         for i in self.loose:
             x = arrays[i]
@@ -226,19 +310,30 @@ def executable_arg_shapes(
 
 
 def plan_packing(signature: Signature) -> PackLayout | None:
-    """Pack every batched input whose other dimensions are static; None when fewer than two can
-    be packed (nothing to gain)."""
-    segments = []
+    """Pack every batched input whose other dimensions are static, ordered by dtype and row shape
+    so that alike inputs form runs; None when fewer than two can be packed (nothing to gain)."""
+    packable = []
     loose = []
-    offset = 0
     for i, spec in enumerate(signature.inputs):
         if spec.batched and all(isinstance(d, int) for d in spec.shape[1:]):
-            width = math.prod(int(d) for d in spec.shape[1:]) * np.dtype(numpy_dtype(spec.dtype)).itemsize
-            segment = Segment(i, spec.dtype, offset, width)
-            segments.append(segment)
-            offset += -(-segment.stride // _ALIGN) * _ALIGN
+            packable.append(i)
         else:
             loose.append(i)
-    if len(segments) < 2:
+    if len(packable) < 2:
         return None
-    return PackLayout(tuple(segments), offset, tuple(loose))
+    itemsize = {i: np.dtype(numpy_dtype(signature.inputs[i].dtype)).itemsize for i in packable}
+    # Wider dtypes first (their alignment then costs nothing), then by dtype and row shape.
+    order = sorted(
+        packable,
+        key=lambda i: (-itemsize[i], signature.inputs[i].dtype, tuple(signature.inputs[i].shape[1:]), i),
+    )
+    segments = []
+    offset = 0
+    for i in order:
+        spec = signature.inputs[i]
+        width = math.prod(int(d) for d in spec.shape[1:]) * itemsize[i]
+        segment = Segment(i, spec.dtype, 0, width)
+        offset = -(-offset // segment.align) * segment.align
+        segments.append(dataclasses.replace(segment, row_offset=offset))
+        offset += segment.stride
+    return PackLayout(tuple(segments), -(-offset // 8) * 8, tuple(loose))

@@ -54,10 +54,21 @@ def arrays(batch: int, seed: int = 0) -> list[np.ndarray]:
 def test_the_plan_packs_static_batched_inputs_aligned() -> None:
     layout = plan_packing(SIGNATURE)
     assert layout is not None and layout.check(SIGNATURE) is None
-    assert [s.index for s in layout.segments] == [0, 1, 2, 3, 4, 5, 6]
+    # Wider dtypes first, then by dtype name: alike inputs sit side by side.
+    assert [s.index for s in layout.segments] == [6, 5, 4, 3, 2, 0, 1]
     assert layout.loose == (7, 8)  # a sequence length and a scalar stay separate
-    assert all(s.row_offset % 8 == 0 for s in layout.segments)
+    assert all(s.row_offset % max(4, s.itemsize) == 0 for s in layout.segments)
     assert layout.row_bytes % 8 == 0
+
+
+def test_alike_inputs_form_one_run() -> None:
+    ids = tuple(TensorSpec(f"C{i}", "int32", ("N", 1)) for i in range(26))
+    dense = tuple(TensorSpec(f"I{i}", "float32", ("N", 1)) for i in range(13))
+    signature = Signature(inputs=(*dense[:5], *ids, *dense[5:]), outputs=())
+    layout = plan_packing(signature)
+    assert layout is not None
+    assert [(r.dtype, len(r.members)) for r in layout.runs] == [("float32", 13), ("int32", 26)]
+    assert layout.row_bytes == 39 * 4 + 4  # rounded up to 8 bytes
     assert PackLayout.from_json(layout.to_json()) == layout
 
 
