@@ -300,6 +300,9 @@ def inspect_cmd(artifact: Path) -> None:
     from fourier.artifact import artifact_digest, read_manifest
 
     m = read_manifest(artifact, verify=True)
+    from fourier.artifact_check import check_artifact
+
+    check_artifact(artifact, m)  # the manifest describes its own files, or one line naming the field
     table = Table(title=str(artifact), show_header=False)
     table.add_row("digest", f"{artifact_digest(artifact)} (pin it: fourier.load(path, digest=...))")
     table.add_row("source", f"{m.source.get('path', '')} (sha256 {m.source.get('sha256', '')[:16]})")
@@ -317,9 +320,18 @@ def inspect_cmd(artifact: Path) -> None:
     sig = Table(title="signature")
     for col in ("", "name", "dtype", "shape"):
         sig.add_column(col)
-    for kind, specs in (("in", m.signature.inputs), ("out", m.signature.outputs)):
+    for kind, specs in (
+        ("in", m.signature.inputs),
+        ("unused", m.signature.unused),
+        ("out", m.signature.outputs),
+    ):
         for s in specs:
-            sig.add_row(kind, s.name, s.dtype, "[" + ", ".join(map(str, s.shape)) + "]")
+            shape = "[" + ", ".join(map(str, s.shape)) + "]"
+            if s.default is not None:
+                shape += f" (default {np.asarray(s.default_array()).tolist()})"
+            if kind == "unused":
+                shape += " (accepted in a request, ignored: the outputs do not read it)"
+            sig.add_row(kind, s.name, s.dtype, shape)
     stdout.print(sig)
     files = Table(title="files (sha256 verified)")
     files.add_column("file")

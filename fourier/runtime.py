@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from fourier.artifact import Manifest, read_manifest, read_verified, verify_files, versions
+from fourier.artifact_check import check_artifact
 from fourier.errors import (
     ArtifactError,
     InputDtypeError,
@@ -579,6 +580,8 @@ def load(
     blobs = {e.stablehlo for e in manifest.executables}
     blobs |= {e.executable for e in manifest.executables if e.executable}
     verify_files(root, manifest, exclude=blobs)
+    modules = {e.stablehlo: read_verified(root, manifest, e.stablehlo) for e in manifest.executables}
+    check_artifact(root, manifest, modules)  # the manifest describes these modules, or refuse now
     targets = _devices(platform, devices)
 
     weights_path = root / manifest.weights
@@ -620,7 +623,7 @@ def load(
     executables: dict[tuple[int | None, ...], Any] = {}
     recompiled = []
     for entry in manifest.executables:
-        stablehlo = read_verified(root, manifest, entry.stablehlo)
+        stablehlo = modules[entry.stablehlo]
         exe_bytes = read_verified(root, manifest, entry.executable) if entry.executable else None
         in_specs = specs_for(entry.batch or 0, entry.dims)
         per_replica = []

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +156,58 @@ def test_nothing_on_the_load_and_serve_path_unpickles(
     model = fourier.load(art, cache_dir=None)
     out = model(random_inputs(zoo["mlp"], 5))
     assert all(np.isfinite(v).all() for v in out.values())
+
+
+# -- the manifest checked against what it describes --------------------------------------------------
+
+
+def _edit_manifest(art: Path, edit: Any) -> None:
+    path = art / "manifest.json"
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("edit", "names"),
+    [
+        (lambda d: d["signature"]["inputs"][0].update(dtype="float32"), "packing does not fit the signature"),
+        (lambda d: d["signature"]["inputs"][0].update(shape=["N", 2]), "packing does not fit the signature"),
+        (lambda d: d["signature"]["outputs"][0].update(shape=["N", 3]), "signature.outputs"),
+        (lambda d: d["signature"]["inputs"][0].update(dtype="complex512"), "not a known dtype"),
+        (lambda d: d["executables"][0].update(batch=16), "buckets says"),
+        (lambda d: (d["executables"][0].update(batch=16), d.update(buckets=[16, 64])), "executables[0]"),
+        (lambda d: d["packing"]["segments"][0].__setitem__(2, 4), "packing does not fit"),
+        (lambda d: d.update(buckets=[32, 64, 128]), "buckets says"),
+    ],
+)
+def test_a_hand_edited_manifest_is_refused_naming_the_field(
+    edit: Any, names: str, zoo: dict[str, ZooModel], tmp_path: Path
+) -> None:
+    """Before: DeepFM's artifact with one manifest field edited by hand (hashes still pass: the
+    manifest is the root). Expected: load and ``fourier inspect`` refuse with one ArtifactError
+    naming the field, instead of a JaxRuntimeError at the first call."""
+    art = tmp_path / "deepfm"
+    fourier.compile(zoo["deepfm"].pb, art, buckets=[32, 64])
+    _edit_manifest(art, edit)
+    with pytest.raises(ArtifactError, match=re.escape(names)):
+        fourier.load(art, cache_dir=None)
+    result = subprocess.run(
+        [sys.executable, "-m", "fourier", "inspect", str(art)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert names in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_an_unpacked_input_edited_by_hand_is_named(zoo: dict[str, ZooModel], tmp_path: Path) -> None:
+    """Before: the MLP (one input, no packing) with its input's dtype edited to float64.
+    Expected: the refusal names that input, what the manifest implies and what was compiled."""
+    art = tmp_path / "mlp"
+    fourier.compile(zoo["mlp"].pb, art, buckets=[8])
+    name = json.loads((art / "manifest.json").read_text())["signature"]["inputs"][0]["name"]
+    _edit_manifest(art, lambda d: d["signature"]["inputs"][0].update(dtype="float64"))
+    with pytest.raises(
+        ArtifactError,
+        match=rf"signature.inputs '{name}' implies float64\[8, \d+\], the compiled module has float32",
+    ):
+        fourier.load(art, cache_dir=None)
