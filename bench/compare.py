@@ -104,7 +104,7 @@ def tf_xla(pb: Path, inputs: list[str], outputs: list[str]) -> Runner:
 
 
 def _erfc_to_erf(gd: Any) -> Any:
-    """tf2onnx has no Erfc (exact GELU): rewrite each ``Erfc(x)`` as ``1 - Erf(x)`` (FACTS.md)."""
+    """tf2onnx has no Erfc (exact GELU): rewrite each ``Erfc(x)`` as ``1 - Erf(x)`` (ORT refuses the model otherwise)."""
     import tensorflow as tf
     from tensorflow.core.framework import node_def_pb2
 

@@ -1,7 +1,8 @@
 """Shared fixtures: the model zoo (built once, cached) and the TensorFlow oracle.
 
 TensorFlow's environment is fixed before anything imports it: Keras 2 for deepctr, and oneDNN's
-graph rewrites off so that TensorFlow is a trustworthy oracle (../shared/FACTS.md).
+graph rewrites off so that TensorFlow is a trustworthy oracle (oneDNN's LayerNorm fusion uses the
+wrong epsilon: fourier/testing/oracle.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 
 from fourier.testing.zoo import ZOO_NAMES, ZooModel, ensure_zoo
 
-# float32 tolerance against TensorFlow (DESIGN.md contract 4 allows 1e-4 where sums reorder).
+# float32 tolerance against TensorFlow (1e-5 relative per pass, 1e-4 where a fusion reorders sums: docs/passes.md).
 RTOL, ATOL = 1e-4, 1e-5
 BATCHES = (1, 7, 32, 33, 100, 128, 300)
 

@@ -2,7 +2,7 @@
 
 oneDNN's graph rewrites are turned off (``TF_ENABLE_ONEDNN_OPTS=0``) before TensorFlow is
 imported: its LayerNorm fusion uses the wrong epsilon and changes a transformer's outputs by 2.6 %
-(see ../shared/FACTS.md), which would make the oracle wrong, not Fourier.
+(measured with TF 2.21 on the zoo's transformer), which would make the oracle wrong, not Fourier.
 """
 
 from __future__ import annotations

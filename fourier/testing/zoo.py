@@ -66,7 +66,8 @@ class ZooModel:
 
 
 def _tf_env() -> None:
-    # deepctr needs Keras 2 (tf-keras); oneDNN's LayerNorm fusion changes results (FACTS.md).
+    # deepctr needs Keras 2 (tf-keras); oneDNN's LayerNorm fusion uses epsilon 1e-3 instead of the
+    # model's and moves a transformer's outputs by 2.6 %.
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
