@@ -20,8 +20,8 @@ for m in ('cuda.bindings', 'cupy', 'safetensors', 'networkx', 'rich', 'click', '
     try: mod = importlib.import_module(m); print(m, getattr(mod, '__version__', 'ok'))
     except Exception as e: print(m, 'MISSING', e)" 2>&1 | tee -a $OUT/log.txt ;;
     tests) (cd $SRC && timeout ${TEST_TIMEOUT:-300} python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py -k "${TEST_K:-}" 2>&1) | tail -30 | tee -a $OUT/log.txt ;;
-    latency) timeout ${LAT_TIMEOUT:-300} python3 bench/gpu_serving.py latency $ZOO $OUT/gpu_latency.jsonl --models $MODELS 2>&1 | tail -40 >> $OUT/log.txt ;;
-    load) timeout ${LOAD_TIMEOUT:-240} python3 bench/gpu_serving.py load $ZOO $OUT/gpu_load.jsonl --models $LOAD_MODELS --seconds ${SECONDS_PER:-4} 2>&1 | tail -40 >> $OUT/log.txt ;;
+    latency) FOURIER_CUDA_API=${CUDA_API:-} timeout ${LAT_TIMEOUT:-300} python3 bench/gpu_serving.py latency $ZOO $OUT/gpu_latency.jsonl --models $MODELS 2>&1 | tail -40 >> $OUT/log.txt ;;
+    load) timeout ${LOAD_TIMEOUT:-240} python3 bench/gpu_serving.py load $ZOO $OUT/gpu_load.jsonl --models $LOAD_MODELS --seconds ${SECONDS_PER:-4} --processes ${PROCS:-1} --switch-interval-ms ${SWITCH_MS:-5} 2>&1 | tail -40 >> $OUT/log.txt ;;
     peer) MODELS="${PEER_MODELS:-deepfm dcn din transformer}" timeout ${PEER_TIMEOUT:-320} bash .gpu/peer_bench/run_peer.sh >> $OUT/log.txt 2>&1 ;;
   esac
 done

@@ -19,15 +19,18 @@ Needs no TensorFlow (the GPU machine has none). Models are zoo graphs (``NAME.pb
   (outputs -> pinned + wait); ``h2d + d2h`` are this machine's pinned-copy floor for the model's
   bytes.
 
-``load``: 16, 32 and 64 client threads each sending requests of 1-64 rows (uniform) for a fixed
-time, straight to the model and through `fourier.Batcher` (max_batch 256, max_delay 1 ms), with
-both copy paths: requests/s, rows/s, p50 / p99 latency.
+``load``: 16, 32 and 64 client threads in total each sending requests of 1-64 rows (uniform) for
+a fixed time, straight to the model and through `fourier.Batcher` (max_batch 256, max_delay 1 ms),
+with both copy paths, in one serving process or spread over several (``--processes 1,4``; each
+loads the model, the GPU is shared): requests/s, rows/s, p50 / p99 latency.
+``--switch-interval-ms`` sets Python's GIL switch interval (default 5 ms).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -140,6 +143,66 @@ def _parts(model: Any, arrays: list[np.ndarray], batch: int) -> dict[str, Any]:
         copy._pools[key].put(slot)
 
 
+def breakdown(model: Any, feeds: dict[str, np.ndarray], calls: int = 400) -> dict[str, float]:
+    """Where one whole request's time goes, stage by stage, timed inside real calls (medians, µs):
+    the same steps as ``Model.__call__`` with the owned copy path, with a clock read between them."""
+    pc = time.perf_counter
+    replica = model.replicas[0]
+    copy, api = replica.copy, replica.copy.api
+    names = [
+        "check",
+        "acquire",
+        "set_device",
+        "pack",
+        "h2d_issue",
+        "h2d_wait",
+        "execute_issue",
+        "execute_wait",
+        "d2h_issue",
+        "d2h_wait",
+        "copy_out",
+        "release_and_slice",
+        "total",
+    ]
+    stamps: list[list[float]] = []
+    for i in range(calls + 50):
+        t = [pc()]
+        arrays, batch = model.check(feeds)
+        t.append(pc())
+        key = (model.bucket_for(batch),)
+        exe = model._executables[key][0]
+        slot = copy._acquire(key)
+        t.append(pc())
+        api.set_device(copy._ordinal)
+        t.append(pc())
+        copy.layout.write(slot.pack_views, arrays, 0, batch, key[0])
+        t.append(pc())
+        for dst, src, n in slot.copies_in:
+            api.h2d(dst, src, n, slot.stream)
+        t.append(pc())
+        api.sync(slot.stream)
+        t.append(pc())
+        outs = exe.execute_resident(slot.device_in)
+        t.append(pc())
+        for o in outs:
+            o.block_until_ready()
+        t.append(pc())
+        for o, h in zip(outs, slot.host_out):
+            api.d2h(h.ctypes.data, o.unsafe_buffer_pointer(), h.nbytes, slot.stream)
+        t.append(pc())
+        api.sync(slot.stream)
+        t.append(pc())
+        res = [h.copy() for h in slot.host_out]
+        t.append(pc())
+        copy._pools[key].put(slot)
+        {s.name: o[:batch] for s, o in zip(model.signature.outputs, res)}
+        t.append(pc())
+        if i >= 50:
+            stamps.append([b - a for a, b in zip(t, t[1:])] + [t[-1] - t[0]])
+    med = np.median(np.asarray(stamps), axis=0) * 1e6
+    return {n: round(float(v), 1) for n, v in zip(names, med)}
+
+
 def latency(zoo: Path, out: Path, models: list[str]) -> None:
     import jax
 
@@ -190,15 +253,80 @@ def latency(zoo: Path, out: Path, models: list[str]) -> None:
             }
             rec.update(alternate(calls))
             rec["parts"] = _parts(model, arrays, batch)
+            if model._layout is not None:
+                rec["breakdown"] = breakdown(model, feeds)
             _record(out, rec)
         for m in variants.values():
             m.close()
 
 
-def load_test(zoo: Path, out: Path, models: list[str], seconds: float, platform: str) -> None:
+def _drive(
+    call: Any, base: dict[str, np.ndarray], threads: int, seconds: float, seed: int
+) -> tuple[list[float], int]:
+    """``threads`` clients, each sending requests of 1-64 rows (rows of ``base``) to ``call`` for
+    ``seconds``: every request's latency, and the rows answered."""
+    lat: list[float] = []
+    done = [0]
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+    rows_total = next(v.shape[0] for v in base.values() if v.ndim)
+
+    def client(i: int) -> None:
+        rng = random.Random(seed * 1000 + i)
+        mine, rows = [], 0
+        while time.perf_counter() < stop:
+            n = rng.randint(1, 64)
+            start = rng.randint(0, rows_total - n)
+            feeds = {k: v[start : start + n] if v.ndim else v for k, v in base.items()}
+            t0 = time.perf_counter()
+            call(feeds)
+            mine.append(time.perf_counter() - t0)
+            rows += n
+        with lock:
+            lat.extend(mine)
+            done[0] += rows
+
+    workers = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return lat, done[0]
+
+
+def _serve_process(args: tuple[Any, ...]) -> tuple[list[float], int, float]:
+    """One serving process of a multi-process load test: load, warm, wait for the common start."""
+    art, platform, copy_path, batched, threads, seconds, base, start_at, switch = args
+    import fourier
+
+    sys.setswitchinterval(switch)
+    model = fourier.load(art, platform, copy_path=copy_path, cache_dir=None)
+    call = fourier.Batcher(model, max_batch=256, max_delay_ms=1.0) if batched else model
+    _drive(call, base, 2, 0.5, 99)  # warm the path
+    time.sleep(max(0.0, start_at - time.time()))
+    t0 = time.perf_counter()
+    lat, rows = _drive(call, base, threads, seconds, os.getpid())
+    return lat, rows, time.perf_counter() - t0
+
+
+def load_test(
+    zoo: Path,
+    out: Path,
+    models: list[str],
+    seconds: float,
+    platform: str,
+    processes: list[int],
+    switch: float,
+) -> None:
+    """Requests/s and p99 under concurrent load: 16-64 client threads in total, spread over
+    ``processes`` serving processes (each loads the model; clients live in the serving process, as
+    in-process serving does), straight to the model and through the batcher, for each copy path."""
+    import multiprocessing as mp
+
     import fourier
     from fourier.testing.references import read_references, read_zoo_model
 
+    sys.setswitchinterval(switch)
     for name in models:
         zm = read_zoo_model(zoo, name)
         base = read_references(zoo / f"{name}.ref.npz", zm)[300][0]
@@ -206,58 +334,59 @@ def load_test(zoo: Path, out: Path, models: list[str], seconds: float, platform:
         fourier.compile(zm.pb, work / name, buckets=[16, 64, 256], platform=platform)
         paths = ("jax", "cuda") if platform == "cuda" else ("jax",)
         for path in paths:
-            model = fourier.load(work / name, platform, copy_path=path, cache_dir=None)
             for batched in (False, True):
-                batcher = fourier.Batcher(model, max_batch=256, max_delay_ms=1.0) if batched else None
-                call = batcher if batcher is not None else model
-                for threads in (16, 32, 64):
-                    lat: list[float] = []
-                    rows_done = [0]
-                    lock = threading.Lock()
-                    stop = time.perf_counter() + seconds
-
-                    def client(
-                        seed: int, call: Any = call, lat: list[float] = lat, stop: float = stop
-                    ) -> None:
-                        rng = random.Random(seed)
-                        mine, rows = [], 0
-                        while time.perf_counter() < stop:
-                            n = rng.randint(1, 64)
-                            start = rng.randint(0, 300 - n)
-                            feeds = {k: v[start : start + n] if v.ndim else v for k, v in base.items()}
+                for procs in processes:
+                    if procs > 1 and path == "jax" and platform == "cuda":
+                        continue  # several processes: only the copy path this bench is about
+                    for threads in (16, 32, 64) if procs == 1 else (32, 64):
+                        if procs == 1:
+                            model = fourier.load(work / name, platform, copy_path=path, cache_dir=None)
+                            call = (
+                                fourier.Batcher(model, max_batch=256, max_delay_ms=1.0) if batched else model
+                            )
                             t0 = time.perf_counter()
-                            call(feeds)
-                            mine.append(time.perf_counter() - t0)
-                            rows += n
-                        with lock:
-                            lat.extend(mine)
-                            rows_done[0] += rows
-
-                    workers = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
-                    t0 = time.perf_counter()
-                    for w in workers:
-                        w.start()
-                    for w in workers:
-                        w.join()
-                    wall = time.perf_counter() - t0
-                    _record(
-                        out,
-                        {
-                            "what": "load",
-                            "model": name,
-                            "platform": platform,
-                            "copy_path": model.load_info.copy_path,
-                            "batcher": batched,
-                            "threads": threads,
-                            "req_per_s": round(len(lat) / wall, 1),
-                            "rows_per_s": round(rows_done[0] / wall, 1),
-                            "p50_ms": round(float(np.median(lat)) * 1e3, 3),
-                            "p99_ms": round(float(np.percentile(lat, 99)) * 1e3, 3),
-                        },
-                    )
-                if batcher is not None:
-                    batcher.close()
-            model.close()
+                            lat, rows = _drive(call, base, threads, seconds, 1)
+                            wall = time.perf_counter() - t0
+                            if isinstance(call, fourier.Batcher):
+                                call.close()
+                            copy_name = model.load_info.copy_path
+                            model.close()
+                        else:
+                            start_at = time.time() + 20.0  # every process loaded and warm by then
+                            job = (
+                                work / name,
+                                platform,
+                                path,
+                                batched,
+                                threads // procs,
+                                seconds,
+                                base,
+                                start_at,
+                                switch,
+                            )
+                            with mp.get_context("spawn").Pool(procs) as pool:
+                                parts = pool.map(_serve_process, [job] * procs)
+                            lat = [x for part in parts for x in part[0]]
+                            rows = sum(part[1] for part in parts)
+                            wall = max(part[2] for part in parts)
+                            copy_name = path
+                        _record(
+                            out,
+                            {
+                                "what": "load",
+                                "model": name,
+                                "platform": platform,
+                                "copy_path": copy_name,
+                                "batcher": batched,
+                                "processes": procs,
+                                "threads": threads,
+                                "switch_interval_ms": switch * 1e3,
+                                "req_per_s": round(len(lat) / wall, 1),
+                                "rows_per_s": round(rows / wall, 1),
+                                "p50_ms": round(float(np.median(lat)) * 1e3, 3),
+                                "p99_ms": round(float(np.percentile(lat, 99)) * 1e3, 3),
+                            },
+                        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,11 +397,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=None)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--platform", default="cuda")
+    parser.add_argument("--processes", default="1", help="serving processes per load point, e.g. 1,4")
+    parser.add_argument("--switch-interval-ms", type=float, default=5.0, help="sys.setswitchinterval")
     args = parser.parse_args(argv)
     if args.what == "latency":
         latency(args.zoo, args.out, (args.models or "deepfm,dcn,din,transformer").split(","))
     else:
-        load_test(args.zoo, args.out, (args.models or "deepfm,din").split(","), args.seconds, args.platform)
+        load_test(
+            args.zoo,
+            args.out,
+            (args.models or "deepfm,din").split(","),
+            args.seconds,
+            args.platform,
+            [int(x) for x in args.processes.split(",")],
+            args.switch_interval_ms / 1e3,
+        )
     return 0
 
 

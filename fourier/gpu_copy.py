@@ -29,6 +29,7 @@ This module never imports TensorFlow, and imports JAX and the CUDA libraries onl
 from __future__ import annotations
 
 import ctypes
+import os
 import queue
 import threading
 import weakref
@@ -164,13 +165,16 @@ class _Cupy(CudaApi):
 
 
 _API: CudaApi | None = None
+_CURRENT = threading.local()  # the CUDA device this thread last made current
 _API_LOCK = threading.Lock()
 
 
 def cuda_api(prefer: str | None = None) -> CudaApi:
-    """The CUDA runtime through ``cuda-bindings`` (or ``prefer="cupy"``); a `CopyPathError` says
+    """The CUDA runtime through ``cuda-bindings`` or ``cupy`` (``prefer``, default the
+    ``FOURIER_CUDA_API`` environment variable, else cuda-bindings first); a `CopyPathError` says
     why neither can be used."""
     global _API
+    prefer = prefer or os.environ.get("FOURIER_CUDA_API") or None
     with _API_LOCK:
         if _API is not None and (prefer is None or _API.name == prefer):
             return _API
@@ -312,6 +316,7 @@ class CopyPath:
             made = self._made[key]
             if len(made) < self.max_slots:
                 self.api.set_device(self._ordinal)
+                _CURRENT.device = self._ordinal
                 slot = _Slot(self.api, self.device, *self._plan(key))
                 if self.layout is not None and self.layout.segments:
                     flat = slot.host_in[0].reshape(-1).view(np.uint8)
@@ -340,7 +345,9 @@ class CopyPath:
         slot = self._acquire(key)
         api, stream = self.api, slot.stream
         try:
-            api.set_device(self._ordinal)
+            if getattr(_CURRENT, "device", None) != self._ordinal:  # the runtime API's device is per thread
+                api.set_device(self._ordinal)
+                _CURRENT.device = self._ordinal
             host = slot.host_in
             j = 0
             if self.layout is not None and self.layout.segments:

@@ -102,6 +102,16 @@ class Model:
             )
             for s in self.signature.inputs
         ]
+        # The common signature (DeepFM's): every input batched with static other dimensions.
+        self._static_batched = (
+            [
+                (s.name, np.dtype(numpy_dtype(s.dtype)), tuple(int(d) for d in s.shape[1:]))
+                for s in self.signature.inputs
+            ]
+            if self.signature.inputs
+            and all(s.batched and all(isinstance(d, int) for d in s.shape[1:]) for s in self.signature.inputs)
+            else None
+        )
         self._layout = PackLayout.from_json(manifest.packing) if manifest.packing else None
         self._install_lock = threading.Lock()
         # Where each symbol is read from a request: (input index, axis).
@@ -205,6 +215,23 @@ class Model:
             self._unused and 0 < len(inputs) - len(self._fast) <= len(self._unused)
         ):
             return None
+        if self._static_batched is not None:  # every input [N, static...]: one tuple compare each
+            arrays = []
+            batch = -1
+            for name, dtype, tail in self._static_batched:
+                x = inputs.get(name)
+                if type(x) is not np.ndarray or x.dtype != dtype:
+                    return None
+                shape = x.shape
+                if not shape or shape[1:] != tail or (shape[0] != batch and batch >= 0):
+                    return None
+                batch = shape[0]
+                arrays.append(x)
+            if len(inputs) != len(arrays) and not self._unused.issuperset(
+                inputs.keys() - self._inputs.keys()
+            ):
+                return None
+            return arrays, batch
         arrays = []
         batch: int | None = None
         symbols: dict[str, int] = {}
