@@ -29,6 +29,7 @@ loads the model, the GPU is shared): requests/s, rows/s, p50 / p99 latency.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -198,7 +199,7 @@ def breakdown(model: Any, feeds: dict[str, np.ndarray], calls: int = 400) -> dic
         {s.name: o[:batch] for s, o in zip(model.signature.outputs, res)}
         t.append(pc())
         if i >= 50:
-            stamps.append([b - a for a, b in zip(t, t[1:])] + [t[-1] - t[0]])
+            stamps.append([b - a for a, b in itertools.pairwise(t)] + [t[-1] - t[0]])
     med = np.median(np.asarray(stamps), axis=0) * 1e6
     return {n: round(float(v), 1) for n, v in zip(names, med)}
 
