@@ -14,10 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from fourier.backends.jax_lowering import LoweredGraph
+
+if TYPE_CHECKING:  # the serving path loads executables without the lowering machinery
+    from fourier.backends.jax_lowering import LoweredGraph
 
 __all__ = [
     "ArgSpec",
