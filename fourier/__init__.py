@@ -20,6 +20,9 @@ __all__ = [
     "compile",
     "load",
     "import_graph",
+    "optimize",
+    "explain_rule",
+    "list_passes",
     "Model",
     "Batcher",
     "Graph",
@@ -55,6 +58,27 @@ def import_graph(path: Any, outputs: Any = None) -> Graph:
     from fourier.importer import load_graph
 
     return load_graph(path, outputs)
+
+
+def optimize(model: Any, pipeline: str | None = None, **kwargs: Any) -> Any:
+    """Run a pass pipeline on a graph, model file or reproducer (`fourier.api.optimize`)."""
+    from fourier.api import optimize as _optimize
+
+    return _optimize(model, pipeline, **kwargs)
+
+
+def explain_rule(model: Any, rule: str, at: str | None = None, **kwargs: Any) -> Any:
+    """Why a rewrite rule does or does not match, per node (`fourier.api.explain_rule`)."""
+    from fourier.api import explain_rule as _explain_rule
+
+    return _explain_rule(model, rule, at, **kwargs)
+
+
+def list_passes() -> dict[str, str]:
+    """Every pass a pipeline can name, with its summary (`fourier.api.list_passes`)."""
+    from fourier.api import list_passes as _list_passes
+
+    return _list_passes()
 
 
 def __getattr__(name: str) -> Any:

@@ -221,7 +221,8 @@ def compile_cmd(
     _check_out(target, model)
     if saved_model:
         _import_tensorflow_quietly()
-    from fourier.compiler import bucket_input_bytes, compile_model
+    from fourier import compile as compile_model
+    from fourier.compiler import bucket_input_bytes
 
     progress = {"header": False, "open": False}  # an error after "compiling ..." starts a new line
 
@@ -297,14 +298,12 @@ def compile_cmd(
 def inspect_cmd(artifact: Path) -> None:
     """Show an artifact's signature, buckets, versions and sizes."""
     _check_artifact(artifact)
-    from fourier.artifact import artifact_digest, read_manifest
+    from fourier import api
 
-    m = read_manifest(artifact, verify=True)
-    from fourier.artifact_check import check_artifact
-
-    check_artifact(artifact, m)  # the manifest describes its own files, or one line naming the field
+    found = api.inspect(artifact)  # hashes, then the manifest against its modules (one line if not)
+    m = found.manifest
     table = Table(title=str(artifact), show_header=False)
-    table.add_row("digest", f"{artifact_digest(artifact)} (pin it: fourier.load(path, digest=...))")
+    table.add_row("digest", f"{found.digest} (pin it: fourier.load(path, digest=...))")
     table.add_row("source", f"{m.source.get('path', '')} (sha256 {m.source.get('sha256', '')[:16]})")
     table.add_row("platform", f"{m.platform} ({m.device_kind})")
     table.add_row("versions", ", ".join(f"{k} {v}" for k, v in m.versions.items()))
@@ -342,7 +341,7 @@ def inspect_cmd(artifact: Path) -> None:
 
 
 def _random_inputs(model: Any, batch: int, seed: int, dims: dict[str, int]) -> dict[str, np.ndarray]:
-    from fourier.ir.types import numpy_dtype
+    from fourier.signature import numpy_dtype
 
     rng = np.random.default_rng(seed)
     feeds = {}
@@ -401,7 +400,7 @@ def run_cmd(
     """Run an artifact on random (or .npz) inputs; print outputs and latency."""
     _check_artifact(artifact)
     feeds = _read_npz(npz) if npz else None
-    from fourier.runtime import load
+    from fourier import load
 
     model = load(artifact)
     info = model.load_info
@@ -463,28 +462,38 @@ def opt_cmd(
         raise click.UsageError(
             "Missing argument 'MODEL' (a graph file or reproducer directory), or --list-passes"
         )
-    from fourier.ir.verifier import verify
-    from fourier.passes.manager import PassManager, all_passes, parse_pipeline
+    from fourier import api
     from fourier.viewer.terminal import pass_table
 
     if list_passes or model is None:
         table = Table(title="passes")
         table.add_column("name")
         table.add_column("what")
-        for name, cls in all_passes().items():
-            table.add_row(name, cls.summary)
+        for name, summary in api.list_passes().items():
+            table.add_row(name, summary)
         stdout.print(table)
         return
-    graph, pipeline = _graph_and_pipeline(model, outputs, pipeline, opt_level)
-    verify(graph)
-    passes = parse_pipeline(pipeline)
+    _prepare_model(model)
     if explain is not None:
-        _explain(graph, passes, explain, at)
+        _render_explanation(
+            api.explain_rule(
+                model, explain, at, pipeline=pipeline, opt_level=opt_level, outputs=_split(outputs)
+            )
+        )
         return
-    report = PassManager(passes, verify=verify_each, reproducer=reproducer).run(graph)
+    result = api.optimize(
+        model,
+        pipeline,
+        opt_level=opt_level,
+        outputs=_split(outputs),
+        verify=verify_each,
+        reproducer=reproducer,
+    )
+    if result.replayed:
+        console.print(f"replayed reproducer {escape(result.replayed)}: {escape(result.pipeline)}")
     if stats:
-        console.print(pass_table(report))
-    text = str(graph)
+        console.print(pass_table(result.report))
+    text = str(result.graph)
     if out is not None:
         out.write_text(text)
         console.print(f"wrote {out}")
@@ -492,50 +501,30 @@ def opt_cmd(
         click.echo(text, nl=False)
 
 
-def _graph_and_pipeline(
-    model: Path, outputs: str | None, pipeline: str | None, opt_level: int | None
-) -> tuple[Any, str]:
-    """The graph to optimize and the pipeline text: a reproducer directory brings both (an
-    explicit pipeline wins), a graph file takes ``pipeline`` or the passes of ``opt_level`` (-O2)."""
+def _split(outputs: str | None) -> list[str] | None:
+    return outputs.split(",") if outputs else None
+
+
+def _prepare_model(model: Path) -> None:
+    """Refuse what is not a model (one line) before anything imports it; a SavedModel needs
+    TensorFlow, imported quietly."""
     if _check_model(model, reproducer=True):
         _import_tensorflow_quietly()
-    from fourier.importer import load_graph
-    from fourier.passes.manager import OPT_LEVELS, read_reproducer
-
-    if model.is_dir() and (model / "pipeline.txt").exists():
-        graph, replay = read_reproducer(model)
-        console.print(f"replaying reproducer {escape(str(model))}: {escape(replay)}")
-        return graph, pipeline if pipeline is not None else replay
-    graph = load_graph(model, outputs.split(",") if outputs else None)
-    return graph, pipeline if pipeline is not None else OPT_LEVELS[2 if opt_level is None else opt_level]
 
 
-def _explain(graph: Any, passes: Any, rule_name: str, at: str | None) -> None:
-    """Run the pipeline through the pass that owns the rule, then explain the rule at its fixpoint."""
-    from fourier.passes.manager import PassManager
-    from fourier.passes.rewrite import explain_rule
-    from fourier.passes.rules import find_rule
-
-    owner, rule = find_rule(rule_name)
-    upto = []
-    for p in passes:
-        upto.append(p)
-        if p.name == owner:
-            break
-    else:
-        console.print(f"[yellow]note:[/yellow] the pipeline does not run {owner}; explaining on its result")
-    report = PassManager(upto).run(graph)
-    fired = sum(r.stats.get(rule.name, 0) for r in report.records if r.name == owner)
-    results = explain_rule(graph, rule, at)
-    click.echo(
-        f"rule {rule.name} (pass {owner}): fired {fired} time(s); after {', '.join(p.name for p in upto) or 'no passes'}, "
-        f"{sum(r.matched for r in results)} of {len(results)} remaining candidate node(s) match"
-    )
-    if not results:
-        click.echo(
-            f"no node {'named ' + repr(at) if at else 'has a root op of this rule'} ({', '.join(sorted(rule.pattern.ops))})"
+def _render_explanation(report: Any) -> None:
+    if not report.owner_in_pipeline:
+        console.print(
+            f"[yellow]note:[/yellow] the pipeline does not run {report.owner}; explaining on its result"
         )
-    for r in results:
+    click.echo(
+        f"rule {report.rule} (pass {report.owner}): fired {report.fired} time(s); after "
+        f"{', '.join(report.ran) or 'no passes'}, {report.made} node(s) made by the rule, "
+        f"{report.matching} of {len(report.results) - report.made} remaining candidate node(s) match"
+    )
+    if not report.results:
+        click.echo("no candidate node for this rule")
+    for r in report.results:
         click.echo(f"{'match' if r.matched else 'no'}: {r.node} ({r.op}): {r.reason}")
 
 
@@ -568,12 +557,13 @@ def diff_cmd(
 ) -> None:
     """Show what every pass did to MODEL: a table of passes, then the structural IR diff of each
     pass that changed it (renaming or reordering alone is not a change)."""
-    from fourier.passes.manager import PassManager, parse_pipeline
+    from fourier import api
     from fourier.viewer.changes import pass_changes, select
     from fourier.viewer.terminal import pass_table, print_changes
 
-    graph, pipeline = _graph_and_pipeline(model, outputs, pipeline, None)
-    report = PassManager(parse_pipeline(pipeline), verify=True, snapshots=True).run(graph)
+    _prepare_model(model)
+    result = api.optimize(model, pipeline, outputs=_split(outputs), verify=True, snapshots=True)
+    report = result.report
     changes = pass_changes(report)
     shown = select(changes, only)
     if only is not None and not shown:
@@ -648,12 +638,9 @@ def import_cmd(model: Path, outputs: str | None) -> None:
     """Import MODEL and print its IR."""
     if _check_model(model):
         _import_tensorflow_quietly()
-    from fourier.importer import load_graph
-    from fourier.ir.verifier import verify
+    from fourier import api
 
-    graph = load_graph(model, outputs.split(",") if outputs else None)
-    verify(graph)
-    click.echo(str(graph), nl=False)
+    click.echo(str(api.import_graph(model, _split(outputs))), nl=False)
 
 
 def _one_line(text: str) -> str:

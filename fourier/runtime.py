@@ -215,24 +215,23 @@ class Model:
             self._unused and 0 < len(inputs) - len(self._fast) <= len(self._unused)
         ):
             return None
+        arrays: list[np.ndarray] = []
         if self._static_batched is not None:  # every input [N, static...]: one tuple compare each
-            arrays = []
-            batch = -1
+            rows = -1
             for name, dtype, tail in self._static_batched:
                 x = inputs.get(name)
                 if type(x) is not np.ndarray or x.dtype != dtype:
                     return None
                 shape = x.shape
-                if not shape or shape[1:] != tail or (shape[0] != batch and batch >= 0):
+                if not shape or shape[1:] != tail or (shape[0] != rows and rows >= 0):
                     return None
-                batch = shape[0]
+                rows = shape[0]
                 arrays.append(x)
             if len(inputs) != len(arrays) and not self._unused.issuperset(
                 inputs.keys() - self._inputs.keys()
             ):
                 return None
-            return arrays, batch
-        arrays = []
+            return arrays, rows
         batch: int | None = None
         symbols: dict[str, int] = {}
         for name, dtype, ndim, static, symbolic, batched in self._fast:
