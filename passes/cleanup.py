@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from fourier.passes.manager import Pass, PassResult, register_pass
+from fourier.passes.base import Pass, PassResult
 
 from fourier.ir.core import Graph
 from fourier.ir.rewriter import Rewriter
@@ -18,23 +18,6 @@ from fourier.ir.rewriter import Rewriter
 __all__ = ["Prune", "DeadCodeElimination", "StripIdentity"]
 
 
-def _prune(graph: Graph) -> PassResult:
-    live: set[int] = set()
-    stack = [v.producer for _, v in graph.outputs]
-    while stack:
-        n = stack.pop()
-        if id(n) in live:
-            continue
-        live.add(id(n))
-        stack.extend(v.producer for v in n.inputs)
-    removed = Counter(n.op for n in graph.nodes if id(n) not in live and n.op != "Placeholder")
-    if not removed:
-        return PassResult(False)
-    graph.nodes = [n for n in graph.nodes if id(n) in live or n.op == "Placeholder"]
-    return PassResult(True, Counter({f"removed {op}": c for op, c in removed.items()}))
-
-
-@register_pass
 @dataclass(frozen=True)
 class Prune(Pass):
     """Remove every node that no graph output depends on (graph inputs are kept: they are the signature)."""
@@ -43,25 +26,32 @@ class Prune(Pass):
     summary = "remove nodes that do not reach an output"
 
     def run(self, graph: Graph) -> PassResult:
-        return _prune(graph)
+        live: set[int] = set()
+        stack = [v.producer for _, v in graph.outputs]
+        while stack:
+            n = stack.pop()
+            if id(n) in live:
+                continue
+            live.add(id(n))
+            stack.extend(v.producer for v in n.inputs)
+        removed = Counter(n.op for n in graph.nodes if id(n) not in live and n.op != "Placeholder")
+        if not removed:
+            return PassResult(False)
+        graph.nodes = [n for n in graph.nodes if id(n) in live or n.op == "Placeholder"]
+        return PassResult(True, Counter({f"removed {op}": c for op, c in removed.items()}))
 
 
-@register_pass
 @dataclass(frozen=True)
-class DeadCodeElimination(Pass):
-    """The same sweep as prune, under the name pipelines conventionally end with."""
+class DeadCodeElimination(Prune):
+    """`Prune` under the name pipelines conventionally end with; a pipeline keeps the name it was given."""
 
     name = "dce"
     summary = "remove dead nodes (alias of prune)"
-
-    def run(self, graph: Graph) -> PassResult:
-        return _prune(graph)
 
 
 FORWARDING_OPS = ("Identity", "Snapshot", "StopGradient", "PreventGradient")
 
 
-@register_pass
 @dataclass(frozen=True)
 class StripIdentity(Pass):
     """Readers of Identity / Snapshot / StopGradient / PreventGradient read the input instead.

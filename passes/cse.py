@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from fourier.passes.manager import Pass, PassResult, register_pass
+from fourier.passes.base import Pass, PassResult
 
 from fourier.ir.core import Graph, Node
 from fourier.ir.rewriter import Rewriter
@@ -45,7 +45,6 @@ def node_key(node: Node, ids: dict[int, int]) -> tuple[Any, ...] | None:
     return (node.op, tuple(operands), attrs)
 
 
-@register_pass
 @dataclass(frozen=True)
 class CommonSubexpressionElimination(Pass):
     """Merge nodes that compute the same value; the first one in graph order is kept."""

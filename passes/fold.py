@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from fourier.passes.manager import Pass, PassResult, register_pass
+from fourier.passes.base import Pass, PassResult
 
 from fourier.ir.core import Graph, Node, Value
 from fourier.ir.rewriter import Builder, Rewriter
@@ -56,7 +56,6 @@ def _static_known(v: Value) -> np.ndarray | None:
     return known
 
 
-@register_pass
 @dataclass(frozen=True)
 class FoldConstants(Pass):
     """Evaluate nodes with constant (or statically known) inputs; see the module docstring."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from fourier.passes.manager import Pass, PassResult, register_pass
+from fourier.passes.base import Pass, PassResult
 
 from fourier.ir.core import Graph, Node, Value
 from fourier.ir.rewriter import Builder, Rewriter
@@ -75,7 +75,6 @@ def _position(graph: Graph) -> dict[int, int]:
     return {id(n): i for i, n in enumerate(graph.nodes)}
 
 
-@register_pass
 @dataclass(frozen=True)
 class FuseTables(Pass):
     """Many embedding tables with the same row width -> one concatenated table, one gather."""
@@ -155,7 +154,6 @@ class FuseTables(Pass):
         return PassResult(rw.finish(), stats)
 
 
-@register_pass
 @dataclass(frozen=True)
 class FuseGathers(Pass):
     """Gathers of the same ids from tables with the same rows -> one gather of the side-by-side tables."""
@@ -198,7 +196,6 @@ def _einsum_split_axis(eq: str) -> tuple[int, int] | None:
     return None
 
 
-@register_pass
 @dataclass(frozen=True)
 class FuseHorizontal(Pass):
     """Sibling products on one input with constant weights -> one wider product + split."""
@@ -256,7 +253,6 @@ class FuseHorizontal(Pass):
         return ("Einsum", id(x), w.type.dtype, n.attrs["equation"], *axes)
 
 
-@register_pass
 @dataclass(frozen=True)
 class FuseElementwise(Pass):
     """Chains of elementwise ops with single-reader intermediates -> FusedElementwise regions."""

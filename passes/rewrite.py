@@ -19,9 +19,11 @@ rule did not match.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -262,16 +264,40 @@ class RuleContext(Builder):
 
 Replacement = Callable[[RuleContext, Match], "Value | Sequence[Value] | None"]
 
+_ROOT = Path(__file__).resolve().parents[1]  # what rule locations are relative to: the folder holding passes/
+
+
+def _definition_site() -> str:
+    """``file:line`` of the first caller outside this module and the dataclass machinery."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and (
+        frame.f_code.co_filename == __file__ or frame.f_code.co_filename.startswith("<")
+    ):
+        frame = frame.f_back
+    path = Path(frame.f_code.co_filename).resolve()
+    shown = path.relative_to(_ROOT) if path.is_relative_to(_ROOT) else path
+    return f"{shown.as_posix()}:{frame.f_lineno}"
+
 
 @dataclass(frozen=True)
 class Rule:
-    """A rewrite: pattern rooted at one op, optional check (returns a reason to refuse), replacement."""
+    """A rewrite: pattern rooted at one op, optional check (returns a reason to refuse), replacement.
+
+    ``doc`` is the rule's algebra in one line (``BiasAdd(F(x, w), b) -> F(x, w, b)``), what the
+    report shows for it; ``location`` is the file:line of the ``Rule(...)`` call that made it
+    (as tinygrad's ``UPat.location``), taken from the caller when not given.
+    """
 
     name: str
     pattern: OpPattern
     replace: Replacement
     check: Callable[[Match], str | None] | None = None
     doc: str = ""
+    location: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.location:
+            object.__setattr__(self, "location", _definition_site())
 
     def match(self, node: Node, rw: Rewriter | None = None) -> tuple[Match | None, str | None]:
         """Match at ``node``'s first output: (match, None) or (None, why not)."""
@@ -313,14 +339,32 @@ class RuleSet:
         raise KeyError(name)
 
 
+def _one_use_depth(pattern: Pattern, depth: int = 0) -> int:
+    """How many operand levels below its root ``pattern`` requires a value to have one reader (0: none)."""
+    if not isinstance(pattern, OpPattern):
+        return 0
+    own = depth if pattern.one_use and depth > 0 else 0
+    return max([own, *(_one_use_depth(p, depth + 1) for p in pattern.operands or ())])
+
+
 def apply_rules(graph: Graph, rules: RuleSet, *, max_rewrites: int | None = None) -> Counter[str]:
-    """Apply ``rules`` greedily until none matches; returns how often each rule fired."""
+    """Apply ``rules`` greedily until none matches; returns how often each rule fired.
+
+    The worklist starts with every node a rule is rooted at. A node goes back on it when the
+    rewriter creates it or redirects one of its operands, and, when a node is erased, its
+    operands' producers (as xDSL's walker does) and, for an operand left with one reader, the
+    nodes that reader feeds as far down as a rule looks for a one-use operand: that value may now
+    be the single-use intermediate a fusion rooted there needs.
+    """
     index = rules.by_root()
     work: deque[Node] = deque(n for n in graph.nodes if n.op in index)
     if not work:
         return Counter()
     rw = Rewriter(graph)
     queued = {id(n) for n in work}
+    depth = max(_one_use_depth(r.pattern) for r in rules.rules)
+    current: Node | None = None  # the node being rewritten: its rule has matched already
+    undoing = False  # erasures that undo a dropped replacement enable nothing
 
     def push(n: Node) -> None:
         if n.op in index and id(n) not in queued:
@@ -331,7 +375,21 @@ def apply_rules(graph: Graph, rules: RuleSet, *, max_rewrites: int | None = None
         for reader, _ in rw.users(new):
             push(reader)
 
-    rw.listeners.append(Listener(created=push, replaced=on_replace))
+    def on_erase(erased: Node) -> None:
+        if undoing:
+            return
+        for v in erased.inputs:
+            if rw.alive(v.producer):
+                push(v.producer)
+            if depth and rw.num_uses(v) == 1:
+                readers = [r for r, _ in rw.users(v)]
+                for _ in range(depth):
+                    for r in readers:
+                        if r is not current:
+                            push(r)
+                    readers = [u for r in readers for out in r.outputs for u, _ in rw.users(out)]
+
+    rw.listeners.append(Listener(created=push, replaced=on_replace, erased=on_erase))
     fired: Counter[str] = Counter()
     recent: deque[str] = deque(maxlen=64)
     limit = max_rewrites if max_rewrites is not None else 8 * len(graph.nodes) + 1000
@@ -341,6 +399,7 @@ def apply_rules(graph: Graph, rules: RuleSet, *, max_rewrites: int | None = None
         queued.discard(id(node))
         if not rw.alive(node):
             continue
+        current = node
         for rule in index[node.op]:
             m, _ = rule.match(node, rw)
             if m is None:
@@ -360,9 +419,11 @@ def apply_rules(graph: Graph, rules: RuleSet, *, max_rewrites: int | None = None
             if any(v.type != o.type for v, o in zip(values, node.outputs)):
                 # The replacement's inference knows less than the original's (an operand of unknown
                 # rank, say): not applying a rewrite is always sound, so drop what it built.
+                undoing = True
                 for n in reversed(built):
                     if rw.alive(n) and not any(rw.num_uses(v) for v in n.outputs):
                         rw.erase(n)
+                undoing = False
                 continue
             rw.replace_node(node, values)
             for v in values:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from fourier.passes.base import PipelineError
+
 __all__ = ["find_rule", "all_rules"]
 
 
 def all_rules() -> dict[str, tuple[str, Any]]:
     """Every rule of every rule-set pass: rule name -> (pass name, Rule)."""
-    from fourier.passes.manager import all_passes
+    from fourier.passes.library import all_passes  # the library imports this package's modules
 
     out: dict[str, tuple[str, Any]] = {}
     for name, cls in all_passes().items():
@@ -22,8 +24,6 @@ def all_rules() -> dict[str, tuple[str, Any]]:
 
 def find_rule(name: str) -> tuple[str, Any]:
     """(pass name, Rule) for a rule name; a clear error listing the rules if unknown."""
-    from fourier.passes.manager import PipelineError
-
     rules = all_rules()
     if name not in rules:
         raise PipelineError(f"unknown rule {name!r}; rules: {', '.join(sorted(rules))}")

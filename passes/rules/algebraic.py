@@ -6,12 +6,9 @@ Every rule keeps the value's type: an identity whose operand would broadcast to 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from fourier.passes.manager import register_pass
 from fourier.passes.rewrite import Match, Rule, RuleContext, RuleSet, any_, const, op
-from fourier.passes.rules.base import RulePass, all_equal, same_type
+from fourier.passes.rules.base import all_equal, rule_pass, same_type
 
 from fourier.ir.core import Node, Value
 
@@ -152,87 +149,124 @@ def _slice_is_identity(m: Match) -> str | None:
 ALGEBRAIC = RuleSet(
     "algebraic",
     (
-        # x * 1 -> x
-        Rule("mul-one", op("Mul", any_("x"), const(where=all_equal(1.0))), _keep("x"), _type_kept("x")),
-        # x / 1 -> x
+        Rule(
+            "mul-one",
+            op("Mul", any_("x"), const(where=all_equal(1.0))),
+            _keep("x"),
+            _type_kept("x"),
+            doc="x * 1 -> x",
+        ),
         Rule(
             "div-one",
             op(("RealDiv", "Div"), any_("x"), const(where=all_equal(1.0))),
             _keep("x"),
             _type_kept("x"),
+            doc="x / 1 -> x",
         ),
-        # x + 0 -> x
         Rule(
             "add-zero",
             op(("Add", "AddV2"), any_("x"), const(where=all_equal(0.0))),
             _keep("x"),
             _type_kept("x"),
+            doc="x + 0 -> x",
         ),
-        # x - 0 -> x
-        Rule("sub-zero", op("Sub", any_("x"), const(where=all_equal(0.0))), _keep("x"), _type_kept("x")),
-        # -(-x) -> x
-        Rule("neg-neg", op("Neg", op("Neg", any_("x"))), _keep("x")),
-        # Transpose(x, identity) -> x
+        Rule(
+            "sub-zero",
+            op("Sub", any_("x"), const(where=all_equal(0.0))),
+            _keep("x"),
+            _type_kept("x"),
+            doc="x - 0 -> x",
+        ),
+        Rule("neg-neg", op("Neg", op("Neg", any_("x"))), _keep("x"), doc="-(-x) -> x"),
         Rule(
             "transpose-identity",
             op("Transpose", any_("x"), const(where=_perm_identity, why="identity permutation")),
             _keep("x"),
+            doc="Transpose(x, identity) -> x",
         ),
-        # Transpose(Transpose(x, p1), p2) -> Transpose(x, p1[p2])
         Rule(
             "transpose-transpose",
             op("Transpose", op("Transpose", any_("x"), const("p1")), const("p2")),
             _compose_transposes,
+            doc="Transpose(Transpose(x, p1), p2) -> Transpose(x, p1[p2])",
         ),
-        # Reshape(x, shape of x) -> x
-        Rule("reshape-noop", op("Reshape", any_("x"), any_()), _keep("x"), _type_kept("x")),
-        # Reshape(Reshape(x, s1), s2) -> Reshape(x, s2)
+        Rule(
+            "reshape-noop",
+            op("Reshape", any_("x"), any_()),
+            _keep("x"),
+            _type_kept("x"),
+            doc="Reshape(x, shape of x) -> x",
+        ),
         Rule(
             "reshape-reshape",
             op("Reshape", op("Reshape", any_("x"), any_()), any_("s2")),
             lambda ctx, m: ctx.op("Reshape", [m["x"], m["s2"]]),
+            doc="Reshape(Reshape(x, s1), s2) -> Reshape(x, s2)",
         ),
-        # Cast(x) to x's own dtype -> x
-        Rule("cast-noop", op("Cast", any_("x")), _keep("x"), _type_kept("x")),
-        # Slice / StridedSlice of everything -> x
+        Rule(
+            "cast-noop",
+            op("Cast", any_("x")),
+            _keep("x"),
+            _type_kept("x"),
+            doc="Cast(x) to x's own dtype -> x",
+        ),
         Rule(
             "slice-noop",
             op(("Slice", "StridedSlice"), any_("x"), any_operands=True),
             lambda ctx, m: m.root.inputs[0],
             _slice_is_identity,
+            doc="Slice / StridedSlice of everything -> x",
         ),
-        # Tile(x, ones) -> x
-        Rule("tile-noop", op("Tile", any_("x"), const(where=all_equal(1.0))), _keep("x"), _type_kept("x")),
-        # ConcatV2(x, axis) -> x
-        Rule("concat-single", op("ConcatV2", any_("x"), any_()), _keep("x"), _type_kept("x")),
-        # ConcatV2(Split(x)...) of all pieces in order -> x
-        Rule("concat-of-split", op("ConcatV2", any_operands=True), _concat_source, _pieces_in_order),
-        # ConcatV2(Split(x, axis a)..., axis b) of size-1 pieces -> Reshape(x)   (same element order)
-        Rule("concat-of-unit-split", op("ConcatV2", any_operands=True), _reshape_of_source, _unit_pieces),
-        # Pack(Unpack(x)...) of all pieces in order -> x
+        Rule(
+            "tile-noop",
+            op("Tile", any_("x"), const(where=all_equal(1.0))),
+            _keep("x"),
+            _type_kept("x"),
+            doc="Tile(x, ones) -> x",
+        ),
+        Rule(
+            "concat-single",
+            op("ConcatV2", any_("x"), any_()),
+            _keep("x"),
+            _type_kept("x"),
+            doc="ConcatV2(x, axis) -> x",
+        ),
+        Rule(
+            "concat-of-split",
+            op("ConcatV2", any_operands=True),
+            _concat_source,
+            _pieces_in_order,
+            doc="ConcatV2(Split(x)...) of all pieces in order -> x",
+        ),
+        Rule(
+            "concat-of-unit-split",
+            op("ConcatV2", any_operands=True),
+            _reshape_of_source,
+            _unit_pieces,
+            doc="ConcatV2(Split(x, axis a)..., axis b) of size-1 pieces -> Reshape(x)   (same element order)",
+        ),
         Rule(
             "pack-of-unpack",
             op("Pack", any_operands=True),
             lambda ctx, m: m.root.inputs[0].producer.inputs[0],
             _pack_of_unpack,
+            doc="Pack(Unpack(x)...) of all pieces in order -> x",
         ),
-        # Squeeze(ExpandDims(x, a), [a]) -> x
         Rule(
-            "squeeze-expand", op("Squeeze", op("ExpandDims", any_("x"), any_())), _keep("x"), _type_kept("x")
+            "squeeze-expand",
+            op("Squeeze", op("ExpandDims", any_("x"), any_())),
+            _keep("x"),
+            _type_kept("x"),
+            doc="Squeeze(ExpandDims(x, a), [a]) -> x",
         ),
-        # ExpandDims(Squeeze(x)) back to x's shape -> x
         Rule(
-            "expand-squeeze", op("ExpandDims", op("Squeeze", any_("x")), any_()), _keep("x"), _type_kept("x")
+            "expand-squeeze",
+            op("ExpandDims", op("Squeeze", any_("x")), any_()),
+            _keep("x"),
+            _type_kept("x"),
+            doc="ExpandDims(Squeeze(x)) back to x's shape -> x",
         ),
     ),
 )
 
-
-@register_pass
-@dataclass(frozen=True)
-class Simplify(RulePass):
-    """Algebraic identities (x*1, x+0, double transpose, no-op reshape/cast/slice/tile, ...)."""
-
-    name = "simplify"
-    summary = "algebraic simplification"
-    rules = ALGEBRAIC
+Simplify = rule_pass("simplify", ALGEBRAIC, "algebraic simplification")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from fourier.passes.manager import Pass, PassResult
+from fourier.passes.base import Pass, PassResult
 from fourier.passes.rewrite import RuleSet, apply_rules
 
 from fourier.ir.core import Graph, Value
 
-__all__ = ["RulePass", "is_scalar", "all_equal", "same_type"]
+__all__ = ["RulePass", "rule_pass", "is_scalar", "all_equal", "same_type"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,24 @@ class RulePass(Pass):
     def run(self, graph: Graph) -> PassResult:
         fired = apply_rules(graph, self.rules)
         return PassResult(bool(fired), fired)
+
+
+def rule_pass(name: str, rules: RuleSet, summary: str) -> type[RulePass]:
+    """The pass ``name`` that runs ``rules``: a rule-set pass is only these three facts.
+
+    It is a class, as every pass is (pipelines instantiate passes by name), named after the pass
+    in CamelCase (``fuse-dense`` -> ``FuseDense``) and belonging to the module that declares it.
+    """
+    class_name = "".join(part.capitalize() for part in name.split("-"))
+    namespace = {
+        "name": name,
+        "summary": summary,
+        "rules": rules,
+        "__doc__": f"Applies the {rules.name!r} rules to a fixpoint: {summary}.",
+        "__module__": sys._getframe(1).f_globals.get("__name__", __name__),
+        "__qualname__": class_name,
+    }
+    return dataclass(frozen=True)(type(class_name, (RulePass,), namespace))
 
 
 def is_scalar(v: Any, value: float, tol: float = 0.0) -> bool:

@@ -9,17 +9,14 @@ convolution, so those forms are chosen; every other convolution keeps XLA's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from fourier.passes.manager import register_pass
-from fourier.passes.rewrite import Match, Rule, RuleContext, RuleSet, any_, const, op
-from fourier.passes.rules.base import RulePass
+from fourier.passes.rewrite import Match, OpPattern, Pattern, Rule, RuleContext, RuleSet, any_, const, op
+from fourier.passes.rules.base import rule_pass
 from fourier.passes.rules.dense import activation_rules, bias_rules, fused_attrs
 
 from fourier.ir.core import Value
 
-__all__ = ["BATCHNORM", "CONV", "CONV_ALGORITHM", "FoldBatchNorm", "FuseConv", "ConvAlgorithm"]
+__all__ = ["BATCHNORM", "CONV", "CONV_ALGORITHM", "FoldBatchnorm", "FuseConv", "ConvAlgorithm"]
 
 _BN = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
 
@@ -61,10 +58,11 @@ def _stats_unread(m: Match) -> str | None:
     return None
 
 
-def _bn_pattern(x: object) -> object:
+def _bn_pattern(x: Pattern) -> OpPattern:
+    """An inference FusedBatchNorm of ``x`` with constant statistics."""
     return op(
         _BN,
-        x,  # type: ignore[arg-type]
+        x,
         const("scale"),
         const("offset"),
         const("mean"),
@@ -76,17 +74,22 @@ def _bn_pattern(x: object) -> object:
 BATCHNORM = RuleSet(
     "batchnorm",
     (
-        # FusedBatchNorm(Conv2D(x, w)) -> BiasAdd(Conv2D(x, w * s), offset - mean * s)
         Rule(
             "conv-batchnorm",
             _bn_pattern(
                 op(("Conv2D", "DepthwiseConv2dNative"), any_("x"), const("w"), name="conv", one_use=True)
-            ),  # type: ignore[arg-type]
+            ),
             _fold_into_conv,
             _stats_unread,
+            doc="FusedBatchNorm(Conv2D(x, w)) -> BiasAdd(Conv2D(x, w * s), offset - mean * s)",
         ),
-        # FusedBatchNorm(x) -> x * s + t   (no convolution to fold into)
-        Rule("batchnorm-affine", _bn_pattern(any_("x")), _bn_to_affine, _stats_unread),  # type: ignore[arg-type]
+        Rule(
+            "batchnorm-affine",
+            _bn_pattern(any_("x")),
+            _bn_to_affine,
+            _stats_unread,
+            doc="FusedBatchNorm(x) -> x * s + t   (no convolution to fold into)",
+        ),
     ),
 )
 
@@ -100,11 +103,11 @@ def _conv_to_fused(ctx: RuleContext, m: Match) -> Value:
 CONV = RuleSet(
     "conv",
     (
-        # Conv2D(x, w) / DepthwiseConv2dNative(x, w) -> FusedConv2D(x, w)
         Rule(
             "conv-to-fused",
             op(("Conv2D", "DepthwiseConv2dNative"), any_("x"), const("w"), attrs={"data_format": "NHWC"}),
             _conv_to_fused,
+            doc="Conv2D(x, w) / DepthwiseConv2dNative(x, w) -> FusedConv2D(x, w)",
         ),
         *bias_rules("FusedConv2D"),
         *activation_rules("FusedConv2D"),
@@ -129,48 +132,22 @@ def _pointwise(m: Match) -> str | None:
 CONV_ALGORITHM = RuleSet(
     "conv-algorithm",
     (
-        # FusedConv2D 1x1, stride 1 -> algorithm=matmul   (XLA:CPU: ~14x faster than its conv)
         Rule(
             "pointwise-conv-as-matmul",
             op("FusedConv2D", any_operands=True, attrs={"algorithm": "xla"}),
             lambda ctx, m: ctx.op("FusedConv2D", m.root.inputs, fused_attrs(m.root, algorithm="matmul")),
             _pointwise,
+            doc="FusedConv2D 1x1, stride 1 -> algorithm=matmul   (XLA:CPU: ~14x faster than its conv)",
         ),
-        # FusedConv2D depthwise -> algorithm=taps   (XLA:CPU: 20-30x faster than its conv)
         Rule(
             "depthwise-conv-as-taps",
             op("FusedConv2D", any_operands=True, attrs={"algorithm": "xla", "depthwise": True}),
             lambda ctx, m: ctx.op("FusedConv2D", m.root.inputs, fused_attrs(m.root, algorithm="taps")),
+            doc="FusedConv2D depthwise -> algorithm=taps   (XLA:CPU: 20-30x faster than its conv)",
         ),
     ),
 )
 
-
-@register_pass
-@dataclass(frozen=True)
-class FoldBatchNorm(RulePass):
-    """Inference-mode FusedBatchNorm folded into the preceding convolution's weights, else an affine."""
-
-    name = "fold-batchnorm"
-    summary = "fold inference batch norm into conv weights (+ bias)"
-    rules = BATCHNORM
-
-
-@register_pass
-@dataclass(frozen=True)
-class FuseConv(RulePass):
-    """Conv2D / DepthwiseConv2dNative + BiasAdd (+ activation) -> FusedConv2D."""
-
-    name = "fuse-conv"
-    summary = "fuse convolution, bias and activation into FusedConv2D"
-    rules = CONV
-
-
-@register_pass
-@dataclass(frozen=True)
-class ConvAlgorithm(RulePass):
-    """Pick the faster XLA formulation for 1x1 and depthwise FusedConv2D (measured on XLA:CPU)."""
-
-    name = "conv-algorithm"
-    summary = "1x1 conv as matmul, depthwise conv as taps"
-    rules = CONV_ALGORITHM
+FoldBatchnorm = rule_pass("fold-batchnorm", BATCHNORM, "fold inference batch norm into conv weights (+ bias)")
+FuseConv = rule_pass("fuse-conv", CONV, "fuse convolution, bias and activation into FusedConv2D")
+ConvAlgorithm = rule_pass("conv-algorithm", CONV_ALGORITHM, "1x1 conv as matmul, depthwise conv as taps")

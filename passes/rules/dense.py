@@ -9,12 +9,9 @@ and FusedConv2D from one template.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from fourier.passes.manager import register_pass
 from fourier.passes.rewrite import Match, Rule, RuleContext, RuleSet, any_, const, op
-from fourier.passes.rules.base import RulePass
+from fourier.passes.rules.base import rule_pass
 
 from fourier.ir.core import Node, Value
 from fourier.ops.fused import ACTIVATIONS
@@ -59,19 +56,19 @@ def bias_rules(fused: str) -> list[Rule]:
         one_use=True,
     )
     return [
-        # BiasAdd(F(x, w), b) -> F(x, w, b)
         Rule(
             f"{fused.lower()}-bias",
             op("BiasAdd", f, any_("b"), attrs={"data_format": "NHWC"}),
             replace,
             check,
+            doc=f"BiasAdd({fused}(x, w), b) -> {fused}(x, w, b)",
         ),
-        # F(x, w) + b -> F(x, w, b)   (Keras' Dense on rank > 2, EinsumDense, MHA projections)
         Rule(
             f"{fused.lower()}-add-bias",
             op(("Add", "AddV2"), f, const("b", where=lambda v: v.ndim == 1, why="a vector")),
             replace,
             check,
+            doc=f"{fused}(x, w) + b -> {fused}(x, w, b)   (b a constant vector: Keras' Dense on rank > 2, EinsumDense)",
         ),
     ]
 
@@ -84,13 +81,13 @@ def activation_rules(fused: str) -> list[Rule]:
         return ctx.op(fused, inner.inputs, fused_attrs(inner, activation=m.root.op))
 
     return [
-        # Act(F(...)) -> F(..., activation=Act)
         Rule(
             f"{fused.lower()}-activation",
             op(
                 ACTIVATION_OPS, op(fused, any_operands=True, attrs={"activation": ""}, name="f", one_use=True)
             ),
             replace,
+            doc=f"Act({fused}(...)) -> {fused}(..., activation=Act)   (Act: {', '.join(ACTIVATION_OPS)})",
         )
     ]
 
@@ -122,13 +119,12 @@ def _unfold_reshape(ctx: RuleContext, m: Match) -> Value:
 DENSE = RuleSet(
     "dense",
     (
-        # MatMul(x, w) -> FusedDense(x, w)   (w constant; transposed at compile time if transpose_b)
         Rule(
             "matmul-to-dense",
             op("MatMul", any_("x"), const("w"), attrs={"transpose_a": False}),
             _matmul_to_dense,
+            doc="MatMul(x, w) -> FusedDense(x, w)   (w constant; transposed at compile time if transpose_b)",
         ),
-        # Reshape(FusedDense(Reshape(x, [-1, K]), w), [..., M]) -> FusedDense(x, w)   (Tensordot)
         Rule(
             "dense-unfold-reshape",
             op(
@@ -145,18 +141,11 @@ DENSE = RuleSet(
             ),
             _unfold_reshape,
             _unfold_reshape_check,
+            doc="Reshape(FusedDense(Reshape(x, [-1, K]), w), [..., M]) -> FusedDense(x, w)   (Tensordot)",
         ),
         *bias_rules("FusedDense"),
         *activation_rules("FusedDense"),
     ),
 )
 
-
-@register_pass
-@dataclass(frozen=True)
-class FuseDense(RulePass):
-    """MatMul + BiasAdd (+ Relu/Relu6/Sigmoid/Tanh/Gelu/Swish) -> FusedDense."""
-
-    name = "fuse-dense"
-    summary = "fuse MatMul, bias and activation into FusedDense"
-    rules = DENSE
+FuseDense = rule_pass("fuse-dense", DENSE, "fuse MatMul, bias and activation into FusedDense")

@@ -5,15 +5,13 @@ bags, and replace each chain with the one op it computes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-from fourier.passes.manager import register_pass
 from fourier.passes.rewrite import Match, OpPattern, Rule, RuleContext, RuleSet, any_, const, op
-from fourier.passes.rules.base import RulePass, all_equal
+from fourier.passes.rules.base import all_equal, rule_pass
 
 from fourier.ir.core import Value
 
-__all__ = ["RECOGNIZE", "EMBEDDING", "Recognize", "EmbeddingBagPass"]
+__all__ = ["RECOGNIZE", "EMBEDDING", "Recognize", "EmbeddingBag"]
 
 _RSQRT2 = 1 / math.sqrt(2)
 _F32_TOL = 1e-6
@@ -85,10 +83,10 @@ _SQRT2_C = const(where=all_equal(math.sqrt(2), 1e-6), why="== sqrt(2)")
 _ONE = const(where=all_equal(1.0), why="== 1")
 
 
-def _gelu_erf(name: str, scaled_x: OpPattern) -> Rule:
+def _gelu_erf(name: str, scaled_x: OpPattern, doc: str) -> Rule:
     """0.5 * x * (1 + erf(scaled_x)) -> Gelu(x), for each spelling of x / sqrt(2)."""
     pattern = op("Mul", op("Mul", _HALF, any_("x")), op(("AddV2", "Add"), _ONE, op("Erf", scaled_x)))
-    return Rule(name, pattern, _gelu, _same_type_as_x)
+    return Rule(name, pattern, _gelu, _same_type_as_x, doc=doc)
 
 
 def _same_type_as_x(m: Match) -> str | None:
@@ -100,24 +98,30 @@ def _same_type_as_x(m: Match) -> str | None:
 RECOGNIZE = RuleSet(
     "recognize",
     (
-        # 0.5 * x * erfc(-x / sqrt(2)) -> Gelu(x)   (tf.nn.gelu, Keras 'gelu')
         Rule(
             "gelu-erfc",
             op("Mul", op("Mul", _HALF, any_("x")), op("Erfc", op("Mul", op("Neg", any_("x")), _RSQRT2_C))),
             _gelu,
             _same_type_as_x,
+            doc="0.5 * x * erfc(-x / sqrt(2)) -> Gelu(x)   (tf.nn.gelu, Keras 'gelu')",
         ),
-        # 0.5 * x * (1 + erf(x / sqrt(2))) -> Gelu(x)   (hand-written GELU, older TF)
-        _gelu_erf("gelu-erf", op("Mul", any_("x"), _RSQRT2_C)),
-        _gelu_erf("gelu-erf-div", op("RealDiv", any_("x"), _SQRT2_C)),
-        # x * sigmoid(x) -> Swish(x)
+        _gelu_erf(
+            "gelu-erf",
+            op("Mul", any_("x"), _RSQRT2_C),
+            doc="0.5 * x * (1 + erf(x / sqrt(2))) -> Gelu(x)   (hand-written GELU, older TF)",
+        ),
+        _gelu_erf(
+            "gelu-erf-div",
+            op("RealDiv", any_("x"), _SQRT2_C),
+            doc="0.5 * x * (1 + erf(x / sqrt(2))) -> Gelu(x)   (x / sqrt(2) as a RealDiv)",
+        ),
         Rule(
             "swish",
             op("Mul", any_("x"), op("Sigmoid", any_("x"))),
             lambda ctx, m: ctx.op("Swish", [m["x"]]),
             _same_type_as_x,
+            doc="x * sigmoid(x) -> Swish(x)",
         ),
-        # exp(x - max(x)) / sum(exp(x - max(x))) -> Softmax(x)   (last axis)
         Rule(
             "softmax",
             op(
@@ -131,8 +135,8 @@ RECOGNIZE = RuleSet(
             ),
             _softmax,
             _axis_is_last("ax1", "ax2"),
+            doc="exp(x - max(x)) / sum(exp(x - max(x))) -> Softmax(x)   (last axis)",
         ),
-        # exp(x) / sum(exp(x)) -> Softmax(x)   (the max shift only avoids overflow)
         Rule(
             "softmax-unshifted",
             op(
@@ -142,9 +146,15 @@ RECOGNIZE = RuleSet(
             ),
             _softmax,
             _axis_is_last("ax2"),
+            doc="exp(x) / sum(exp(x)) -> Softmax(x)   (the max shift only avoids overflow)",
         ),
-        # Keras LayerNormalization's chain -> LayerNorm(x, gamma, beta)
-        Rule("layer-norm", _LAYER_NORM, _layer_norm, _layer_norm_check),
+        Rule(
+            "layer-norm",
+            _LAYER_NORM,
+            _layer_norm,
+            _layer_norm_check,
+            doc="x * r + (beta - mean(x) * r), r = rsqrt(var(x) + eps) * gamma -> LayerNorm(x, gamma, beta)   (Keras)",
+        ),
     ),
 )
 
@@ -176,7 +186,6 @@ def _bag_check(m: Match) -> str | None:
 EMBEDDING = RuleSet(
     "embedding",
     (
-        # Sum/Mean(GatherV2(table, ids), bag axis) -> EmbeddingBag(table, ids)
         Rule(
             "embedding-bag",
             op(
@@ -193,26 +202,10 @@ EMBEDDING = RuleSet(
             ),
             _bag,
             _bag_check,
+            doc="Sum/Mean(GatherV2(table, ids), bag axis) -> EmbeddingBag(table, ids)",
         ),
     ),
 )
 
-
-@register_pass
-@dataclass(frozen=True)
-class Recognize(RulePass):
-    """GELU, Swish, Softmax and LayerNorm recognized from the chains TensorFlow emits."""
-
-    name = "recognize"
-    summary = "recognize GELU, Swish, Softmax and LayerNorm chains"
-    rules = RECOGNIZE
-
-
-@register_pass
-@dataclass(frozen=True)
-class EmbeddingBagPass(RulePass):
-    """Gather from an embedding table + sum/mean over the bag axis -> EmbeddingBag."""
-
-    name = "embedding-bag"
-    summary = "gather + combiner reduction into EmbeddingBag"
-    rules = EMBEDDING
+Recognize = rule_pass("recognize", RECOGNIZE, "recognize GELU, Swish, Softmax and LayerNorm chains")
+EmbeddingBag = rule_pass("embedding-bag", EMBEDDING, "gather + combiner reduction into EmbeddingBag")

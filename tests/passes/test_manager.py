@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from fourier.passes.cleanup import Prune
+from fourier.passes.instruments import PassInstrument, PassRecord, PipelineReport
 from fourier.passes.manager import (
     OPT_LEVELS,
     Pass,
@@ -24,7 +27,7 @@ from fourier.passes.rewrite import ConvergenceError, Rule, RuleSet, any_, apply_
 from fourier.cli import cli
 from fourier.ir.core import Graph
 from fourier.ir.rewriter import RewriteError, Rewriter
-from tests.passes._util import ir
+from tests.passes._util import assert_same_outputs, ir
 
 SMALL = """
 graph @t(%x: float32[N,4]) -> (float32[N,4]) {
@@ -180,3 +183,105 @@ def test_the_rewriter_refuses_type_changes_and_erasing_used_nodes() -> None:
     cast = rw.create("Cast", [x.output], {"DstT": "int32"}, before=mul, name="c")
     with pytest.raises(RewriteError, match="would change its type"):
         rw.replace_uses(mul.output, cast.output)
+
+
+class _Log(PassInstrument):
+    """Test instrument: logs every hook it sees."""
+
+    def __init__(self, tag: str, log: list[str]) -> None:
+        self.tag, self.log = tag, log
+
+    def enter_pipeline(self, graph: Graph, report: PipelineReport) -> None:
+        self.log.append(f"{self.tag} enter {report.pipeline}")
+
+    def before_pass(self, p: Pass, graph: Graph, record: PassRecord) -> None:
+        self.log.append(f"{self.tag} before {p} #{record.index}")
+
+    def after_pass(self, p: Pass, graph: Graph, record: PassRecord) -> None:
+        self.log.append(f"{self.tag} after {p} changed={record.changed} stats={record.stats}")
+
+    def on_failure(self, p: Pass, graph: Graph, error: Exception) -> str:
+        self.log.append(f"{self.tag} failure {p}: {error}")
+        return f"{self.tag} saw it"
+
+
+def test_instruments_are_hooks_that_nest_around_each_pass() -> None:
+    log: list[str] = []
+    manager = PassManager(parse_pipeline("strip-identity,cse"), instruments=[_Log("a", log), _Log("b", log)])
+    report = manager.run(ir(SMALL))
+    assert log == [
+        "a enter strip-identity,cse",
+        "b enter strip-identity,cse",
+        "a before strip-identity #0",
+        "b before strip-identity #0",
+        "b after strip-identity changed=True stats={'Identity': 1}",
+        "a after strip-identity changed=True stats={'Identity': 1}",
+        "a before cse #1",
+        "b before cse #1",
+        "b after cse changed=False stats={}",
+        "a after cse changed=False stats={}",
+    ]
+    strip = report.records[0]
+    assert strip.seconds > 0 and strip.nodes_before == 5 and strip.nodes_after == 4
+    assert report.ir_before is None and strip.ir_after is None  # no snapshots asked for
+
+    # A pass that fails: the failure hooks run innermost first, and their notes join the error.
+    log.clear()
+    with pytest.raises(
+        PassError, match="test-crash .* failed: ZeroDivisionError: boom; .*; b saw it; a saw it"
+    ):
+        PassManager(parse_pipeline("cse,test-crash"), instruments=[_Log("a", log), _Log("b", log)]).run(
+            ir(SMALL)
+        )
+    assert log[-2:] == ["b failure test-crash: boom", "a failure test-crash: boom"]
+
+
+def test_prune_and_dce_are_one_pass_under_two_names() -> None:
+    prune, dce = parse_pipeline("prune,dce")
+    assert isinstance(dce, Prune) and type(dce).run is type(prune).run
+    assert pipeline_text([prune, dce]) == "prune,dce"  # a pipeline keeps the names it was given
+    dead = SMALL.replace('  return "y"', '  %dead = Neg(%x) : float32[N,4]\n  return "y"')
+    for name in ("prune", "dce"):
+        graph = ir(dead)
+        (record,) = PassManager(parse_pipeline(name), verify=True).run(graph).records
+        assert record.name == name and record.stats == {"removed Neg": 1} and str(graph) == str(ir(SMALL))
+
+
+REQUEUE_BEFORE = """
+graph @t(%x: float32[2,3]) -> (float32[2,2], int32[2]) {
+  %w = Const() {value = dense<float32[3x2] [1.0, -1.0, 0.5, 2.0, -0.25, 0.75]>} : float32[3,2]
+  %d = FusedDense(%x, %w) {activation = ""} : float32[2,2]
+  %y = Relu(%d) : float32[2,2]
+  %s = Shape(%d) {out_type = "int32"} : int32[2]
+  return "y" = %y, "s" = %s
+}
+"""
+
+REQUEUE_EXPECTED = """
+graph @t(%x: float32[2,3]) -> (float32[2,2], int32[2]) {
+  %w = Const() {value = dense<float32[3x2] [1.0, -1.0, 0.5, 2.0, -0.25, 0.75]>} : float32[3,2]
+  %y = FusedDense(%x, %w) {activation = "Relu"} : float32[2,2]  # from y, d  # rule fuseddense-activation
+  %s = Const() {value = dense<int32[2] [2, 2]>} : int32[2]  # rule static-shape
+  return "y" = %y, "s" = %s
+}
+"""
+
+
+def test_an_erasure_requeues_the_reader_it_leaves_as_the_only_one() -> None:
+    """Relu(d) is tried first and refused (d is also read by Shape); the Shape then folds away, which
+    leaves Relu the one reader of d: the driver re-queues it and the activation fuses (before, the
+    Relu stayed unfused until the pass ran again)."""
+    # Shape of a static value -> its constant (what fold-constants does, written as a rule)
+    static_shape = Rule(
+        "static-shape",
+        op("Shape", any_("x", where=lambda v: v.type.is_static, why="static")),
+        lambda ctx, m: ctx.op("Const", [], {"value": np.array(m["x"].type.shape, dtype=np.int32)}),
+    )
+    from fourier.passes.rules import find_rule
+
+    _, activation = find_rule("fuseddense-activation")
+    graph = ir(REQUEUE_BEFORE)
+    fired = apply_rules(graph, RuleSet("t", (activation, static_shape)))
+    assert fired == {"static-shape": 1, "fuseddense-activation": 1}
+    assert str(graph) == str(ir(REQUEUE_EXPECTED))
+    assert_same_outputs(ir(REQUEUE_BEFORE), graph)

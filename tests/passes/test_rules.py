@@ -6,6 +6,8 @@ compute the same outputs on random inputs (reference interpreter), out-of-range 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.passes._util import check
@@ -438,3 +440,18 @@ def test_conv_add_bias() -> None:
     }
 """
     check("fuse-conv", before, expected)
+
+
+def test_every_rule_says_its_algebra_and_where_it_is_defined() -> None:
+    """A rule's doc is its algebra (shown in the HTML report); its location is the ``Rule(`` call."""
+    import re
+
+    from fourier.passes.rules import all_rules
+
+    root = Path(__file__).parents[2]
+    for name, (_, rule) in all_rules().items():
+        assert "->" in rule.doc, f"{name}: doc {rule.doc!r} is not its algebra"
+        m = re.fullmatch(r"(passes/rules/\w+\.py):(\d+)", rule.location)
+        assert m, f"{name}: location {rule.location!r}"
+        line = (root / m.group(1)).read_text().splitlines()[int(m.group(2)) - 1]
+        assert "Rule(" in line, f"{name}: {rule.location} is {line!r}"

@@ -1,0 +1,68 @@
+"""Reproducers: a pipeline's input and pipeline text on disk, so ``fourier opt DIR`` replays a failure.
+
+A reproducer directory holds ``pipeline.txt`` (the pipeline up to the failing pass),
+``input.fir`` (the IR text given to the pipeline) and ``constants.safetensors`` (the constants too
+large to print inline). It works because the IR text parses back (`fourier.ir.parser.parse_graph`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from fourier.passes.base import Pass
+
+from fourier.ir.core import Graph
+from fourier.ir.printer import INLINE_CONST_ELEMENTS, print_graph
+
+__all__ = ["SavedGraph", "capture", "write_reproducer", "read_reproducer"]
+
+
+@dataclass
+class SavedGraph:
+    """A graph as a reproducer stores it: its text and the constants the text only hashes."""
+
+    text: str
+    constants: dict[str, np.ndarray]
+
+
+def capture(graph: Graph) -> SavedGraph:
+    """``graph`` as it is now, unaffected by later rewrites."""
+    consts = {
+        n.name: n.attrs["value"]
+        for n in graph.nodes
+        if n.op == "Const" and n.attrs["value"].size > INLINE_CONST_ELEMENTS
+    }
+    return SavedGraph(print_graph(graph), consts)
+
+
+def write_reproducer(directory: Path, saved: SavedGraph | Graph, passes: Sequence[Pass] | str) -> Path:
+    """Write ``pipeline.txt``, ``input.fir`` and ``constants.safetensors`` into ``directory``.
+
+    ``passes`` is the pipeline, as passes or as its text."""
+    from safetensors.numpy import save_file
+
+    if isinstance(saved, Graph):
+        saved = capture(saved)
+    text = passes if isinstance(passes, str) else ",".join(str(p) for p in passes)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "pipeline.txt").write_text(text + "\n")
+    (directory / "input.fir").write_text(saved.text)
+    save_file(
+        {k: np.ascontiguousarray(v) for k, v in saved.constants.items()},
+        str(directory / "constants.safetensors"),
+    )
+    return directory
+
+
+def read_reproducer(directory: Path) -> tuple[Graph, str]:
+    """The input graph and pipeline text of a reproducer directory."""
+    from safetensors.numpy import load_file
+
+    from fourier.ir.parser import parse_graph
+
+    consts = load_file(str(directory / "constants.safetensors"))
+    graph = parse_graph((directory / "input.fir").read_text(), consts)
+    return graph, (directory / "pipeline.txt").read_text().strip()
