@@ -8,6 +8,7 @@ zoo model is proven paddable, and padded rows never change a real row's bits.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from fourier.passes.independence import analyze
 import fourier
 from fourier.errors import CompileError, GraphImportError
 from fourier.importer import load_graph
+from fourier.ops.padding import rule_of
+from fourier.ops.registry import all_ops
 from fourier.testing.oracle import TFGraph
 from fourier.testing.zoo import ZOO_NAMES, ZooModel, random_inputs
 from tests.conftest import ATOL, RTOL
@@ -187,13 +190,19 @@ def test_catalogue_has_at_least_20_patterns() -> None:
     assert len(MIXING) >= 20
 
 
-def test_every_registered_op_has_an_independence_rule() -> None:
-    from fourier.passes.independence import has_rule
-
-    from fourier.ops.registry import all_ops
-
-    missing = [op for op in all_ops() if not has_rule(op)]
-    assert not missing, f"ops the independence analysis would refuse as mixing: {missing}"
+def test_every_registered_op_has_a_padding_rule() -> None:
+    """Walks the registry: every op has a padding rule, registered beside it in its family module
+    or implied by its traits, and the analysis itself names no op (it keeps no per-op table)."""
+    ops = all_ops()
+    missing = [name for name, op in ops.items() if rule_of(op) is None]
+    assert not missing, f"ops without a padding rule (the analysis would refuse them as mixing): {missing}"
+    for name, op in ops.items():
+        if op.padding_rule is not None:
+            where = op.padding_rule.__module__
+            assert where in (f"fourier.ops.{op.family}", "fourier.ops.padding"), f"{name}: rule in {where}"
+    source = Path(inspect.getfile(analyze)).read_text()
+    named = [name for name in ops if f'"{name}"' in source]
+    assert not named, f"passes/independence.py names ops: {named}"
 
 
 def test_training_mode_fused_batch_norm_is_refused_naming_the_node(tmp_path: Path) -> None:

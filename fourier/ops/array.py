@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fourier.ir.types import (
+    BATCH,
     UNKNOWN,
     Dim,
     Sym,
@@ -18,7 +19,23 @@ from fourier.ir.types import (
     sym_to_dim,
 )
 from fourier.ops._infer import broadcast_shapes, norm_axis, same_as
+from fourier.ops.padding import (
+    FREE,
+    PROBE_SIZES,
+    SIZE,
+    State,
+    always_free,
+    axis_list,
+    has_symbol,
+    known_value,
+    maybe_symbol,
+    mixed,
+    moves,
+)
 from fourier.ops.registry import Attr, InferContext, register, shape_value
+
+if TYPE_CHECKING:
+    from fourier.ir.core import Node
 
 
 def static_ints(v: Any, what: str) -> list[int]:
@@ -40,6 +57,13 @@ def _shape_known(ctx: InferContext) -> list[np.ndarray] | None:
     return [v if v.dtype == object else v.astype(ctx.attrs["out_type"])]
 
 
+def _shape_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Depends on the size when the input's shape has (or might have) the symbol"""
+    t = node.inputs[0].type
+    depends = t.shape is None or any(has_symbol(d, symbol) or d == "?" for d in t.shape)
+    return [SIZE if depends else FREE]
+
+
 def _shape_infer(ctx: InferContext) -> list[TensorType]:
     return [TensorType(ctx.attrs["out_type"], (UNKNOWN if ctx.types[0].rank is None else ctx.types[0].rank,))]
 
@@ -54,6 +78,7 @@ register(
         np.shape(x), dtype=a["out_type"]
     ),  # static: shapes are known when tracing
     doc="the shape of x as a vector (static per bucket once compiled)",
+    padding_rule=_shape_padding,
 )
 
 
@@ -76,6 +101,7 @@ register(
     known=_size_known,
     xp_fn=lambda xp, a, x: np.array(np.size(x), dtype=a["out_type"]),  # static: shapes are known when tracing
     doc="number of elements of x",
+    padding_rule=_shape_padding,
 )
 
 
@@ -91,6 +117,7 @@ register(
     known=_rank_known,
     xp_fn=lambda xp, a, x: np.array(np.ndim(x), dtype=np.int32),  # static: shapes are known when tracing
     doc="rank of x",
+    padding_rule=always_free,
 )
 
 # -- Reshape, Transpose, ExpandDims, Squeeze ------------------------------------------------------
@@ -121,6 +148,7 @@ register(
     infer=_reshape_infer,
     xp_fn=lambda xp, a, x, s: xp.reshape(x, static_ints(s, "Reshape's shape")),
     doc="reshape x to the shape given by the second input (-1 inferred)",
+    padding_rule=moves((0,)),
 )
 
 
@@ -139,6 +167,7 @@ register(
     infer=_transpose_infer,
     xp_fn=lambda xp, a, x, p: xp.transpose(x, static_ints(p, "Transpose's perm")),
     doc="permute dimensions",
+    padding_rule=moves((0,)),
 )
 
 
@@ -157,7 +186,14 @@ def _expand(xp: Any, a: dict[str, Any], x: Any, axis: Any) -> Any:
     return xp.expand_dims(x, static_ints(axis, "ExpandDims's axis")[0])
 
 
-register("ExpandDims", inputs=2, infer=_expand_infer, xp_fn=_expand, doc="insert a size-1 axis")
+register(
+    "ExpandDims",
+    inputs=2,
+    infer=_expand_infer,
+    xp_fn=_expand,
+    doc="insert a size-1 axis",
+    padding_rule=moves((0,)),
+)
 
 
 def _squeeze_axes(ctx_shape: tuple[Dim, ...], dims: list[int]) -> list[int]:
@@ -193,6 +229,7 @@ register(
     infer=_squeeze_infer,
     xp_fn=_squeeze,
     doc="remove size-1 axes (all of them when squeeze_dims is empty)",
+    padding_rule=moves((0,)),
 )
 
 # -- joining and splitting ----------------------------------------------------------------------
@@ -241,6 +278,7 @@ register(
     infer=_concat_infer,
     xp_fn=_concat,
     doc="concatenate the inputs (all but the last) along the axis given by the last input",
+    padding_rule=moves("all_but_last"),
 )
 
 
@@ -260,6 +298,7 @@ register(
     infer=_pack_infer,
     xp_fn=lambda xp, a, *xs: xp.stack(xs, axis=a["axis"]),
     doc="stack the inputs along a new axis",
+    padding_rule=moves("all"),
 )
 
 
@@ -287,6 +326,7 @@ register(
     infer=_unpack_infer,
     xp_fn=_unpack,
     doc="split along an axis into `num` tensors of one rank less",
+    padding_rule=moves((0,)),
 )
 
 
@@ -325,6 +365,7 @@ register(
     infer=_split_infer,
     xp_fn=_split,
     doc="split the second input evenly along the axis given by the first",
+    padding_rule=moves((1,)),
 )
 
 
@@ -359,6 +400,7 @@ register(
     infer=_split_v_infer,
     xp_fn=_split_v,
     doc="split along an axis into pieces of the given sizes (one may be -1)",
+    padding_rule=moves((0,)),
 )
 
 # -- slicing ------------------------------------------------------------------------------------
@@ -460,6 +502,7 @@ register(
     infer=_strided_infer,
     xp_fn=_strided,
     doc="numpy-style basic slicing described by begin/end/strides and masks",
+    padding_rule=moves((0,)),
 )
 
 
@@ -482,6 +525,7 @@ register(
         _slice_index(static_ints(b, "Slice's begin"), static_ints(s, "Slice's size"))
     ],
     doc="the block starting at begin with the given size (-1: to the end)",
+    padding_rule=moves((0,)),
 )
 
 # -- gathering ----------------------------------------------------------------------------------
@@ -519,6 +563,48 @@ def _gather_lower(a: dict[str, Any], params: Any, indices: Any, axis: Any) -> An
     return jnp.take(params, safe, axis=ax, mode="fill", fill_value=0)
 
 
+def _gather_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Ids carry rows into the output; gathering along the row axis, or from a table whose
+    length depends on the size, mixes"""
+    params, indices, _ = ins
+    pt, it = node.inputs[0].type, node.inputs[1].type
+    if pt.shape is None or it.shape is None:
+        return [mixed(node, "operand rank unknown")]
+    axes = axis_list(node, 2, len(pt.shape), {symbol: PROBE_SIZES[0]})
+    if axes is None:
+        return [mixed(node, "gather axis is not known at compile time")]
+    axis, bd = axes[0], int(node.attrs.get("batch_dims", 0)) % max(len(it.shape), 1)
+    if params.kind != "rows" and maybe_symbol(pt.shape[axis], symbol):
+        # Which ids are in range (out-of-range ids give zeros) depends on the size.
+        if indices.kind == "rows":
+            return [mixed(node, f"looks up a table whose size depends on {symbol}")]
+        return [SIZE]
+    if indices.kind == "size" or params.kind == "size":
+        if "rows" in (params.kind, indices.kind):
+            return [mixed(node, f"gathers with a value that depends on the size of {symbol}")]
+        return [SIZE]
+    if params.kind == "rows" and indices.kind == "rows":
+        if (
+            params.axis == indices.axis
+            and params.axis < bd
+            and params.outer == indices.outer
+            and params.inner == indices.inner
+        ):
+            return [params]
+        return [mixed(node, f"gathers across {symbol} indices")]
+    if params.kind == "rows":
+        if params.axis == axis:
+            return [mixed(node, f"picks elements along the {symbol} axis by index")]
+        if params.axis < axis:
+            return [params]
+        return [params.moved(params.axis + len(it.shape) - bd - 1)]
+    if indices.kind == "rows":
+        if indices.axis < bd:
+            return [indices]
+        return [indices.moved(axis + indices.axis - bd)]
+    return [FREE]
+
+
 register(
     "GatherV2",
     inputs=3,
@@ -527,6 +613,7 @@ register(
     reference=_gather_ref,
     lower=_gather_lower,
     doc="take slices of params at indices along axis; out-of-range ids give zeros",
+    padding_rule=_gather_padding,
 )
 
 # -- filling, tiling, padding ---------------------------------------------------------------------
@@ -537,12 +624,21 @@ def _fill_infer(ctx: InferContext) -> list[TensorType]:
     return [TensorType(ctx.types[1].dtype, None if dims is None else tuple(dims))]
 
 
+def _fill_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """The fill value's state; filling with indexed data mixes"""
+    value = ins[1]
+    if value.kind == "rows":
+        return [mixed(node, "fills with indexed data")]
+    return [value]
+
+
 register(
     "Fill",
     inputs=2,
     infer=_fill_infer,
     xp_fn=lambda xp, a, dims, v: xp.full(static_ints(dims, "Fill's dims"), v, dtype=v.dtype),
     doc="a tensor of the given shape filled with a scalar",
+    padding_rule=_fill_padding,
 )
 
 register(
@@ -551,6 +647,7 @@ register(
     infer=same_as(0),
     xp_fn=lambda xp, a, x: xp.zeros_like(x),
     doc="zeros of x's shape and dtype",
+    padding_rule=always_free,
 )
 register(
     "OnesLike",
@@ -558,6 +655,7 @@ register(
     infer=same_as(0),
     xp_fn=lambda xp, a, x: xp.ones_like(x),
     doc="ones of x's shape and dtype",
+    padding_rule=always_free,
 )
 
 
@@ -576,6 +674,7 @@ register(
     infer=_tile_infer,
     xp_fn=lambda xp, a, x, m: xp.tile(x, static_ints(m, "Tile's multiples")),
     doc="repeat x along each axis",
+    padding_rule=moves((0,)),
 )
 
 
@@ -596,6 +695,7 @@ register(
     infer=_broadcast_to_infer,
     xp_fn=lambda xp, a, x, s: xp.broadcast_to(x, static_ints(s, "BroadcastTo's shape")),
     doc="broadcast x to a shape",
+    padding_rule=moves((0,)),
 )
 
 
@@ -621,8 +721,31 @@ def _pad(xp: Any, a: dict[str, Any], x: Any, p: Any, value: Any = None) -> Any:
     return xp.pad(x, pairs, mode="constant", constant_values=fill)
 
 
-register("Pad", inputs=2, infer=_pad_infer, xp_fn=_pad, doc="pad with zeros")
-register("PadV2", inputs=3, infer=_pad_infer, xp_fn=_pad, doc="pad with a constant")
+def _pads_keep_the_axis(node: Node, ins: list[State], symbol: str, really_rows: bool) -> list[State] | None:
+    # Common on large feature maps: no padding along the rows' axis needs no probe.
+    pads = known_value(node.inputs[1], {symbol: PROBE_SIZES[0]})
+    x = ins[0]
+    if pads is not None and not np.asarray(pads)[x.axis].any():
+        return [x if really_rows else FREE]
+    return None
+
+
+register(
+    "Pad",
+    inputs=2,
+    infer=_pad_infer,
+    xp_fn=_pad,
+    doc="pad with zeros",
+    padding_rule=moves((0,), _pads_keep_the_axis),
+)
+register(
+    "PadV2",
+    inputs=3,
+    infer=_pad_infer,
+    xp_fn=_pad,
+    doc="pad with a constant",
+    padding_rule=moves((0, 2), _pads_keep_the_axis),
+)
 
 
 def _mirror_pad(xp: Any, a: dict[str, Any], x: Any, p: Any) -> Any:
@@ -637,6 +760,7 @@ register(
     infer=_pad_infer,
     xp_fn=_mirror_pad,
     doc="pad by reflecting x (REFLECT or SYMMETRIC)",
+    padding_rule=moves((0,), _pads_keep_the_axis),
 )
 
 
@@ -660,6 +784,16 @@ def _range(xp: Any, a: dict[str, Any], start: Any, limit: Any, delta: Any) -> An
     return np.arange(s, lim, d, dtype=numpy_dtype(a["Tidx"]))
 
 
+def _range_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Positions: free over a sequence symbol, size-dependent over the batch"""
+    start, limit, delta = ins
+    if "size" in (start.kind, delta.kind):
+        return [SIZE]
+    # range(S) holds positions, which padding at the end keeps; range(N) holds a row's position
+    # in the batch, which splitting a large batch into chunks changes.
+    return [SIZE if limit.kind == "size" and symbol == BATCH else FREE]
+
+
 register(
     "Range",
     inputs=3,
@@ -667,6 +801,7 @@ register(
     infer=_range_infer,
     xp_fn=_range,
     doc="start, start + delta, ... below limit (operands known at compile time)",
+    padding_rule=_range_padding,
 )
 
 
@@ -689,6 +824,21 @@ def _one_hot(xp: Any, a: dict[str, Any], idx: Any, depth: Any, on: Any, off: Any
     return out if axis == -1 else xp.moveaxis(out, -1, axis)
 
 
+def _one_hot_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Indices carry rows into the output; a depth that depends on the size mixes"""
+    idx, depth, on, off = ins
+    t = node.inputs[0].type
+    if any(s.kind != "free" for s in (on, off)):
+        return [mixed(node, "on/off values depend on the data")]
+    if depth.kind != "free":  # which ids are in range depends on the size
+        return [mixed(node, f"one-hot depth depends on the size of {symbol}") if idx.kind == "rows" else SIZE]
+    if idx.kind != "rows" or t.shape is None:
+        return [idx]
+    axis = int(node.attrs.get("axis", -1))
+    pos = len(t.shape) if axis < 0 else axis
+    return [idx.moved(idx.axis if idx.axis < pos else idx.axis + 1)]
+
+
 register(
     "OneHot",
     inputs=4,
@@ -696,4 +846,5 @@ register(
     infer=_one_hot_infer,
     xp_fn=_one_hot,
     doc="one-hot encoding of indices (out of range: all off)",
+    padding_rule=_one_hot_padding,
 )

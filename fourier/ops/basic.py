@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fourier.ir.types import TensorType
 from fourier.ops._infer import same_as
+from fourier.ops.padding import FREE, State, has_symbol, mixed
 from fourier.ops.registry import Attr, InferContext, register
+
+if TYPE_CHECKING:
+    from fourier.ir.core import Node
 
 
 def _placeholder_infer(ctx: InferContext) -> list[TensorType]:
@@ -17,6 +21,17 @@ def _unbound(attrs: dict[str, Any], *args: Any) -> Any:
     raise RuntimeError("a Placeholder is bound by the caller, never evaluated")
 
 
+def _placeholder_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Rows along the axis that is exactly the symbol; refused if it is folded or repeated"""
+    t = node.output.type
+    axes = [a for a, d in enumerate(t.shape or ()) if has_symbol(d, symbol)]
+    if not axes:
+        return [FREE]
+    if len(axes) > 1 or t.shape is None or t.shape[axes[0]] != symbol:
+        return [mixed(node, f"input has {symbol} in a folded or repeated dimension ({t})")]
+    return [State("rows", axes[0])]
+
+
 register(
     "Placeholder",
     attrs=[Attr("dtype", "type"), Attr("shape", "shape", None)],
@@ -25,6 +40,7 @@ register(
     lower=_unbound,
     traits=("input",),
     doc="A graph input; its shape may hold the symbolic batch dimension N.",
+    padding_rule=_placeholder_padding,
 )
 
 

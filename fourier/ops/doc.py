@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fourier.ops.registry import all_ops
+from fourier.ops.padding import rule_of
+from fourier.ops.registry import OpDef, all_ops
 
 __all__ = ["render"]
 
@@ -36,6 +37,34 @@ _SEMANTICS = """## Semantics worth knowing
 """
 
 
+_PADDING = """## Padding rules
+
+How each op treats a padded (symbolic) dimension: the facet the independence analysis reads to
+prove that padding a request to a bucket leaves the real rows unchanged (docs/passes.md). An op
+registers its rule beside itself (`register(..., padding_rule=...)`), or gets the one its traits
+imply (`identity`, `elementwise`, `reduction`, `constant`); the building blocks are in
+`fourier/ops/padding.py`. Every op has one (`tests/test_independence.py` walks the registry).
+
+| rule | set in | ops |
+|---|---|---|"""
+
+
+def _padding(ops: dict[str, OpDef]) -> list[str]:
+    rows: dict[tuple[str, str], list[str]] = {}
+    for family in _FAMILIES:
+        for name, d in ops.items():
+            rule = rule_of(d)
+            if d.family != family or rule is None:
+                continue
+            what = " ".join((rule.__doc__ or "").split())
+            source = f"`{family}.py`" if d.padding_rule is not None else "its traits"
+            rows.setdefault((what, source), []).append(name)
+    lines = [_PADDING]
+    for (what, source), names in rows.items():
+        lines.append(f"| {what} | {source} | {' '.join(f'`{n}`' for n in names)} |")
+    return [*lines, ""]
+
+
 def render() -> str:
     """The full text of docs/ops.md."""
     ops = all_ops()
@@ -51,6 +80,7 @@ def render() -> str:
             attrs = ", ".join(a.name for a in d.attrs)
             parts.append(f"| `{name}` | {n} | {attrs} | {d.doc.splitlines()[0] if d.doc else ''} |")
         parts.append("")
+    parts.extend(_padding(ops))
     parts.append(_SEMANTICS)
     return "\n".join(parts)
 

@@ -9,13 +9,28 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+import string
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fourier.ir.types import UNKNOWN, TensorType
 from fourier.ops._infer import same_as
+from fourier.ops.padding import (
+    SIZE,
+    State,
+    batch_major,
+    contraction,
+    elementwise,
+    first_rank,
+    maybe_symbol,
+    mixed,
+    reduce_axes,
+)
 from fourier.ops.registry import Attr, InferContext, get_op, register
+
+if TYPE_CHECKING:
+    from fourier.ir.core import Node
 
 ACTIVATIONS = ("", "Relu", "Relu6", "Sigmoid", "Tanh", "Gelu", "Swish")
 
@@ -101,6 +116,16 @@ def _dense(xp: Any, attrs: dict[str, Any], x: Any, w: Any, b: Any = None) -> Any
     return activate(xp, attrs["activation"], y)
 
 
+def _dense_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """The contraction ``...y,yz,z->...z``: contracting rows mixes"""
+    rank = first_rank(node)
+    if rank is None:
+        return [mixed(node, "input rank unknown")]
+    x = string.ascii_lowercase[: rank - 1]
+    labels = [x + "y", "yz", "z"][: len(node.inputs)]
+    return [contraction(node, ins, symbol, labels, x + "z")]
+
+
 register(
     "FusedDense",
     inputs=(2, 3),
@@ -108,6 +133,7 @@ register(
     infer=_dense_infer,
     xp_fn=_dense,
     doc="activation(x @ w + b) over the last axis of x (rank >= 1); made by fuse-dense",
+    padding_rule=_dense_padding,
 )
 
 # -- convolution ----------------------------------------------------------------------------------
@@ -184,6 +210,7 @@ register(
         "activation(conv(x, w) + b), plain or depthwise; `algorithm` picks the XLA formulation "
         "(xla: XLA's convolution, matmul: 1x1 as a matmul, taps: depthwise as shifted multiplies)"
     ),
+    padding_rule=batch_major,
 )
 
 # -- recognized activations and normalizations ------------------------------------------------------
@@ -226,6 +253,17 @@ def _layer_norm(xp: Any, attrs: dict[str, Any], x: Any, gamma: Any, beta: Any) -
     return x * inv + (beta - mean * inv)
 
 
+def _layer_norm_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Along the last axis: mixes if rows are on it; scale and offset must be free"""
+    rank = first_rank(node)
+    if rank is None:
+        return [mixed(node, "input rank unknown")]
+    st = reduce_axes(node, ins[:1], symbol, [rank - 1], True)
+    if elementwise(node, ins, symbol, operands=(1, 2)).kind != "free":
+        return [mixed(node, "scale or offset depends on the data")]
+    return [st] * len(node.outputs)
+
+
 register(
     "LayerNorm",
     inputs=3,
@@ -233,6 +271,7 @@ register(
     infer=_layer_norm_infer,
     xp_fn=_layer_norm,
     doc="layer normalization over the last axis with scale gamma and offset beta",
+    padding_rule=_layer_norm_padding,
 )
 
 # -- embedding bag --------------------------------------------------------------------------------
@@ -262,6 +301,25 @@ def _bag(xp: Any, attrs: dict[str, Any], table: Any, ids: Any) -> Any:
     return reduce(rows, axis=ids.ndim - 1, keepdims=attrs["keep_dims"])
 
 
+def _bag_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Ids carry rows into the output; bagging over the row axis, or a table that depends on the
+    data or whose length depends on the size, mixes"""
+    table, ids = ins
+    if table.kind != "free":
+        return [mixed(node, "looks up a table that depends on the data")]
+    tt = node.inputs[0].type
+    if tt.shape is None or (tt.shape and maybe_symbol(tt.shape[0], symbol)):
+        return [
+            mixed(node, f"looks up a table whose size depends on {symbol}") if ids.kind == "rows" else SIZE
+        ]
+    t = node.inputs[1].type
+    if ids.kind != "rows" or t.shape is None:
+        return [ids]
+    if ids.axis == len(t.shape) - 1:
+        return [mixed(node, f"bags over the {symbol} axis")]
+    return [ids]
+
+
 register(
     "EmbeddingBag",
     inputs=2,
@@ -269,6 +327,7 @@ register(
     infer=_bag_infer,
     xp_fn=_bag,
     doc="rows of table at ids (last axis = the bag), combined by sum or mean; out-of-range ids give zeros",
+    padding_rule=_bag_padding,
 )
 
 # -- fused elementwise region ---------------------------------------------------------------------

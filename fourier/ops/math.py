@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fourier.ir.types import TensorType
 from fourier.ops._infer import broadcast_result, broadcast_shapes, same_as
+from fourier.ops.padding import State, elementwise
 from fourier.ops.registry import Attr, InferContext, register
+
+if TYPE_CHECKING:
+    from fourier.ir.core import Node
 
 Fn = Callable[..., Any]
 
@@ -231,6 +235,11 @@ def _select(xp: Any, attrs: dict[str, Any], c: Any, t: Any, e: Any) -> Any:
     return xp.where(c, t, e)
 
 
+def _select_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Elementwise, except that a vector condition lines up with the first axis"""
+    return [elementwise(node, ins, symbol, vector_condition=True)] * len(node.outputs)
+
+
 register(
     "Select",
     inputs=3,
@@ -238,6 +247,7 @@ register(
     xp_fn=_select,
     traits=("pure",),
     doc="where(cond, t, e); a vector cond selects rows",
+    padding_rule=_select_padding,
 )
 
 

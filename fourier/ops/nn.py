@@ -9,14 +9,19 @@ forms XLA:CPU runs faster (1x1 as a matmul, depthwise as taps), see docs/passes.
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fourier.ir.types import UNKNOWN, Dim, TensorType
 from fourier.ops._infer import broadcast_shapes, same_as
+from fourier.ops.padding import State, along_last_axis, batch_major, contraction, mixed
 from fourier.ops.registry import Attr, InferContext, register
+
+if TYPE_CHECKING:
+    from fourier.ir.core import Node
 
 
 def _highest() -> Any:
@@ -61,6 +66,16 @@ def _matmul_lower(attrs: dict[str, Any], a: Any, b: Any) -> Any:
     return jnp.matmul(a, b, precision=_highest())
 
 
+def _matmul_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """The contraction ``ik,kj->ij`` (``ki``/``jk`` when transposed): contracting rows mixes"""
+    ta, tb = node.inputs[0].type, node.inputs[1].type
+    if ta.shape is None or tb.shape is None:
+        return [mixed(node, "operand rank unknown")]
+    a = "ki" if node.attrs.get("transpose_a") else "ik"
+    b = "jk" if node.attrs.get("transpose_b") else "kj"
+    return [contraction(node, ins, symbol, [a, b], "ij")]
+
+
 register(
     "MatMul",
     inputs=2,
@@ -69,6 +84,7 @@ register(
     reference=_matmul_ref,
     lower=_matmul_lower,
     doc="matrix product of two rank-2 tensors",
+    padding_rule=_matmul_padding,
 )
 
 
@@ -99,6 +115,20 @@ def _bmm(xp: Any, attrs: dict[str, Any], a: Any, b: Any) -> Any:
     return xp.matmul(a, b, precision=_highest())
 
 
+def _bmm_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """The contraction ``...xy,...yz->...xz`` (adjoints swap the last two labels), batch axes
+    aligned from the right: contracting rows mixes"""
+    ta, tb = node.inputs[0].type, node.inputs[1].type
+    if ta.shape is None or tb.shape is None:
+        return [mixed(node, "operand rank unknown")]
+    ra, rb = len(ta.shape), len(tb.shape)
+    r = max(ra, rb)
+    batch = string.ascii_lowercase[: r - 2]
+    a = batch[r - ra :] + ("yx" if node.attrs.get("adj_x") else "xy")
+    b = batch[r - rb :] + ("zy" if node.attrs.get("adj_y") else "yz")
+    return [contraction(node, ins, symbol, [a, b], batch + "xz")]
+
+
 for _name in ("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"):
     register(
         _name,
@@ -107,6 +137,7 @@ for _name in ("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"):
         infer=_bmm_infer,
         xp_fn=_bmm,
         doc="batched matrix product with broadcasting of the batch dimensions",
+        padding_rule=_bmm_padding,
     )
 
 
@@ -161,6 +192,15 @@ def _einsum_lower(attrs: dict[str, Any], *xs: Any) -> Any:
     return jnp.einsum(attrs["equation"], *xs, precision=_highest())
 
 
+def _einsum_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """The contraction its equation names: contracting rows mixes (``...`` is not followed)"""
+    eq = str(node.attrs["equation"]).replace(" ", "")
+    if "..." in eq or "->" not in eq:
+        return [mixed(node, f"cannot follow the equation {eq!r}")]
+    lhs, out = eq.split("->")
+    return [contraction(node, ins, symbol, lhs.split(","), out)]
+
+
 register(
     "Einsum",
     inputs=(1, None),
@@ -169,6 +209,7 @@ register(
     reference=lambda attrs, *xs: np.einsum(attrs["equation"], *xs),
     lower=_einsum_lower,
     doc="Einstein summation with an explicit output (`ab,bc->ac`)",
+    padding_rule=_einsum_padding,
 )
 
 
@@ -328,6 +369,7 @@ register(
     reference=_conv_ref,
     lower=_conv_lower,
     doc="2-D convolution, NHWC input, HWIO filter",
+    padding_rule=batch_major,
 )
 
 
@@ -360,6 +402,7 @@ register(
     reference=lambda attrs, x, w: _depthwise(np, attrs, x, w),
     lower=lambda attrs, x, w: _conv_lower(attrs, x, w, depthwise=True),
     doc="depthwise 2-D convolution (filter [kh, kw, channels, multiplier])",
+    padding_rule=batch_major,
 )
 
 
@@ -399,8 +442,24 @@ def _avg_pool(xp: Any, attrs: dict[str, Any], x: Any) -> Any:
     return (total / count).astype(x.dtype)
 
 
-register("MaxPool", inputs=1, attrs=_POOL_ATTRS, infer=_pool_infer, xp_fn=_max_pool, doc="max pooling")
-register("AvgPool", inputs=1, attrs=_POOL_ATTRS, infer=_pool_infer, xp_fn=_avg_pool, doc="average pooling")
+register(
+    "MaxPool",
+    inputs=1,
+    attrs=_POOL_ATTRS,
+    infer=_pool_infer,
+    xp_fn=_max_pool,
+    doc="max pooling",
+    padding_rule=batch_major,
+)
+register(
+    "AvgPool",
+    inputs=1,
+    attrs=_POOL_ATTRS,
+    infer=_pool_infer,
+    xp_fn=_avg_pool,
+    doc="average pooling",
+    padding_rule=batch_major,
+)
 
 
 # -- normalization and softmax ------------------------------------------------------------------
@@ -428,6 +487,14 @@ def _bn(xp: Any, attrs: dict[str, Any], x: Any, scale: Any, offset: Any, mean: A
     return (y, mean, var, mean, var, xp.zeros((0,), dtype=scale.dtype))
 
 
+def _bn_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Rows only on axis 0; training mode mixes (it normalizes with the batch's statistics)"""
+    if node.attrs.get("is_training"):
+        reason = "training-mode batch norm normalizes with statistics of the batch"
+        return [mixed(node, reason)] * len(node.outputs)
+    return batch_major(node, ins, symbol)
+
+
 for _name in ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"):
     register(
         _name,
@@ -441,6 +508,7 @@ for _name in ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"):
         infer=_bn_infer,
         xp_fn=(lambda xp, a, *xs: _bn(xp, a, *xs)[:5]) if _name != "FusedBatchNormV3" else _bn,
         doc="inference-mode batch normalization with given mean and variance",
+        padding_rule=_bn_padding,
     )
 
 
@@ -455,5 +523,19 @@ def _log_softmax(xp: Any, attrs: dict[str, Any], x: Any) -> Any:
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
 
 
-register("Softmax", inputs=1, infer=same_as(0), xp_fn=_softmax, doc="softmax over the last axis")
-register("LogSoftmax", inputs=1, infer=same_as(0), xp_fn=_log_softmax, doc="log-softmax over the last axis")
+register(
+    "Softmax",
+    inputs=1,
+    infer=same_as(0),
+    xp_fn=_softmax,
+    doc="softmax over the last axis",
+    padding_rule=along_last_axis,
+)
+register(
+    "LogSoftmax",
+    inputs=1,
+    infer=same_as(0),
+    xp_fn=_log_softmax,
+    doc="log-softmax over the last axis",
+    padding_rule=along_last_axis,
+)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fourier.ir.types import TensorType
+from fourier.ir.types import BATCH, TensorType
 from fourier.ops._infer import norm_axis, same_as
 from fourier.ops.array import static_ints
+from fourier.ops.padding import FREE, State, along_last_axis, mixed, reduction
 from fourier.ops.registry import Attr, InferContext, register
+
+if TYPE_CHECKING:
+    from fourier.ir.core import Node
 
 
 def _reduce_infer(bool_out: bool = False):  # type: ignore[no-untyped-def]
@@ -99,6 +103,18 @@ def _cumsum(xp: Any, a: dict[str, Any], x: Any, axis: Any) -> Any:
     return xp.flip(out, ax) if a["reverse"] else out
 
 
+def _cumsum_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """A scan along an axis: mixes if it runs along the rows; a forward running sum of free
+    data over a sequence symbol is free"""
+    (st,) = reduction(node, ins, symbol, keep=True)
+    # A forward running sum at position i sees positions <= i only, which padding at the end
+    # keeps (not over the batch: chunking a large batch renumbers its rows).
+    forward = not node.attrs.get("reverse")
+    if forward and st.kind == "size" and ins[0].kind == "free" and symbol != BATCH:
+        return [FREE]
+    return [st]
+
+
 register(
     "Cumsum",
     inputs=2,
@@ -107,6 +123,7 @@ register(
     xp_fn=_cumsum,
     traits=("pure", "reduction"),
     doc="running sum along an axis",
+    padding_rule=_cumsum_padding,
 )
 
 
@@ -137,6 +154,14 @@ def _top_k_lower(a: dict[str, Any], x: Any, k: Any) -> tuple[Any, Any]:
     return values, indices.astype(a["index_type"])
 
 
+def _top_k_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Along the last axis: mixes if rows are on it, or if k depends on the size"""
+    states = along_last_axis(node, ins, symbol)
+    if states[0].kind == "rows" and ins[1].kind != "free":
+        return [mixed(node, f"k depends on the size of {symbol}")] * len(node.outputs)
+    return states
+
+
 register(
     "TopKV2",
     inputs=2,
@@ -146,4 +171,5 @@ register(
     lower=_top_k_lower,
     traits=("pure", "reduction"),
     doc="the k largest values along the last axis and their indices, largest first (also tf.sort)",
+    padding_rule=_top_k_padding,
 )

@@ -2,8 +2,10 @@
 
 An `OpDef` holds an op's attributes (with TensorFlow's names and defaults), its type/shape
 inference (with a symbolic batch dimension), its numpy reference evaluation, its lowering to JAX,
-and its traits. The importer, the verifier, the reference interpreter, shape-value propagation and
-the JAX backend all read the same entry; adding an op touches one family module.
+its traits, and how it treats a padded dimension (its padding rule, `fourier.ops.padding`; an op
+that registers none gets the one its traits imply). The importer, the verifier, the reference
+interpreter, shape-value propagation, the JAX backend and the independence analysis all read the
+same entry; adding an op touches one family module.
 
 Calling conventions: ``reference(attrs, *numpy_arrays)`` and ``lower(attrs, *jax_arrays)`` each
 return one array or a tuple of arrays. Ops whose numpy and JAX forms are the same expression are
@@ -23,6 +25,7 @@ from fourier.ir.types import Dim, Sym, TensorType, dim_to_sym, sym_to_dim
 
 if TYPE_CHECKING:
     from fourier.ir.core import Node
+    from fourier.ops.padding import PaddingRule
 
 __all__ = [
     "REQUIRED",
@@ -89,6 +92,7 @@ class OpDef:
     doc: str = ""
     known: Callable[[InferContext], list[np.ndarray] | None] | None = None
     family: str = ""  # the module under fourier/ops that defines it
+    padding_rule: PaddingRule | None = None  # None: the rule its traits imply (fourier.ops.padding)
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -106,8 +110,10 @@ def register(
     traits: Sequence[str] = ("pure",),
     doc: str = "",
     known: Callable[[InferContext], list[np.ndarray] | None] | None = None,
+    padding_rule: PaddingRule | None = None,
 ) -> OpDef:
-    """Define an op. Give ``xp_fn`` when numpy and JAX share one expression, else both forms."""
+    """Define an op. Give ``xp_fn`` when numpy and JAX share one expression, else both forms;
+    give ``padding_rule`` when the op's traits do not imply how it treats a padded dimension."""
     if name in _REGISTRY:
         raise ValueError(f"op {name} registered twice")
     if xp_fn is not None:
@@ -127,7 +133,18 @@ def register(
     lo, hi = (inputs, inputs) if isinstance(inputs, int) else inputs
     family = sys._getframe(1).f_globals.get("__name__", "").rsplit(".", 1)[-1]
     opdef = OpDef(
-        name, infer, reference, lower, tuple(attrs), lo, hi, frozenset(traits), doc.strip(), known, family
+        name,
+        infer,
+        reference,
+        lower,
+        tuple(attrs),
+        lo,
+        hi,
+        frozenset(traits),
+        doc.strip(),
+        known,
+        family,
+        padding_rule=padding_rule,
     )
     _REGISTRY[name] = opdef
     return opdef
