@@ -91,9 +91,9 @@ def _feeds(meta: dict[str, Any], batch: int, rng: np.random.Generator) -> dict[s
 
 def run_model(pb: Path, work: Path, bw: dict[str, float], peak: float) -> dict[str, Any]:
     import jax
-    from fourier.backends.jax_lowering import lower_graph
 
     import fourier
+    from fourier.backends.jax_lowering import lower_graph
     from fourier.importer import load_graph
 
     meta = json.loads(pb.with_suffix(".json").read_text())

@@ -20,9 +20,9 @@ import numpy as np
 
 def main(zoo: Path, result: Path) -> None:
     import jax
-    from fourier.passes.manager import OPT_LEVELS
 
     import fourier
+    from fourier.passes.manager import OPT_LEVELS
 
     with_alg = OPT_LEVELS[2]
     without = ",".join(p for p in with_alg.split(",") if p != "conv-algorithm")

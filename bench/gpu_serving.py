@@ -87,9 +87,9 @@ def _tile(feeds: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
 def _plain_jit(pb: Path) -> Any:
     """``jax.jit`` of the imported graph with no Fourier pass: weights resident, numpy in and out."""
     import jax
-    from fourier.backends.jax_lowering import lower_graph
 
     import fourier
+    from fourier.backends.jax_lowering import lower_graph
 
     graph = fourier.import_graph(pb)
     lowered = lower_graph(graph)

@@ -70,9 +70,8 @@ def grappler_count(pb: Path, outputs: list[str]) -> tuple[int, int, dict[str, in
 
 
 def counts() -> dict[str, Any]:
-    from fourier.passes.manager import PassManager, pipeline_for_level
-
     import fourier
+    from fourier.passes.manager import PassManager, pipeline_for_level
     from fourier.testing.zoo import ZOO_NAMES, ensure_zoo
 
     zoo = ensure_zoo(ZOO_NAMES)
@@ -205,9 +204,8 @@ def synthetic_graph(blocks: int) -> Any:
 
 
 def scaling() -> dict[str, Any]:
-    from fourier.passes.manager import PassManager, pipeline_for_level
-
     from fourier.ir.verifier import verify
+    from fourier.passes.manager import PassManager, pipeline_for_level
 
     out: dict[str, Any] = {}
     for blocks in (56, 556, 5556):

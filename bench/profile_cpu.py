@@ -35,9 +35,9 @@ def _us(fn: Any, n: int) -> float:
 
 def profile(name: str, tmp: Path) -> dict[str, Any]:
     import jax
-    from fourier.backends.jax_lowering import lower_graph
 
     import fourier
+    from fourier.backends.jax_lowering import lower_graph
     from fourier.importer import load_graph
     from fourier.testing.zoo import ensure_zoo, random_inputs
 

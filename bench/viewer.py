@@ -47,9 +47,8 @@ def _median(f: Any, n: int = 5) -> float:
 
 
 def measure(tmp: Path) -> dict[str, Any]:
-    from fourier.passes.manager import PassManager, pipeline_for_level
-
     from fourier.importer import load_graph
+    from fourier.passes.manager import PassManager, pipeline_for_level
     from fourier.testing.browser import browser
     from fourier.testing.zoo import ensure_zoo
     from fourier.viewer.html import render_report
@@ -98,10 +97,10 @@ def measure(tmp: Path) -> dict[str, Any]:
 def screenshots(out: Path, tmp: Path) -> list[Path]:
     """The docs' pictures: the terminal view (rich's own rendering, shown in Chromium) and the
     HTML report of DeepFM on three views."""
-    from fourier.passes.manager import PassManager, pipeline_for_level
     from rich.console import Console
 
     from fourier.importer import load_graph
+    from fourier.passes.manager import PassManager, pipeline_for_level
     from fourier.testing.browser import browser
     from fourier.testing.zoo import ensure_zoo
     from fourier.viewer.changes import pass_changes, select

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from fourier.passes.base import Pass, PassResult
-
 from fourier.ir.core import Graph
 from fourier.ir.rewriter import Rewriter
+from fourier.passes.base import Pass, PassResult
 
 __all__ = ["Prune", "DeadCodeElimination", "StripIdentity"]
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from fourier.passes.base import Pass, PassResult
 
 from fourier.ir.core import Graph, Node
 from fourier.ir.rewriter import Rewriter
 from fourier.ops.registry import get_op
+from fourier.passes.base import Pass, PassResult
 
 __all__ = ["CommonSubexpressionElimination", "node_key"]
 

@@ -16,12 +16,12 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from fourier.passes.base import Pass, PassResult
 
 from fourier.ir.core import Graph, Node, Value
 from fourier.ir.rewriter import Builder, Rewriter
 from fourier.ir.types import TensorType
 from fourier.ops.registry import get_op, static_elements
+from fourier.passes.base import Pass, PassResult
 
 __all__ = ["FoldConstants"]
 

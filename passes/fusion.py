@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from fourier.passes.base import Pass, PassResult
 
 from fourier.ir.core import Graph, Node, Value
 from fourier.ir.rewriter import Builder, Rewriter
 from fourier.ops.registry import get_op
+from fourier.passes.base import Pass, PassResult
 
 __all__ = ["FuseTables", "FuseGathers", "FuseHorizontal", "FuseElementwise"]
 

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fourier.passes.base import Pass, PassError
-from fourier.passes.reproducer import SavedGraph, capture, write_reproducer
-
 from fourier.ir.core import Graph
 from fourier.ir.snapshot import Snapshot, take_snapshot
 from fourier.ir.verifier import verify
+from fourier.passes.base import Pass, PassError
+from fourier.passes.reproducer import SavedGraph, capture, write_reproducer
 
 __all__ = [
     "PassRecord",

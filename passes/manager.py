@@ -20,6 +20,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from fourier.errors import CompileError, FourierError, InferenceError
+from fourier.ir.core import Graph, Node
+from fourier.ir.printer import digest_cache
 from fourier.passes.base import Pass, PassError, PassResult, PipelineError
 from fourier.passes.instruments import (
     CheckChanged,
@@ -41,10 +44,6 @@ from fourier.passes.library import (
     register_pass,
 )
 from fourier.passes.reproducer import read_reproducer, write_reproducer
-
-from fourier.errors import CompileError, FourierError, InferenceError
-from fourier.ir.core import Graph, Node
-from fourier.ir.printer import digest_cache
 
 __all__ = [
     "Pass",

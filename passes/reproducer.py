@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from fourier.passes.base import Pass
 
 from fourier.ir.core import Graph
 from fourier.ir.printer import INLINE_CONST_ELEMENTS, print_graph
+from fourier.passes.base import Pass
 
 __all__ = ["SavedGraph", "capture", "write_reproducer", "read_reproducer"]
 

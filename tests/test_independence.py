@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fourier.passes.independence import analyze
 
 import fourier
 from fourier.errors import CompileError, GraphImportError
 from fourier.importer import load_graph
 from fourier.ops.padding import rule_of
 from fourier.ops.registry import all_ops
+from fourier.passes.independence import analyze
 from fourier.testing.oracle import TFGraph
 from fourier.testing.zoo import ZOO_NAMES, ZooModel, random_inputs
 from tests.conftest import ATOL, RTOL

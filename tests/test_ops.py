@@ -14,8 +14,8 @@ from typing import Any
 import jax
 import numpy as np
 import pytest
-from fourier.backends.jax_lowering import lower_graph
 
+from fourier.backends.jax_lowering import lower_graph
 from fourier.interpreter import run_reference
 from fourier.ir.core import Graph
 from fourier.ir.verifier import verify

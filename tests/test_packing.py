@@ -13,9 +13,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
-from fourier.backends.xla import ArgSpec, _specs
 from jax import export
 
+from fourier.backends.xla import ArgSpec, _specs
 from fourier.errors import ArtifactError
 from fourier.packing import PackLayout, plan_packing
 from fourier.signature import Signature, TensorSpec

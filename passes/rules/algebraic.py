@@ -7,10 +7,10 @@ Every rule keeps the value's type: an identity whose operand would broadcast to 
 from __future__ import annotations
 
 import numpy as np
-from fourier.passes.rewrite import Match, Rule, RuleContext, RuleSet, any_, const, op
-from fourier.passes.rules.base import all_equal, rule_pass, same_type
 
 from fourier.ir.core import Node, Value
+from fourier.passes.rewrite import Match, Rule, RuleContext, RuleSet, any_, const, op
+from fourier.passes.rules.base import all_equal, rule_pass, same_type
 
 __all__ = ["ALGEBRAIC", "Simplify"]
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from fourier.passes.base import Pass, PassResult
-from fourier.passes.rewrite import RuleSet, apply_rules
 
 from fourier.ir.core import Graph, Value
+from fourier.passes.base import Pass, PassResult
+from fourier.passes.rewrite import RuleSet, apply_rules
 
 __all__ = ["RulePass", "rule_pass", "is_scalar", "all_equal", "same_type"]
 

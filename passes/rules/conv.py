@@ -10,11 +10,11 @@ convolution, so those forms are chosen; every other convolution keeps XLA's.
 from __future__ import annotations
 
 import numpy as np
+
+from fourier.ir.core import Value
 from fourier.passes.rewrite import Match, OpPattern, Pattern, Rule, RuleContext, RuleSet, any_, const, op
 from fourier.passes.rules.base import rule_pass
 from fourier.passes.rules.dense import activation_rules, bias_rules, fused_attrs
-
-from fourier.ir.core import Value
 
 __all__ = ["BATCHNORM", "CONV", "CONV_ALGORITHM", "FoldBatchnorm", "FuseConv", "ConvAlgorithm"]
 

@@ -10,11 +10,11 @@ and FusedConv2D from one template.
 from __future__ import annotations
 
 import numpy as np
-from fourier.passes.rewrite import Match, Rule, RuleContext, RuleSet, any_, const, op
-from fourier.passes.rules.base import rule_pass
 
 from fourier.ir.core import Node, Value
 from fourier.ops.fused import ACTIVATIONS
+from fourier.passes.rewrite import Match, Rule, RuleContext, RuleSet, any_, const, op
+from fourier.passes.rules.base import rule_pass
 
 __all__ = ["DENSE", "FuseDense", "bias_rules", "activation_rules", "fused_attrs"]
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import math
 
+from fourier.ir.core import Value
 from fourier.passes.rewrite import Match, OpPattern, Rule, RuleContext, RuleSet, any_, const, op
 from fourier.passes.rules.base import all_equal, rule_pass
-
-from fourier.ir.core import Value
 
 __all__ = ["RECOGNIZE", "EMBEDDING", "Recognize", "EmbeddingBag"]
 

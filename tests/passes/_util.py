@@ -5,12 +5,12 @@ from __future__ import annotations
 import textwrap
 
 import numpy as np
-from fourier.passes.manager import PassManager, PipelineReport, parse_pipeline
 
 from fourier.interpreter import run_reference
 from fourier.ir.core import Graph
 from fourier.ir.parser import parse_graph
 from fourier.ir.types import numpy_dtype
+from fourier.passes.manager import PassManager, PipelineReport, parse_pipeline
 
 
 def ir(text: str) -> Graph:

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fourier.passes.manager import OPT_LEVELS, PassManager, parse_pipeline
-from fourier.passes.rewrite import Explanation, Rule, RuleSet, any_, apply_rules, explain_rule, op
-from fourier.passes.rules import find_rule
 
 import fourier
 from fourier.cli import cli
 from fourier.importer import load_graph
 from fourier.ir.core import Graph
+from fourier.passes.manager import OPT_LEVELS, PassManager, parse_pipeline
+from fourier.passes.rewrite import Explanation, Rule, RuleSet, any_, apply_rules, explain_rule, op
+from fourier.passes.rules import find_rule
 from tests.passes._util import ir
 
 MLP = Path(fourier.__file__).parent / "examples" / "mlp.pb"

@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
+from fourier.cli import cli
+from fourier.ir.core import Graph
+from fourier.ir.rewriter import RewriteError, Rewriter
 from fourier.passes.cleanup import Prune
 from fourier.passes.instruments import PassInstrument, PassRecord, PipelineReport
 from fourier.passes.manager import (
@@ -23,10 +27,6 @@ from fourier.passes.manager import (
     register_pass,
 )
 from fourier.passes.rewrite import ConvergenceError, Rule, RuleSet, any_, apply_rules, const, explain_rule, op
-
-from fourier.cli import cli
-from fourier.ir.core import Graph
-from fourier.ir.rewriter import RewriteError, Rewriter
 from tests.passes._util import assert_same_outputs, ir
 
 SMALL = """

@@ -399,7 +399,6 @@ def test_every_rule_has_a_before_expected_case(monkeypatch: pytest.MonkeyPatch) 
     import importlib
 
     from fourier.passes.rules import all_rules
-
     from tests.passes import _util
 
     fired: set[str] = set()

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fourier.passes.manager import OPT_LEVELS, PassManager, pipeline_for_level
 
 import fourier
 from fourier.importer import load_graph
+from fourier.passes.manager import OPT_LEVELS, PassManager, pipeline_for_level
 from fourier.testing.browser import NoBrowser, browser
 from fourier.testing.zoo import ZooModel
 from fourier.viewer.html import explain_command, write_report

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fourier.passes.manager import PassManager, PipelineReport, parse_pipeline, pipeline_for_level
 
 import fourier
 from fourier.cli import cli
 from fourier.importer import load_graph
+from fourier.passes.manager import PassManager, PipelineReport, parse_pipeline, pipeline_for_level
 from fourier.testing.zoo import ZooModel
 from fourier.viewer.html import explain_command, render_report, report_data
 from fourier.viewer.layout import ROW_WIDTH

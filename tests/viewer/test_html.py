@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fourier.passes.manager import PassManager, PipelineReport, parse_pipeline, pipeline_for_level
 
 from fourier.cli import cli
 from fourier.importer import load_graph
 from fourier.ir.core import Graph
+from fourier.passes.manager import PassManager, PipelineReport, parse_pipeline, pipeline_for_level
 from fourier.testing.zoo import ZooModel
 from fourier.viewer.html import render_report, report_data
 

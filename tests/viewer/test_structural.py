@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from fourier.passes.manager import PassManager, parse_pipeline
-
 from fourier.importer import load_graph
 from fourier.ir.core import Graph
 from fourier.ir.diff import diff_snapshots
 from fourier.ir.snapshot import take_snapshot
+from fourier.passes.manager import PassManager, parse_pipeline
 from fourier.testing.zoo import ZooModel
 from tests.passes._util import ir
 
