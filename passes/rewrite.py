@@ -243,6 +243,15 @@ class Match:
         """The numpy value of a captured constant."""
         return np.asarray(self.captures[name].producer.attrs["value"])
 
+    def lineage(self, rule: str) -> tuple[str, ...]:
+        """The rules behind the matched nodes, oldest first, then ``rule``."""
+        out: dict[str, None] = {}
+        for n in reversed(self.nodes):
+            for r in n.lineage or ((n.rule,) if n.rule else ()):
+                out[r] = None
+        out.pop(rule, None)
+        return (*out, rule)
+
     @property
     def origin(self) -> tuple[str, ...]:
         """The TF nodes the matched subgraph came from, in first-seen order."""
@@ -258,7 +267,9 @@ class RuleContext(Builder):
     tagged with the rule and the TF nodes of the match."""
 
     def __init__(self, rw: Rewriter, rule: Rule, m: Match) -> None:
-        super().__init__(rw, before=m.root, base=m.root.name, origin=m.origin, rule=rule.name)
+        super().__init__(
+            rw, before=m.root, base=m.root.name, origin=m.origin, rule=rule.name, lineage=m.lineage(rule.name)
+        )
         self.match = m
 
 
@@ -490,12 +501,13 @@ def explain_rule(graph: Graph, rule: Rule, at: str | None = None) -> list[Explan
     the rewritten node (where the root op is gone). Without ``at`` those nodes are listed too,
     first. ``at`` may also name a TensorFlow node that a rewrite fused away: the nodes whose
     provenance lists it are explained. A node made by another rule is explained as a match
-    attempt that also says which rule made it (only the last rule to rewrite a node is recorded).
+    attempt that also says which rule made it; a node whose lineage (`Node.lineage`) holds the rule
+    is reported as fired too, with the later rule that rewrote its result.
     """
     owners = _rule_owners()
     if at is None:
-        fired = [n for n in graph.nodes if n.rule == rule.name]
-        tried = [n for n in graph.nodes if n.op in rule.pattern.ops and n.rule != rule.name]
+        fired = [n for n in graph.nodes if n.rule == rule.name or rule.name in n.lineage]
+        tried = [n for n in graph.nodes if n.op in rule.pattern.ops and n not in fired]
         nodes, via = fired + tried, ""
     else:
         nodes = [n for n in graph.nodes if n.name == at]
@@ -510,6 +522,15 @@ def explain_rule(graph: Graph, rule: Rule, at: str | None = None) -> list[Explan
         if node.rule == rule.name:
             where = f" in pass {owners[rule.name]}" if rule.name in owners else ""
             reason = f"{via}rewritten by {rule.name}{where} (from TF nodes {_tf_nodes(origin)})"
+            out.append(Explanation(node.name, node.op, True, reason, True, node.rule, origin))
+            continue
+        if rule.name in node.lineage:  # fired on these TF nodes, then a later rule rewrote the result
+            where = f" in pass {owners[rule.name]}" if rule.name in owners else ""
+            later = f"{node.rule} of pass {owners[node.rule]}" if node.rule in owners else str(node.rule)
+            reason = (
+                f"{via}rewritten by {rule.name}{where} (from TF nodes {_tf_nodes(origin)}); its result was "
+                f"then rewritten by {later} (rules in order: {', '.join(node.lineage)})"
+            )
             out.append(Explanation(node.name, node.op, True, reason, True, node.rule, origin))
             continue
         m, why = rule.match(node, rw)

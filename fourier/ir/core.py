@@ -55,6 +55,9 @@ class Node:
     outputs: list[Value] = field(default_factory=list)
     origin: tuple[str, ...] = ()
     rule: str | None = None
+    # Every rule that rewrote this node or the nodes it replaced, oldest first (``rule`` is the
+    # last); kept in memory for explanations, not printed.
+    lineage: tuple[str, ...] = ()
 
     @property
     def output(self) -> Value:

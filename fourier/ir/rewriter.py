@@ -195,17 +195,29 @@ class Builder:
     """Creates nodes just before one anchor node, named ``base + suffix``, all tagged with one
     provenance (the TF nodes they replace) and the rule or pass that made them."""
 
-    def __init__(self, rw: Rewriter, *, before: Node, base: str, origin: Iterable[str], rule: str) -> None:
+    def __init__(
+        self,
+        rw: Rewriter,
+        *,
+        before: Node,
+        base: str,
+        origin: Iterable[str],
+        rule: str,
+        lineage: Iterable[str] = (),
+    ) -> None:
         self.rw, self.graph = rw, rw.graph
         self.before, self.base, self.origin, self.rule = before, base, tuple(origin), rule
+        self.lineage = tuple(lineage) or (rule,)
 
     def node(
         self, op: str, inputs: Sequence[Value], attrs: dict[str, Any] | None = None, *, suffix: str = ""
     ) -> Node:
         """Create a node."""
-        return self.rw.create(
+        node = self.rw.create(
             op, inputs, attrs, before=self.before, name=self.base + suffix, origin=self.origin, rule=self.rule
         )
+        node.lineage = self.lineage
+        return node
 
     def op(
         self, op: str, inputs: Sequence[Value], attrs: dict[str, Any] | None = None, *, suffix: str = ""
