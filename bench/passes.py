@@ -165,6 +165,7 @@ def synthetic_graph(blocks: int) -> Any:
     """A graph of ``blocks`` dense blocks with the redundancy real exports have (~20 nodes each):
     Identity reads, a Tensordot-style reshape pair, MatMul + BiasAdd + Relu, a duplicated scale
     (for CSE), a multiply by one, and a residual add."""
+    import fourier.ops  # noqa: F401  (installs the op registry the graph is built with)
     from fourier.ir.core import Graph
 
     rng = np.random.default_rng(0)

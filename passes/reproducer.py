@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+import fourier.ops  # noqa: F401  (installs the op registry that parse_graph builds nodes with)
 from fourier.ir.core import Graph
+from fourier.ir.parser import parse_graph
 from fourier.ir.printer import INLINE_CONST_ELEMENTS, print_graph
 from fourier.passes.base import Pass
 
@@ -60,8 +62,6 @@ def write_reproducer(directory: Path, saved: SavedGraph | Graph, passes: Sequenc
 def read_reproducer(directory: Path) -> tuple[Graph, str]:
     """The input graph and pipeline text of a reproducer directory."""
     from safetensors.numpy import load_file
-
-    from fourier.ir.parser import parse_graph
 
     consts = load_file(str(directory / "constants.safetensors"))
     graph = parse_graph((directory / "input.fir").read_text(), consts)

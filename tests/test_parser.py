@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import fourier
+import fourier.ops  # installs the op registry the parser builds nodes with
 from fourier.ir.parser import ParseError, parse_graph
 from fourier.ir.printer import INLINE_CONST_ELEMENTS
 from fourier.testing.zoo import ZOO_NAMES, ZooModel

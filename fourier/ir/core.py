@@ -4,19 +4,93 @@ A `Graph` owns a list of `Node` s. A node has an op name (a registry entry), inp
 attributes (plain Python values and numpy arrays), and output values whose types come from the
 op's shape inference. Graph inputs are ``Placeholder`` nodes; graph outputs are named values.
 Every node records the TensorFlow nodes it came from (``origin``) and the rule that made it.
+
+The IR sits below the op registry: it knows ops only through the `OpProvider` interface, which
+`fourier.ops` installs when it is imported (`set_op_provider`). Import `fourier.ops` (the importer,
+the pass manager and the interpreter do) before building a graph.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from fourier.ir.printer import print_graph
 from fourier.ir.types import TensorType
 
-__all__ = ["Value", "Node", "Graph", "count_ops"]
+__all__ = [
+    "Value",
+    "Node",
+    "Graph",
+    "count_ops",
+    "OpSignature",
+    "OpProvider",
+    "set_op_provider",
+    "op_provider",
+]
+
+
+@dataclass(frozen=True)
+class OpSignature:
+    """What the IR checks of a node against its op: how many inputs, which attributes."""
+
+    min_inputs: int
+    max_inputs: int | None
+    defaults: Mapping[str, Any]  # the optional attributes, with the value an unset one takes
+    required: tuple[str, ...]  # the attributes every node of the op sets, in declaration order
+
+
+class OpProvider(Protocol):
+    """The IR's view of the op registry: which ops exist, their signatures, their inference."""
+
+    def has_op(self, op: str) -> bool:
+        """Whether ``op`` is a known op."""
+        ...
+
+    def signature(self, op: str) -> OpSignature:
+        """The input count and attributes of a known op (KeyError if unknown)."""
+        ...
+
+    def infer(
+        self,
+        op: str,
+        name: str,
+        attrs: Mapping[str, Any],
+        types: Sequence[TensorType],
+        known: Sequence[np.ndarray | None],
+    ) -> tuple[list[TensorType], list[np.ndarray] | None]:
+        """Output types of node ``name`` (for errors), and its output values where known statically."""
+        ...
+
+
+_PROVIDER: OpProvider | None = None
+
+
+def set_op_provider(provider: OpProvider) -> None:
+    """Install the op knowledge graphs are built with (`fourier.ops` calls this when imported)."""
+    global _PROVIDER
+    _PROVIDER = provider
+
+
+def op_provider() -> OpProvider:
+    """The installed op knowledge; an error that says what to import if there is none."""
+    if _PROVIDER is None:
+        raise RuntimeError("no op registry is installed: import fourier.ops before building a graph")
+    return _PROVIDER
+
+
+def infer_node(node: Node) -> tuple[list[TensorType], list[np.ndarray] | None]:
+    """Run the op's inference on a node's attributes, input types and known input values."""
+    return op_provider().infer(
+        node.op,
+        node.name,
+        node.attrs,
+        [v.type for v in node.inputs],
+        [v.known for v in node.inputs],
+    )
 
 
 def count_ops(op_counts: Mapping[str, int]) -> int:
@@ -120,12 +194,10 @@ class Graph:
         types: Sequence[TensorType] | None = None,
     ) -> Node:
         """Build a node with a fresh name and inferred types, without placing it in the graph."""
-        from fourier.ops.registry import REQUIRED, get_op, infer_node
-
         given = dict(attrs or {})
-        for spec in get_op(op).attrs:  # unset attributes take the registry's defaults
-            if spec.name not in given and spec.default is not REQUIRED:
-                given[spec.name] = list(spec.default) if isinstance(spec.default, list) else spec.default
+        for key, default in op_provider().signature(op).defaults.items():  # unset: the op's default
+            if key not in given:
+                given[key] = list(default) if isinstance(default, list) else default
         node = Node(op, self.unique_name(name or op), list(inputs), given)
         node.origin, node.rule = origin, rule
         out_types, known = infer_node(node)
@@ -183,6 +255,4 @@ class Graph:
         return dict(sorted(counts.items()))
 
     def __str__(self) -> str:
-        from fourier.ir.printer import print_graph
-
         return print_graph(self)

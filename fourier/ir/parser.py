@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fourier.errors import FourierError
-from fourier.ir.core import Graph, Value
+from fourier.ir.core import Graph, Value, op_provider
 from fourier.ir.types import Dim, TensorType, numpy_dtype
 
 __all__ = ["ParseError", "parse_graph", "parse_type"]
@@ -234,9 +234,7 @@ def parse_graph(text: str, constants: Mapping[str, np.ndarray] | None = None) ->
                 origin = tuple(x.strip() for x in piece[5:].split(","))
             elif piece.startswith("rule "):
                 rule = piece[5:].strip()
-        from fourier.ops.registry import has_op
-
-        if not has_op(op):
+        if not op_provider().has_op(op):
             raise ParseError(f"line {number}: unknown op {op!r}")
         try:
             node = graph.add_node(op, inputs, attrs, name=node_name, origin=origin, rule=rule)

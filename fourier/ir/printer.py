@@ -11,11 +11,12 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fourier.ir.core import Graph, Node
+if TYPE_CHECKING:  # the printer reads graphs; `Graph.__str__` prints with it
+    from fourier.ir.core import Graph, Node
 
 __all__ = [
     "print_graph",

@@ -1,16 +1,17 @@
-"""The IR verifier: structural invariants, attributes, and types re-inferred from the registry."""
+"""The IR verifier: structural invariants, attributes, and types re-inferred from the registry
+(through the installed `fourier.ir.core.OpProvider`)."""
 
 from __future__ import annotations
 
 from fourier.errors import FourierError, InferenceError, VerificationError
-from fourier.ir.core import Graph, Node
-from fourier.ops.registry import REQUIRED, get_op, has_op, infer_node
+from fourier.ir.core import Graph, Node, infer_node, op_provider
 
 __all__ = ["verify"]
 
 
 def verify(graph: Graph) -> None:
     """Raise `VerificationError` naming the first node that breaks an invariant."""
+    ops = op_provider()
     seen_nodes: set[int] = set()
     names: set[str] = set()
     for node in graph.nodes:
@@ -18,11 +19,11 @@ def verify(graph: Graph) -> None:
         if node.name in names:
             raise VerificationError(f"{where}: name used twice")
         names.add(node.name)
-        if not has_op(node.op):
+        if not ops.has_op(node.op):
             raise VerificationError(f"{where}: op is not in the registry")
-        opdef = get_op(node.op)
+        sig = ops.signature(node.op)
         n_in = len(node.inputs)
-        if n_in < opdef.min_inputs or (opdef.max_inputs is not None and n_in > opdef.max_inputs):
+        if n_in < sig.min_inputs or (sig.max_inputs is not None and n_in > sig.max_inputs):
             raise VerificationError(f"{where}: has {n_in} inputs")
         for i, v in enumerate(node.inputs):
             if id(v.producer) not in seen_nodes:
@@ -31,10 +32,10 @@ def verify(graph: Graph) -> None:
                 )
             if v.index >= len(v.producer.outputs) or v.producer.outputs[v.index] is not v:
                 raise VerificationError(f"{where}: input {i} ({v.name}) is not an output of its producer")
-        for spec in opdef.attrs:
-            if spec.name not in node.attrs and spec.default is REQUIRED:
-                raise VerificationError(f"{where}: required attribute {spec.name!r} missing")
-        unknown = set(node.attrs) - {a.name for a in opdef.attrs}
+        missing = [key for key in sig.required if key not in node.attrs]
+        if missing:
+            raise VerificationError(f"{where}: required attribute {missing[0]!r} missing")
+        unknown = set(node.attrs) - set(sig.required) - set(sig.defaults)
         if unknown:
             raise VerificationError(f"{where}: unknown attributes {sorted(unknown)}")
         _check_types(node, where)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
+from fourier.errors import CompileError
+from fourier.ir.core import Node
 from fourier.ir.types import (
     BATCH,
     UNKNOWN,
@@ -34,16 +37,11 @@ from fourier.ops.padding import (
 )
 from fourier.ops.registry import Attr, InferContext, register, shape_value
 
-if TYPE_CHECKING:
-    from fourier.ir.core import Node
-
 
 def static_ints(v: Any, what: str) -> list[int]:
     """Operands that decide shapes must be known when the graph is traced for a bucket."""
     if isinstance(v, (np.ndarray, np.generic, int, list, tuple)):
         return [int(x) for x in np.asarray(v).reshape(-1)]
-    from fourier.errors import CompileError
-
     raise CompileError(f"{what} must be known at compile time, but it is computed at run time")
 
 
@@ -407,7 +405,7 @@ register(
 
 
 def strided_index(
-    rank: int, begin: list[int], end: list[int], strides: list[int], attrs: dict[str, Any]
+    rank: int, begin: list[int], end: list[int], strides: list[int], attrs: Mapping[str, Any]
 ) -> tuple[Any, ...]:
     """TensorFlow's StridedSlice spec as a Python index tuple (same meaning in numpy and JAX)."""
     if bin(attrs["ellipsis_mask"] & ((1 << len(begin)) - 1)).count("1") > 1:

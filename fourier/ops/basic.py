@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from fourier.ir.core import Node
 from fourier.ir.types import TensorType
 from fourier.ops._infer import same_as
 from fourier.ops.padding import FREE, State, has_symbol, mixed
 from fourier.ops.registry import Attr, InferContext, register
-
-if TYPE_CHECKING:
-    from fourier.ir.core import Node
 
 
 def _placeholder_infer(ctx: InferContext) -> list[TensorType]:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import math
 import string
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
+from fourier.ir.core import Node
 from fourier.ir.types import UNKNOWN, TensorType
 from fourier.ops._infer import same_as
+from fourier.ops.nn import _depthwise
 from fourier.ops.padding import (
     SIZE,
     State,
@@ -28,9 +31,6 @@ from fourier.ops.padding import (
     reduce_axes,
 )
 from fourier.ops.registry import Attr, InferContext, get_op, register
-
-if TYPE_CHECKING:
-    from fourier.ir.core import Node
 
 ACTIVATIONS = ("", "Relu", "Relu6", "Sigmoid", "Tanh", "Gelu", "Swish")
 
@@ -146,21 +146,12 @@ def _conv_infer(ctx: InferContext) -> list[TensorType]:
     if ctx.attrs["algorithm"] not in CONV_ALGORITHMS:
         raise ctx.fail(f"algorithm {ctx.attrs['algorithm']!r} is not one of {CONV_ALGORITHMS}")
     base = "DepthwiseConv2dNative" if ctx.attrs["depthwise"] else "Conv2D"
-    (out,) = get_op(base).infer(_SubContext(ctx, 2))
+    (out,) = get_op(base).infer(ctx.first(2))
     if len(ctx.types) == 3:
         b = ctx.types[2]
         if b.shape is not None and out.shape is not None and b.shape != (out.shape[-1],):
             raise ctx.fail(f"bias must be [{out.shape[-1]}], got {b}")
     return [out]
-
-
-class _SubContext(InferContext):
-    """An inference context that shows only the first ``n`` inputs (to reuse a base op's rule)."""
-
-    def __init__(self, ctx: InferContext, n: int) -> None:
-        self.node = ctx.node
-        self.attrs = ctx.attrs
-        self.types = ctx.types[:n]
 
 
 def _conv_ref(attrs: dict[str, Any], x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
@@ -179,8 +170,6 @@ def _conv_lower(attrs: dict[str, Any], x: Any, w: Any, b: Any = None) -> Any:
     if algorithm == "matmul":  # 1x1, stride 1, no padding: a matmul over the channel axis
         y = jnp.einsum("nhwc,cd->nhwd", x, w[0, 0], precision=lax.Precision.HIGHEST)
     elif algorithm == "taps" and attrs["depthwise"]:
-        from fourier.ops.nn import _depthwise
-
         y = _depthwise(jnp, attrs, x, w)
     else:
         base = get_op("DepthwiseConv2dNative" if attrs["depthwise"] else "Conv2D")
@@ -333,24 +322,12 @@ register(
 # -- fused elementwise region ---------------------------------------------------------------------
 
 
-def _body(attrs: dict[str, Any]) -> list[tuple[str, list[int], dict[str, Any]]]:
+def _body(attrs: Mapping[str, Any]) -> list[tuple[str, list[int], dict[str, Any]]]:
     return [(op, list(args), dict(a)) for op, args, a in json.loads(attrs["body"])]
 
 
-class _Operand:
-    def __init__(self, t: TensorType, known: Any = None) -> None:
-        self.type, self.known = t, known
-
-
-class _BodyNode:
-    """Just enough of a Node for a registry inference rule."""
-
-    def __init__(self, op: str, inputs: list[_Operand], attrs: dict[str, Any], name: str) -> None:
-        self.op, self.inputs, self.attrs, self.name = op, inputs, attrs, name
-
-
 def _region_infer(ctx: InferContext) -> list[TensorType]:
-    env = [_Operand(t) for t in ctx.types]
+    env = list(ctx.types)  # the type of every value of the region: its inputs, then each step
     try:
         steps = _body(ctx.attrs)
     except (ValueError, TypeError) as e:
@@ -363,10 +340,9 @@ def _region_infer(ctx: InferContext) -> list[TensorType]:
             raise ctx.fail(f"step {k} ({op}) is not an elementwise op")
         if any(not 0 <= a < len(env) for a in args):
             raise ctx.fail(f"step {k} ({op}) reads a value not defined before it")
-        fake: Any = _BodyNode(op, [env[a] for a in args], attrs, f"{ctx.node.name}/{k}")
-        (t,) = opdef.infer(InferContext(fake))
-        env.append(_Operand(t))
-    return [env[-1].type]
+        (t,) = opdef.infer(InferContext(op, f"{ctx.name}/{k}", attrs, [env[a] for a in args]))
+        env.append(t)
+    return [env[-1]]
 
 
 def _region(xp: Any, attrs: dict[str, Any], *inputs: Any) -> Any:

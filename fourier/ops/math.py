@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from fourier.ir.types import TensorType
+from fourier.ir.core import Node
+from fourier.ir.types import TensorType, numpy_dtype
 from fourier.ops._infer import broadcast_result, broadcast_shapes, same_as
 from fourier.ops.padding import State, elementwise
 from fourier.ops.registry import Attr, InferContext, register
-
-if TYPE_CHECKING:
-    from fourier.ir.core import Node
 
 Fn = Callable[..., Any]
 
@@ -256,8 +254,6 @@ def _cast_infer(ctx: InferContext) -> list[TensorType]:
 
 
 def _cast(xp: Any, attrs: dict[str, Any], x: Any) -> Any:
-    from fourier.ir.types import numpy_dtype
-
     if isinstance(x, np.ndarray) and x.dtype == object:  # symbolic shape values stay symbolic
         if attrs["DstT"].startswith(("int", "uint")):
             return x

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import math
 import string
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
+from fourier.ir.core import Node
 from fourier.ir.types import UNKNOWN, Dim, TensorType
 from fourier.ops._infer import broadcast_shapes, same_as
 from fourier.ops.padding import State, along_last_axis, batch_major, contraction, mixed
 from fourier.ops.registry import Attr, InferContext, register
-
-if TYPE_CHECKING:
-    from fourier.ir.core import Node
 
 
 def _highest() -> Any:
@@ -260,7 +258,7 @@ def _window(
     return max(0, (size + lo + hi - eff) // stride + 1), (lo, hi)
 
 
-def _window_params(attrs: dict[str, Any], kh: int, kw: int) -> dict[str, Any]:
+def _window_params(attrs: Mapping[str, Any], kh: int, kw: int) -> dict[str, Any]:
     strides = list(attrs.get("strides") or [1, 1, 1, 1])
     dil = list(attrs.get("dilations") or [1, 1, 1, 1])
     explicit = list(attrs.get("explicit_paddings") or [])
@@ -477,7 +475,7 @@ def _bn_infer(ctx: InferContext) -> list[TensorType]:
     if x.shape is not None and scale.shape is not None:
         _dims_match(ctx, x.shape[-1], scale.shape[0], "scale size differs from channels")
     stat = TensorType(scale.dtype, scale.shape)
-    n_out = 6 if ctx.node.op == "FusedBatchNormV3" else 5
+    n_out = 6 if ctx.op == "FusedBatchNormV3" else 5
     return [x, stat, stat, stat, stat, TensorType(scale.dtype, (0,))][:n_out]
 
 

@@ -37,15 +37,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
+from fourier.ir.core import Node, Value
 from fourier.ir.types import Dim, Sym, TensorType, dim_to_sym
 from fourier.ops.registry import OpDef, get_op
-
-if TYPE_CHECKING:
-    from fourier.ir.core import Node, Value
 
 __all__ = [
     "Culprit",

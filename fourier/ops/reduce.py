@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from fourier.ir.core import Node
 from fourier.ir.types import BATCH, TensorType
 from fourier.ops._infer import norm_axis, same_as
 from fourier.ops.array import static_ints
 from fourier.ops.padding import FREE, State, along_last_axis, mixed, reduction
 from fourier.ops.registry import Attr, InferContext, register
-
-if TYPE_CHECKING:
-    from fourier.ir.core import Node
 
 
 def _reduce_infer(bool_out: bool = False):  # type: ignore[no-untyped-def]

@@ -7,6 +7,10 @@ that registers none gets the one its traits imply). The importer, the verifier, 
 interpreter, shape-value propagation, the JAX backend and the independence analysis all read the
 same entry; adding an op touches one family module.
 
+The IR sits below the registry: importing this module installs the registry as the IR's
+`fourier.ir.core.OpProvider` (input counts, attribute defaults, inference), and importing the
+package `fourier.ops` loads every family.
+
 Calling conventions: ``reference(attrs, *numpy_arrays)`` and ``lower(attrs, *jax_arrays)`` each
 return one array or a tuple of arrays. Ops whose numpy and JAX forms are the same expression are
 written once as ``xp_fn(xp, attrs, *arrays)`` and called with ``numpy`` or ``jax.numpy``.
@@ -15,16 +19,19 @@ written once as ``xp_fn(xp, attrs, *arrays)`` and called with ``numpy`` or ``jax
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fourier.errors import VerificationError
+from fourier.ir.core import OpSignature, set_op_provider
 from fourier.ir.types import Dim, Sym, TensorType, dim_to_sym, sym_to_dim
 
-if TYPE_CHECKING:
-    from fourier.ir.core import Node
+if TYPE_CHECKING:  # the padding module reads the registry; an OpDef only holds its rule
     from fourier.ops.padding import PaddingRule
 
 __all__ = [
@@ -36,7 +43,7 @@ __all__ = [
     "get_op",
     "has_op",
     "all_ops",
-    "infer_node",
+    "infer_outputs",
     "shape_value",
     "KNOWN_VALUE_MAX_ELEMENTS",
     "MAX_RANK",
@@ -94,6 +101,16 @@ class OpDef:
     family: str = ""  # the module under fourier/ops that defines it
     padding_rule: PaddingRule | None = None  # None: the rule its traits imply (fourier.ops.padding)
 
+    @cached_property
+    def signature(self) -> OpSignature:
+        """What the IR checks of a node of this op: input count, attribute defaults, required ones."""
+        return OpSignature(
+            self.min_inputs,
+            self.max_inputs,
+            MappingProxyType({a.name: a.default for a in self.attrs if a.default is not REQUIRED}),
+            tuple(a.name for a in self.attrs if a.default is REQUIRED),
+        )
+
 
 _REGISTRY: dict[str, OpDef] = {}
 
@@ -150,49 +167,45 @@ def register(
     return opdef
 
 
-_LOADED = False
-
-
-def _load_families() -> None:
-    # Importing the family modules fills the registry (a family may already have been imported
-    # on its own, so emptiness of the registry is not the test).
-    global _LOADED
-    from fourier.ops import array, basic, fused, math, nn, reduce  # noqa: F401
-
-    _LOADED = True
-
-
 def get_op(name: str) -> OpDef:
     """The registry entry for an op name (KeyError if none)."""
-    if not _LOADED:
-        _load_families()
     return _REGISTRY[name]
 
 
 def has_op(name: str) -> bool:
-    if not _LOADED:
-        _load_families()
     return name in _REGISTRY
 
 
 def all_ops() -> dict[str, OpDef]:
     """Every registered op, by name."""
-    if not _LOADED:
-        _load_families()
     return dict(sorted(_REGISTRY.items()))
 
 
 class InferContext:
-    """What an op's inference sees: its node's attributes, input types and known input values."""
+    """What an op's inference sees: the op, the node's name (for errors), its attributes, its input
+    types and the input values known at compile time."""
 
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.attrs = node.attrs
-        self.types = [v.type for v in node.inputs]
+    def __init__(
+        self,
+        op: str,
+        name: str,
+        attrs: Mapping[str, Any],
+        types: Sequence[TensorType],
+        known: Sequence[np.ndarray | None] | None = None,
+    ) -> None:
+        self.op = op
+        self.name = name
+        self.attrs = attrs
+        self.types = list(types)
+        self.known_values = list(known) if known is not None else [None] * len(self.types)
+
+    def first(self, n: int) -> InferContext:
+        """The same context showing only the first ``n`` inputs (to reuse a base op's rule)."""
+        return InferContext(self.op, self.name, self.attrs, self.types[:n], self.known_values[:n])
 
     def known(self, i: int) -> np.ndarray | None:
         """The value of input ``i`` if known at compile time (object arrays hold `Sym` dims)."""
-        return self.node.inputs[i].known
+        return self.known_values[i]
 
     def ints(self, i: int) -> list[int] | None:
         """Input ``i`` as a list of static ints, or None if not known statically."""
@@ -212,9 +225,7 @@ class InferContext:
         return out
 
     def fail(self, message: str) -> Exception:
-        from fourier.errors import VerificationError
-
-        return VerificationError(f"node {self.node.name!r} ({self.node.op}): {message}")
+        return VerificationError(f"node {self.name!r} ({self.op}): {message}")
 
 
 def static_elements(t: TensorType) -> int | None:
@@ -228,48 +239,45 @@ def static_elements(t: TensorType) -> int | None:
     return count
 
 
-def _check_limits(node: Node, types: Sequence[TensorType]) -> None:
+def _check_limits(ctx: InferContext, types: Sequence[TensorType]) -> None:
     for i, t in enumerate(types):
         if t.shape is None:
             continue
         if len(t.shape) > MAX_RANK:
-            raise InferContext(node).fail(f"output {i} has rank {len(t.shape)}, more than {MAX_RANK}")
+            raise ctx.fail(f"output {i} has rank {len(t.shape)}, more than {MAX_RANK}")
         count = 1
         for d in t.shape:
             s = dim_to_sym(d)
             size = s if isinstance(s, int) else (s.coef if s is not None else 1)
             if size > MAX_TENSOR_ELEMENTS:
-                raise InferContext(node).fail(
-                    f"output {i} of type {t} has a dimension over {MAX_TENSOR_ELEMENTS}"
-                )
+                raise ctx.fail(f"output {i} of type {t} has a dimension over {MAX_TENSOR_ELEMENTS}")
             count *= max(size, 1)
         if count > MAX_TENSOR_ELEMENTS:
-            raise InferContext(node).fail(
+            raise ctx.fail(
                 f"output {i} of type {t} would hold {count} elements, more than {MAX_TENSOR_ELEMENTS}"
             )
 
 
-def _known_value(opdef: OpDef, node: Node, types: Sequence[TensorType]) -> list[np.ndarray] | None:
+def _known_value(opdef: OpDef, ctx: InferContext, types: Sequence[TensorType]) -> list[np.ndarray] | None:
     """Evaluate a node on known small inputs (constant and shape propagation)."""
-    if node.op != "Const" and any(
+    if ctx.op != "Const" and any(
         (n := static_elements(t)) is None or n > KNOWN_VALUE_MAX_ELEMENTS for t in types
     ):
         return None  # never evaluate what would be large (or of unknown size)
     if opdef.known is not None:
-        return opdef.known(InferContext(node))
-    if node.op == "Const":
-        value = node.attrs["value"]
+        return opdef.known(ctx)
+    if ctx.op == "Const":
+        value = ctx.attrs["value"]
         return [value] if value.size <= KNOWN_VALUE_MAX_ELEMENTS else None
     if "pure" not in opdef.traits or "no_fold" in opdef.traits:
         return None
     args = []
-    for v in node.inputs:
-        k = v.known
+    for k in ctx.known_values:
         if k is None or k.size > KNOWN_VALUE_MAX_ELEMENTS:
             return None
         args.append(k)
     try:
-        out = opdef.reference(node.attrs, *args)
+        out = opdef.reference(ctx.attrs, *args)
     except Exception:
         return None
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
@@ -284,12 +292,19 @@ def _known_value(opdef: OpDef, node: Node, types: Sequence[TensorType]) -> list[
     return result
 
 
-def infer_node(node: Node) -> tuple[list[TensorType], list[np.ndarray] | None]:
-    """Run the node's op inference: output types, and output values where known statically."""
-    opdef = get_op(node.op)
-    types = list(opdef.infer(InferContext(node)))
-    _check_limits(node, types)
-    return types, _known_value(opdef, node, types)
+def infer_outputs(
+    op: str,
+    name: str,
+    attrs: Mapping[str, Any],
+    types: Sequence[TensorType],
+    known: Sequence[np.ndarray | None],
+) -> tuple[list[TensorType], list[np.ndarray] | None]:
+    """Run ``op``'s inference for node ``name``: output types, and output values where known."""
+    opdef = get_op(op)
+    ctx = InferContext(op, name, attrs, types, known)
+    out = list(opdef.infer(ctx))
+    _check_limits(ctx, out)
+    return out, _known_value(opdef, ctx, out)
 
 
 def shape_value(t: TensorType) -> np.ndarray | None:
@@ -304,3 +319,26 @@ def shape_value(t: TensorType) -> np.ndarray | None:
     arr = np.empty(len(syms), dtype=object)
     arr[:] = syms
     return arr
+
+
+class _RegistryProvider:
+    """The registry as the IR sees it (`fourier.ir.core.OpProvider`)."""
+
+    def has_op(self, op: str) -> bool:
+        return has_op(op)
+
+    def signature(self, op: str) -> OpSignature:
+        return get_op(op).signature
+
+    def infer(
+        self,
+        op: str,
+        name: str,
+        attrs: Mapping[str, Any],
+        types: Sequence[TensorType],
+        known: Sequence[np.ndarray | None],
+    ) -> tuple[list[TensorType], list[np.ndarray] | None]:
+        return infer_outputs(op, name, attrs, types, known)
+
+
+set_op_provider(_RegistryProvider())
