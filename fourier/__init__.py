@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "compile",
+    "import_model",
     "load",
     "import_graph",
     "optimize",
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from fourier.compiler import CompileReport
+    from fourier.compiler import CompileReport, Imported
     from fourier.ir.core import Graph
     from fourier.runtime import Model
     from fourier.signature import Signature, TensorSpec
@@ -44,6 +45,14 @@ def compile(model: Any, out: Any, buckets: Any = (32, 64, 128), **kwargs: Any) -
     from fourier.compiler import compile_model
 
     return compile_model(model, out, buckets, **kwargs)
+
+
+def import_model(model: Any, outputs: Any = None) -> Imported:
+    """The first compile stage, to stop at and print: ``.optimize()``, ``.lower()``,
+    ``.compile()`` and ``.package(out)`` continue it (`fourier.compiler`)."""
+    from fourier.compiler import import_model as _import_model
+
+    return _import_model(model, outputs)
 
 
 def load(path: Any, platform: str | None = None, **kwargs: Any) -> Model:

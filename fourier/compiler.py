@@ -1,4 +1,15 @@
-"""Compile a graph into an artifact: import, check the signature, lower, compile each bucket."""
+"""Compile a graph into an artifact, in stages a user can stop at and print (as JAX's stages)::
+
+    imported = import_model("model.pb")              # Imported: graph, signature, padding verdict
+    optimized = imported.optimize(opt_level=2)       # Optimized: graph after passes, pass report
+    lowered = optimized.lower([32, 64], {"S": [16]}) # Lowered: the JAX function, specs per shape
+    compiled = lowered.compile()                     # Compiled: StableHLO, executables, timings
+    report = compiled.package("model.fourier")       # the artifact; a CompileReport
+
+`compile_model` is exactly these calls. Each stage has ``__str__`` (a summary) and ``as_text()``
+(the IR, or the StableHLO of one shape). The checks the stages make (signature, padding, buckets,
+dims) are functions here too.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +21,28 @@ from pathlib import Path
 from typing import Any
 
 from fourier.artifact import BucketEntry, Manifest, ParamSpec, versions, write_artifact
+from fourier.backends.jax_lowering import LoweredGraph, lower_graph
+from fourier.backends.xla import ArgSpec, compile_bucket, device_for, export_polymorphic
 from fourier.errors import CompileError
+from fourier.importer import load_graph
 from fourier.ir.core import Graph
-from fourier.ir.types import BATCH, UNKNOWN
+from fourier.ir.printer import INLINE_CONST_ELEMENTS
+from fourier.ir.types import BATCH, UNKNOWN, numpy_dtype
+from fourier.ir.verifier import verify
 from fourier.packing import PackLayout, executable_arg_shapes, plan_packing
+from fourier.passes.independence import analyze
+from fourier.passes.manager import PassManager, parse_pipeline, pipeline_for_level
 from fourier.signature import Signature, TensorSpec
 
 __all__ = [
     "CompileReport",
     "compile_model",
+    "import_model",
+    "Imported",
+    "Optimized",
+    "Lowered",
+    "Compiled",
+    "Shape",
     "graph_signature",
     "check_padding",
     "versions",
@@ -114,8 +138,6 @@ def check_padding(graph: Graph, when: str = "") -> dict[str, Any]:
     """Prove that padding is safe (`fourier.passes.independence`): the batch must be paddable, or
     a CompileError names the nodes that mix rows; for every other symbol of the inputs, record
     whether it is paddable (the runtime pads only those). Returns the manifest's ``padding``."""
-    from fourier.passes.independence import analyze
-
     symbols: set[str] = set()
     for node in graph.inputs:
         symbols |= {d for d in node.output.type.shape or () if isinstance(d, str) and d.isidentifier()}
@@ -205,17 +227,13 @@ def bucket_input_bytes(signature: Signature, batch: int, dims: Mapping[str, int]
     """Bytes of one call's inputs at ``batch`` rows and the symbol sizes ``dims``."""
     import math
 
-    from fourier.ir.types import numpy_dtype
-
     return sum(math.prod(s.concrete(batch, dims)) * numpy_dtype(s.dtype).itemsize for s in signature.inputs)
 
 
 def _arg_specs(
     signature: Signature, layout: PackLayout | None, batch: int | None, dims: Mapping[str, int] | None = None
-) -> list[Any]:
+) -> list[ArgSpec]:
     """The executable's input arguments (`fourier.packing.executable_arg_shapes`) as ArgSpecs."""
-    from fourier.backends.xla import ArgSpec
-
     return [ArgSpec(s, d) for s, d in executable_arg_shapes(signature, layout, batch, dims)]
 
 
@@ -232,7 +250,8 @@ def _check_dims(signature: Signature, dims: Mapping[str, Sequence[int]] | None) 
     extra = sorted(set(given) - set(signature.symbols))
     if extra:
         raise CompileError(
-            f"--dim {extra[0]}: the graph has no symbolic dimension {extra[0]!r}"
+            f"dims={{{extra[0]!r}: ...}} (--dim {extra[0]}=... on the command line): the graph has no "
+            f"symbolic dimension {extra[0]!r}"
             + (f" (it has {', '.join(signature.symbols)})" if signature.symbols else "")
         )
     combos: list[dict[str, int]] = [{}]
@@ -241,21 +260,22 @@ def _check_dims(signature: Signature, dims: Mapping[str, Sequence[int]] | None) 
         if not given.get(name):
             raise CompileError(
                 f"input {users[0]!r} has the unknown dimension {name!r}: give the sizes to compile "
-                f"for it, e.g. --dim {name}=16,32,64 (dims={{{name!r}: [16, 32, 64]}})"
+                f"for it, e.g. dims={{{name!r}: [16, 32, 64]}} (--dim {name}=16,32,64 on the command line)"
             )
         sizes = sorted(set(int(v) for v in given[name]))
         if sizes[0] < 1:
-            raise CompileError(f"--dim {name}: sizes must be positive, got {sizes[0]}")
+            raise CompileError(
+                f"dims[{name!r}] (--dim {name}=... on the command line): sizes must be positive, "
+                f"got {sizes[0]}"
+            )
         combos = [{**c, name: v} for c in combos for v in sizes]
     return combos
 
 
-def _ir_constants(graph: Graph, lowered: Any, weights: dict[str, Any]) -> dict[str, str]:
+def _ir_constants(graph: Graph, lowered: LoweredGraph, weights: dict[str, Any]) -> dict[str, str]:
     """Where ``graph.fir``'s constants printed by digest live in the weights file, by node name
     (the runtime's reference path parses the IR back). Constants that are not parameters are
     added to ``weights`` under ``ir/NODE``."""
-    from fourier.ir.printer import INLINE_CONST_ELEMENTS
-
     out = {}
     for node in graph.nodes:
         if node.op != "Const" or node.attrs["value"].size <= INLINE_CONST_ELEMENTS:
@@ -268,10 +288,377 @@ def _ir_constants(graph: Graph, lowered: Any, weights: dict[str, Any]) -> dict[s
     return out
 
 
-def _packed(lowered: Any, layout: PackLayout, signature: Signature) -> Any:
+def _packed(lowered: LoweredGraph, layout: PackLayout, signature: Signature) -> LoweredGraph:
     """``lowered`` taking packed arguments (unpacked inside the traced function)."""
     inner = lowered.fn
     return dataclasses.replace(lowered, fn=lambda params, args: inner(params, layout.unpack(signature, args)))
+
+
+# -- the stages ----------------------------------------------------------------------------------
+
+
+def _ops_line(op_counts: Mapping[str, int], limit: int = 8) -> str:
+    """``MatMul x3, Relu x2, ...`` (most frequent first, then by name)."""
+    items = sorted(op_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in items[:limit])
+    return shown + (f", ... ({len(items) - limit} more op types)" if len(items) > limit else "")
+
+
+def _padding_lines(padding: Mapping[str, Any]) -> list[str]:
+    """One line per symbol of the independence verdict (`check_padding`)."""
+    lines = []
+    for symbol, verdict in padding.items():
+        unsafe = sorted(name for name, o in verdict.get("outputs", {}).items() if not o.get("safe"))
+        if verdict.get("safe"):
+            lines.append(f"  padding {symbol}: safe")
+        else:
+            lines.append(f"  padding {symbol}: not safe (outputs {', '.join(unsafe) or '?'})")
+    return lines
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One shape to compile: a bucket (None: the graph's own static shapes) and the sizes of the
+    other symbolic dimensions, with the executable's argument specs."""
+
+    batch: int | None
+    dims: dict[str, int]
+    args: tuple[ArgSpec, ...]
+
+    @property
+    def tag(self) -> str:
+        """File-name tag (``b32``, ``b32-S16``, ``static``), also the key of the timings."""
+        return shape_tag(self.batch, self.dims)
+
+    @property
+    def label(self) -> str:
+        """What progress output calls it (``bucket 32, S=16``, ``static shapes``)."""
+        if self.batch is None:
+            return "static shapes"
+        return ", ".join([f"bucket {self.batch}", *(f"{k}={v}" for k, v in self.dims.items())])
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{a.dtype}[{','.join(map(str, a.shape))}]" for a in self.args)
+        return f"{self.tag}: ({args})"
+
+
+def import_model(model: str | Path | Graph, outputs: Sequence[str] | None = None) -> Imported:
+    """The first stage: ``model`` (a path, or a Graph, then optimized in place later) imported
+    and verified, its signature read and padding the batch proved safe (or a CompileError)."""
+    started = time.perf_counter()
+    graph = model if isinstance(model, Graph) else load_graph(model, outputs)
+    verify(graph)
+    imported_ops = graph.num_ops()
+    padding = check_padding(graph)  # first: its message names the nodes that make padding unsafe
+    signature = graph_signature(graph)
+    return Imported(graph, signature, padding, imported_ops, graph.op_counts(), started)
+
+
+@dataclass
+class Imported:
+    """A graph as imported: its signature and the padding verdict. ``optimize`` works on the
+    graph in place (as `fourier.optimize` does), so print the graph (`as_text`) before it."""
+
+    graph: Graph
+    signature: Signature
+    padding: dict[str, Any]  # by symbol: the independence analysis before the passes
+    imported_ops: int
+    op_counts: dict[str, int]
+    started: float = field(default_factory=time.perf_counter, repr=False)  # perf_counter at import
+    optimized: bool = field(default=False, repr=False)  # the graph has been optimized in place
+
+    def optimize(
+        self,
+        pipeline: str | None = None,
+        *,
+        opt_level: int = 2,
+        verify_passes: bool = False,
+        reproducer: str | Path | None = None,
+        on_pass: Callable[[Any], None] | None = None,
+        snapshots: bool = False,
+    ) -> Optimized:
+        """Run ``pipeline`` (pass-pipeline text), else the passes of ``opt_level``, on the graph
+        (in place); the passes must keep the signature and padding safe."""
+        if self.optimized:
+            raise CompileError("this graph was already optimized in place: import the model again")
+        passes = parse_pipeline(pipeline) if pipeline is not None else pipeline_for_level(opt_level)
+        manager = PassManager(
+            passes, verify=verify_passes, snapshots=snapshots, reproducer=reproducer, on_pass=on_pass
+        )
+        self.optimized = True
+        report = manager.run(self.graph)
+        verify(self.graph)
+        after = graph_signature(self.graph)
+        if after != self.signature:
+            raise CompileError(f"the passes changed the graph's signature: {self.signature} -> {after}")
+        padding = check_padding(self.graph, when=" after the optimization passes (a pass bug)")
+        return Optimized(self.graph, self.signature, padding, [str(p) for p in passes], report, self)
+
+    def as_text(self) -> str:
+        """The imported IR (`fourier.ir.printer`)."""
+        if self.optimized:
+            raise CompileError("the graph was optimized in place: see Optimized.as_text()")
+        return str(self.graph)
+
+    def __str__(self) -> str:
+        source = self.graph.source or self.graph.name
+        return "\n".join(
+            [
+                f"Imported {source}: {self.imported_ops} ops",
+                f"  signature: {self.signature}",
+                f"  ops: {_ops_line(self.op_counts)}",
+                *_padding_lines(self.padding),
+            ]
+        )
+
+
+@dataclass
+class Optimized:
+    """A graph after the passes: the pass report, the passes that ran, the padding verdict the
+    artifact records."""
+
+    graph: Graph
+    signature: Signature
+    padding: dict[str, Any]  # by symbol: the manifest's ``padding``
+    passes: list[str]  # the passes that ran, as pipeline text items
+    report: Any  # fourier.passes.instruments.PipelineReport
+    imported: Imported = field(repr=False)
+
+    def lower(
+        self,
+        buckets: Sequence[int] | str = DEFAULT_BUCKETS,
+        dims: Mapping[str, Sequence[int]] | None = None,
+        *,
+        pack_inputs: bool = True,
+        max_bucket_bytes: int | None = None,
+        platform: str | None = None,
+    ) -> Lowered:
+        """The graph as one JAX function and the shapes to compile it for: each bucket (unless
+        the graph has no batch dimension) and combination of ``dims`` (``{"S": [16, 32]}``).
+        ``pack_inputs`` packs the arguments into one buffer per dtype (`fourier.packing`);
+        ``platform`` (default JAX's) is the device `Lowered.compile` compiles for."""
+        signature = self.signature
+        combos = _check_dims(signature, dims)
+        notes: list[str] = []
+        sizes: list[int | None]
+        if any(s.batched for s in signature.inputs):
+            sizes = list(_check_buckets(buckets, signature, combos, max_bucket_bytes, notes))
+        else:
+            sizes = [None]
+            notes.append(
+                "buckets (--buckets on the command line) are not applicable: the graph has no "
+                "unknown batch dimension, so it is compiled once at its own static shapes"
+            )
+        device = device_for(platform)
+        lowered = lower_graph(self.graph)
+        param_specs = [ArgSpec(tuple(p.shape), p.dtype.name) for p in lowered.param_values]
+        layout = plan_packing(signature) if pack_inputs else None
+        if layout is not None:
+            lowered = _packed(lowered, layout, signature)
+        shapes = [
+            Shape(b, combo, tuple(_arg_specs(signature, layout, b or 0, combo)))
+            for b in sizes
+            for combo in combos
+        ]
+        batches = [b for b in sizes if b is not None] or None
+        return Lowered(self, lowered, param_specs, layout, batches, shapes, device, notes)
+
+    def as_text(self) -> str:
+        """The optimized IR (what the artifact stores as ``graph.fir``)."""
+        return str(self.graph)
+
+    def __str__(self) -> str:
+        seconds = getattr(self.report, "seconds", 0.0)
+        return "\n".join(
+            [
+                f"Optimized {self.graph.source or self.graph.name}: {self.imported.imported_ops} ops "
+                f"imported -> {self.graph.num_ops()} after passes ({seconds:.2f} s)",
+                f"  passes: {','.join(self.passes) or '(none)'}",
+                f"  signature: {self.signature}",
+                f"  ops: {_ops_line(self.graph.op_counts())}",
+                *_padding_lines(self.padding),
+            ]
+        )
+
+
+@dataclass
+class Lowered:
+    """The graph as a JAX function (`fourier.backends.jax_lowering`), its weights' specs, and
+    the argument specs of every shape to compile."""
+
+    optimized: Optimized = field(repr=False)
+    lowered: LoweredGraph  # ``fn`` takes packed arguments when ``layout`` is set
+    param_specs: list[ArgSpec]
+    layout: PackLayout | None
+    buckets: list[int] | None  # the batch sizes (None: the graph's own static shapes)
+    shapes: list[Shape]
+    device: Any  # the JAX device `compile` compiles for unless given another platform
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def signature(self) -> Signature:
+        return self.optimized.signature
+
+    def shape(self, tag: str | None = None) -> Shape:
+        """The shape tagged ``tag`` (``b32``, ``b32-S16``, ``static``; default the first)."""
+        if tag is None:
+            return self.shapes[0]
+        for s in self.shapes:
+            if s.tag == tag:
+                return s
+        raise CompileError(f"no shape {tag!r} (shapes: {', '.join(s.tag for s in self.shapes)})")
+
+    def compile(
+        self,
+        platform: str | None = None,
+        *,
+        on_start: Callable[[str], None] | None = None,
+        on_bucket: Callable[[str, float], None] | None = None,
+    ) -> Compiled:
+        """Export StableHLO and compile an executable for every shape (on ``platform``, default
+        the device `Optimized.lower` chose), plus a batch-polymorphic module for long-tail sizes.
+        ``on_start(label)`` and ``on_bucket(label, seconds)`` report progress."""
+        device = self.device if platform is None else device_for(platform)
+        blobs: dict[str, bytes] = {}
+        entries: list[BucketEntry] = []
+        seconds: dict[str, float] = {}
+        for shape in self.shapes:
+            tag, label = shape.tag, shape.label
+            if on_start:
+                on_start(label)
+            t0 = time.perf_counter()
+            compiled = compile_bucket(self.lowered, self.param_specs, list(shape.args), device)
+            seconds[tag] = time.perf_counter() - t0
+            blobs[f"buckets/{tag}.stablehlo"] = compiled.stablehlo
+            exe = None
+            if compiled.executable is not None:
+                exe = f"buckets/{tag}.{device.platform}.xla"
+                blobs[exe] = compiled.executable
+            entries.append(
+                BucketEntry(shape.batch, f"buckets/{tag}.stablehlo", exe, seconds[tag], shape.dims)
+            )
+            if on_bucket:
+                on_bucket(label, seconds[tag])
+        notes = list(self.notes)
+        polymorphic = None
+        if self.buckets is not None:  # one more module, any batch size: long-tail compiles
+            try:
+                blobs["buckets/any.stablehlo"] = export_polymorphic(
+                    self.lowered, self.param_specs, _arg_specs(self.signature, self.layout, None)
+                )
+                polymorphic = "buckets/any.stablehlo"
+            except Exception as e:  # the buckets are fine without it; long-tail batches run chunked
+                notes.append(
+                    f"no batch-polymorphic module ({type(e).__name__}: {e}); long-tail batches will run chunked"
+                )
+        return Compiled(self, device, entries, blobs, seconds, polymorphic, notes)
+
+    def as_text(self, shape: str | None = None) -> str:
+        """The StableHLO (MLIR text) of one shape (a tag such as ``b32``; default the first)."""
+        import jax
+
+        args = self.shape(shape).args
+        with jax.enable_x64(True):
+            specs = [
+                [jax.ShapeDtypeStruct(tuple(a.shape), numpy_dtype(a.dtype)) for a in group]
+                for group in (self.param_specs, args)
+            ]
+            return str(jax.jit(self.lowered.fn, keep_unused=True).lower(*specs).as_text())
+
+    def __str__(self) -> str:
+        weights = sum(v.nbytes for v in self.lowered.param_values)
+        packing = "packed by dtype" if self.layout is not None else "one argument per input"
+        return "\n".join(
+            [
+                f"Lowered {self.optimized.graph.source or self.optimized.graph.name}: "
+                f"{len(self.param_specs)} weights ({weights} bytes), inputs {packing}, "
+                f"for {self.device.platform}",
+                f"  signature: {self.signature}",
+                *(f"  {s}" for s in self.shapes),
+                *(f"  note: {n}" for n in self.notes),
+            ]
+        )
+
+
+@dataclass
+class Compiled:
+    """StableHLO and an executable per shape, with compile times; `package` writes the artifact."""
+
+    lowered: Lowered = field(repr=False)
+    device: Any
+    entries: list[BucketEntry]
+    blobs: dict[str, bytes] = field(repr=False)  # by artifact path: modules and executables
+    seconds: dict[str, float]  # by shape tag
+    polymorphic: str | None  # the batch-polymorphic module's path, if it could be exported
+    notes: list[str] = field(default_factory=list)
+
+    def package(self, out: str | Path) -> CompileReport:
+        """Write the artifact directory ``out`` (manifest, weights, IR, modules, executables)."""
+        optimized = self.lowered.optimized
+        graph, lowered, signature = optimized.graph, self.lowered.lowered, optimized.signature
+        blobs = dict(self.blobs)
+        blobs["graph.fir"] = str(graph).encode()
+        weights = dict(zip(lowered.param_names, lowered.param_values))
+        ir_constants = _ir_constants(graph, lowered, weights)
+        layout = self.lowered.layout
+        manifest = Manifest(
+            signature=signature,
+            buckets=self.lowered.buckets,
+            params=[
+                ParamSpec(n, v.dtype.name, tuple(v.shape))
+                for n, v in zip(lowered.param_names, lowered.param_values)
+            ],
+            executables=list(self.entries),
+            platform=self.device.platform,
+            device_kind=str(self.device.device_kind),
+            versions=versions(),
+            source={"path": graph.source, "sha256": graph.source_sha256},
+            passes=list(optimized.passes),
+            packing=layout.to_json() if layout is not None else None,
+            polymorphic=self.polymorphic,
+            ir_constants=ir_constants,
+            padding=optimized.padding,
+        )
+        out_path = write_artifact(Path(out), manifest, blobs, weights)
+        size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())
+        return CompileReport(
+            out=out_path,
+            signature=signature,
+            buckets=manifest.buckets,
+            num_ops=graph.num_ops(),
+            op_counts=graph.op_counts(),
+            bucket_seconds=dict(self.seconds),
+            total_seconds=time.perf_counter() - optimized.imported.started,
+            artifact_bytes=size,
+            weight_bytes=sum(v.nbytes for v in lowered.param_values),
+            notes=list(self.notes),
+            imported_ops=optimized.imported.imported_ops,
+            passes=optimized.report,
+        )
+
+    def as_text(self, shape: str | None = None) -> str:
+        """The StableHLO (MLIR text) stored for one shape (a tag; default the first)."""
+        from jax import export
+
+        tag = self.lowered.shape(shape).tag
+        return str(export.deserialize(bytearray(self.blobs[f"buckets/{tag}.stablehlo"])).mlir_module())
+
+    def __str__(self) -> str:
+        lines = [
+            f"Compiled {self.lowered.optimized.graph.source or self.lowered.optimized.graph.name} "
+            f"for {self.device.platform} ({self.device.device_kind}): {len(self.entries)} executables, "
+            f"{sum(self.seconds.values()):.2f} s"
+        ]
+        for e in self.entries:
+            tag = shape_tag(e.batch, e.dims)
+            size = len(self.blobs[e.executable]) if e.executable else 0
+            lines.append(
+                f"  {tag}: {len(self.blobs[e.stablehlo])} bytes StableHLO, {size} bytes executable, "
+                f"{self.seconds[tag]:.2f} s"
+            )
+        lines.append(f"  polymorphic: {self.polymorphic or '(none)'}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
 
 
 def compile_model(
@@ -301,120 +688,22 @@ def compile_model(
     ``pack_inputs`` makes the executables take one buffer per input dtype (`fourier.packing`);
     ``dims`` gives the sizes to compile for each symbolic input dimension other than the batch
     (``{"S": [16, 32, 64]}``): one executable per bucket and combination of sizes.
+
+    The stages one by one: `import_model`, `Imported.optimize`, `Optimized.lower`,
+    `Lowered.compile`, `Compiled.package`.
     """
-    from fourier.backends.jax_lowering import lower_graph
-    from fourier.backends.xla import ArgSpec, compile_bucket, device_for, export_polymorphic
-    from fourier.importer import load_graph
-    from fourier.ir.verifier import verify
-
-    t_start = time.perf_counter()
-    from fourier.passes.manager import PassManager, parse_pipeline, pipeline_for_level
-
-    graph = model if isinstance(model, Graph) else load_graph(model, outputs)
-    verify(graph)
-    imported_ops = graph.num_ops()
-    check_padding(graph)  # first: its message names the nodes that make padding unsafe
-    signature = graph_signature(graph)
-    combos = _check_dims(signature, dims)
-    passes = parse_pipeline(pipeline) if pipeline is not None else pipeline_for_level(opt_level)
-    manager = PassManager(
-        passes, verify=verify_passes, snapshots=snapshots, reproducer=reproducer, on_pass=on_pass
+    imported = import_model(model, outputs)
+    _check_dims(imported.signature, dims)  # before the passes: a mistake is refused at once
+    optimized = imported.optimize(
+        pipeline,
+        opt_level=opt_level,
+        verify_passes=verify_passes,
+        reproducer=reproducer,
+        on_pass=on_pass,
+        snapshots=snapshots,
     )
-    pass_report = manager.run(graph)
-    verify(graph)
-    after = graph_signature(graph)
-    if after != signature:
-        raise CompileError(f"the passes changed the graph's signature: {signature} -> {after}")
-    padding = check_padding(graph, when=" after the optimization passes (a pass bug)")
-    notes: list[str] = []
-    bucketed = any(s.batched for s in signature.inputs)
-    sizes: list[int | None]
-    if bucketed:
-        sizes = list(_check_buckets(buckets, signature, combos, max_bucket_bytes, notes))
-    else:
-        sizes = [None]
-        notes.append(
-            "--buckets is not applicable: the graph has no unknown batch dimension, so it is "
-            "compiled once at its own static shapes"
-        )
-
-    device = device_for(platform)
-    lowered = lower_graph(graph)
-    param_specs = [ArgSpec(tuple(p.shape), p.dtype.name) for p in lowered.param_values]
-    layout = plan_packing(signature) if pack_inputs else None
-    if layout is not None:
-        lowered = _packed(lowered, layout, signature)
-    blobs: dict[str, bytes] = {}
-    entries: list[BucketEntry] = []
-    seconds: dict[str, float] = {}
-    for b in sizes:
-        for combo in combos:
-            tag = shape_tag(b, combo)
-            label = (
-                "static shapes"
-                if b is None
-                else ", ".join([f"bucket {b}", *(f"{k}={v}" for k, v in combo.items())])
-            )
-            if on_start:
-                on_start(label)
-            in_specs = _arg_specs(signature, layout, b or 0, combo)
-            t0 = time.perf_counter()
-            compiled = compile_bucket(lowered, param_specs, in_specs, device)
-            seconds[tag] = time.perf_counter() - t0
-            blobs[f"buckets/{tag}.stablehlo"] = compiled.stablehlo
-            exe = None
-            if compiled.executable is not None:
-                exe = f"buckets/{tag}.{device.platform}.xla"
-                blobs[exe] = compiled.executable
-            entries.append(BucketEntry(b, f"buckets/{tag}.stablehlo", exe, seconds[tag], combo))
-            if on_bucket:
-                on_bucket(label, seconds[tag])
-
-    polymorphic = None
-    if bucketed:  # one more module, for any batch size: the runtime's long-tail compiles
-        try:
-            blobs["buckets/any.stablehlo"] = export_polymorphic(
-                lowered, param_specs, _arg_specs(signature, layout, None)
-            )
-            polymorphic = "buckets/any.stablehlo"
-        except Exception as e:  # the buckets are fine without it; long-tail batches run chunked
-            notes.append(
-                f"no batch-polymorphic module ({type(e).__name__}: {e}); long-tail batches will run chunked"
-            )
-    blobs["graph.fir"] = str(graph).encode()
-    weights = dict(zip(lowered.param_names, lowered.param_values))
-    ir_constants = _ir_constants(graph, lowered, weights)
-    manifest = Manifest(
-        signature=signature,
-        buckets=[s for s in sizes if s is not None] or None,
-        params=[
-            ParamSpec(n, v.dtype.name, tuple(v.shape))
-            for n, v in zip(lowered.param_names, lowered.param_values)
-        ],
-        executables=entries,
-        platform=device.platform,
-        device_kind=str(device.device_kind),
-        versions=versions(),
-        source={"path": graph.source, "sha256": graph.source_sha256},
-        passes=[str(p) for p in passes],
-        packing=layout.to_json() if layout is not None else None,
-        polymorphic=polymorphic,
-        ir_constants=ir_constants,
-        padding=padding,
+    lowered = optimized.lower(
+        buckets, dims, pack_inputs=pack_inputs, max_bucket_bytes=max_bucket_bytes, platform=platform
     )
-    out_path = write_artifact(Path(out), manifest, blobs, weights)
-    size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())
-    return CompileReport(
-        out=out_path,
-        signature=signature,
-        buckets=manifest.buckets,
-        num_ops=graph.num_ops(),
-        op_counts=graph.op_counts(),
-        bucket_seconds=seconds,
-        total_seconds=time.perf_counter() - t_start,
-        artifact_bytes=size,
-        weight_bytes=sum(v.nbytes for v in lowered.param_values),
-        notes=notes,
-        imported_ops=imported_ops,
-        passes=pass_report,
-    )
+    compiled = lowered.compile(on_start=on_start, on_bucket=on_bucket)
+    return compiled.package(out)

@@ -176,6 +176,10 @@ class Model:
     def __repr__(self) -> str:
         return f"<fourier.Model {self.path} buckets={self.buckets} {self.signature}>"
 
+    def has_shape(self, key: Key) -> bool:
+        """Whether shape ``key`` (batch, *symbol values) has an executable now."""
+        return key in self._executables
+
     def install(self, key: Key, executable: Any) -> None:
         """Serve shape ``key`` with ``executable`` (or one per replica) from now on (long-tail
         compiles land here)."""
@@ -591,16 +595,50 @@ def load(
     owned by the runtime (`fourier.gpu_copy`), with up to ``slots`` requests in flight per shape
     and device, and falls back to JAX's transfers (saying why in ``model.load_info.notes``) where
     that cannot be used; ``"cuda"`` requires it, ``"jax"`` never uses it.
+
+    The parts, in order: `_verify` (manifest, hashes, consistency), `_read_weights` and
+    `_replicas` (weights read once, put on each device), `_load_executables` (one per compiled
+    shape and replica), `_prepare_copies`, `_attach_longtail` (policy, cache, compile_shape).
     """
-    import jax
-    from safetensors import safe_open
-
-    from fourier.backends.xla import ArgSpec, load_executable
-
     if copy_path not in ("auto", "cuda", "jax"):
         raise ValueError(f"copy_path must be 'auto', 'cuda' or 'jax', got {copy_path!r}")
     t0 = time.perf_counter()
     root = Path(path)
+    manifest, modules = _verify(root, digest)
+    targets = _devices(platform, devices)
+    params = _read_weights(root, manifest)
+    layout = PackLayout.from_json(manifest.packing) if manifest.packing else None
+    notes: list[str] = []
+    replicas = _replicas(targets, params, manifest.signature, layout, copy_path, slots, notes)
+    executables, recompiled = _load_executables(root, manifest, modules, replicas, layout)
+    info = LoadInfo(
+        time.perf_counter() - t0,
+        tuple(recompiled),
+        targets[0].platform,
+        copy_path=next((r.copy.api.name for r in replicas if r.copy is not None), "jax"),
+        devices=tuple(str(d) for d in targets),
+        notes=tuple(notes),
+    )
+    _prepare_copies(root, replicas, executables, copy_path, notes)
+    info = dataclasses.replace(
+        info,
+        copy_path=next((r.copy.api.name for r in replicas if r.copy is not None), "jax"),
+        notes=tuple(notes),
+    )
+    model = Model(root, manifest, executables, info, replicas)
+    if manifest.polymorphic and manifest.buckets:
+        cached = _attach_longtail(model, replicas, layout, longtail, cache_dir)
+        model.load_info = dataclasses.replace(
+            model.load_info, from_cache=tuple(cached), seconds=time.perf_counter() - t0
+        )
+    if warmup:
+        model.warmup()
+    return model
+
+
+def _verify(root: Path, digest: str | None) -> tuple[Manifest, dict[str, bytes]]:
+    """The manifest, every file's hash checked, and the StableHLO modules (read and hashed once)
+    checked against what the manifest says of them: (manifest, modules by path)."""
     manifest = read_manifest(root, verify=False, digest=digest)
     # Executables and StableHLO are hashed as they are read (read_verified); the rest now.
     blobs = {e.stablehlo for e in manifest.executables}
@@ -608,7 +646,12 @@ def load(
     verify_files(root, manifest, exclude=blobs)
     modules = {e.stablehlo: read_verified(root, manifest, e.stablehlo) for e in manifest.executables}
     check_artifact(root, manifest, modules)  # the manifest describes these modules, or refuse now
-    targets = _devices(platform, devices)
+    return manifest, modules
+
+
+def _read_weights(root: Path, manifest: Manifest) -> list[np.ndarray]:
+    """The weights in manifest order (memory-mapped), each checked against its ParamSpec."""
+    from safetensors import safe_open
 
     weights_path = root / manifest.weights
     params = []
@@ -629,29 +672,66 @@ def load(
         raise
     except Exception as e:
         raise ArtifactError(f"{weights_path}: unreadable weights ({e})") from e
+    return params
 
-    layout = PackLayout.from_json(manifest.packing) if manifest.packing else None
+
+def _replicas(
+    targets: Sequence[Any],
+    params: Sequence[np.ndarray],
+    signature: Signature,
+    layout: PackLayout | None,
+    copy_path: str,
+    slots: int,
+    notes: list[str],
+) -> list[Replica]:
+    """One replica per device: the weights put there once, and its GPU copy path where
+    ``copy_path`` allows (why not, once per reason, in ``notes``)."""
+    import jax
+
     replicas = []
-    notes: list[str] = []
     for device in targets:
         with jax.enable_x64(True):
             device_params = [jax.device_put(a, device) for a in params]
-        copy, why = _copy_path(device, manifest.signature, layout, copy_path, slots)
+        copy, why = _copy_path(device, signature, layout, copy_path, slots)
         if why and why not in notes:
             notes.append(why)
         replicas.append(Replica(device, device_params, copy))
+    return replicas
 
-    param_specs = [ArgSpec(p.shape, p.dtype) for p in manifest.params]
 
-    def specs_for(batch: int | None, dims: Mapping[str, int] | None) -> list[ArgSpec]:
-        return [ArgSpec(s, d) for s, d in executable_arg_shapes(manifest.signature, layout, batch, dims)]
+def _param_specs(manifest: Manifest) -> list[Any]:
+    from fourier.backends.xla import ArgSpec
 
+    return [ArgSpec(p.shape, p.dtype) for p in manifest.params]
+
+
+def _arg_specs(
+    signature: Signature, layout: PackLayout | None, batch: int | None, dims: Mapping[str, int] | None
+) -> list[Any]:
+    """The executable's input arguments at one shape (`fourier.packing.executable_arg_shapes`)."""
+    from fourier.backends.xla import ArgSpec
+
+    return [ArgSpec(s, d) for s, d in executable_arg_shapes(signature, layout, batch, dims)]
+
+
+def _load_executables(
+    root: Path,
+    manifest: Manifest,
+    modules: Mapping[str, bytes],
+    replicas: Sequence[Replica],
+    layout: PackLayout | None,
+) -> tuple[dict[tuple[int | None, ...], Any], list[tuple[int | None, ...]]]:
+    """Per compiled shape, one executable per replica (deserialized, or compiled from the
+    StableHLO when built for another jaxlib or device): (executables by shape, shapes recompiled)."""
+    from fourier.backends.xla import load_executable
+
+    param_specs = _param_specs(manifest)
     executables: dict[tuple[int | None, ...], Any] = {}
-    recompiled = []
+    recompiled: list[tuple[int | None, ...]] = []
     for entry in manifest.executables:
         stablehlo = modules[entry.stablehlo]
         exe_bytes = read_verified(root, manifest, entry.executable) if entry.executable else None
-        in_specs = specs_for(entry.batch or 0, entry.dims)
+        in_specs = _arg_specs(manifest.signature, layout, entry.batch or 0, entry.dims)
         per_replica = []
         for r in replicas:
             try:
@@ -670,15 +750,19 @@ def load(
                 recompiled.append(entry.key)
             per_replica.append(exe)
         executables[entry.key] = tuple(per_replica)
-    info = LoadInfo(
-        time.perf_counter() - t0,
-        tuple(recompiled),
-        targets[0].platform,
-        copy_path=next((r.copy.api.name for r in replicas if r.copy is not None), "jax"),
-        devices=tuple(str(d) for d in targets),
-        notes=tuple(notes),
-    )
-    for r in replicas:  # one slot per shape now: the first request allocates nothing
+    return executables, recompiled
+
+
+def _prepare_copies(
+    root: Path,
+    replicas: Sequence[Replica],
+    executables: Mapping[tuple[int | None, ...], Any],
+    copy_path: str,
+    notes: list[str],
+) -> None:
+    """One staging slot per shape on each replica's copy path now, so the first request allocates
+    nothing; a replica whose slots cannot be made falls back to JAX (said in ``notes``)."""
+    for r in replicas:
         if r.copy is None:
             continue
         try:
@@ -690,59 +774,64 @@ def load(
             r.copy.close()
             r.copy = None
             notes.append(f"GPU copy path not used on {r.device} ({e}); inputs and outputs go through JAX")
-    info = dataclasses.replace(
-        info,
-        copy_path=next((r.copy.api.name for r in replicas if r.copy is not None), "jax"),
-        notes=tuple(notes),
+
+
+def _attach_longtail(
+    model: Model,
+    replicas: Sequence[Replica],
+    layout: PackLayout | None,
+    policy: LongTailPolicy | None,
+    cache_dir: str | Path | object | None,
+) -> list[Key]:
+    """Give ``model`` its long tail: background compiles of new shapes from the batch-polymorphic
+    module, kept in the executable cache (``cache_dir``), and the shapes cached by an earlier run
+    installed now. Returns those shapes."""
+    from fourier.backends.xla import load_executable
+
+    manifest, root, targets = model.manifest, model.path, [r.device for r in replicas]
+    directory = default_cache_dir() if cache_dir is _DEFAULT_CACHE else cache_dir
+    cache = None
+    if directory is not None:
+        cache = ExecutableCache(Path(str(directory)), _cache_env(targets[0]))
+    assert manifest.polymorphic is not None
+    poly = read_verified(root, manifest, manifest.polymorphic)
+    module = manifest.files[manifest.polymorphic]
+    symbols = manifest.signature.symbols
+    param_specs = _param_specs(manifest)
+
+    def shape_specs(key: Key) -> list[Any]:
+        return _arg_specs(manifest.signature, layout, key[0], dict(zip(symbols, key[1:])))
+
+    def compile_shape(key: Key) -> tuple[Any, ...]:
+        from fourier.backends.xla import Executable, compile_stablehlo
+
+        out = []
+        for i, r in enumerate(replicas):
+            loaded = compile_stablehlo(poly, param_specs, shape_specs(key), r.device)
+            if cache is not None and i == 0:
+                cache.store(module, key, bytes(r.device.client.serialize_executable(loaded)))
+            out.append(Executable(loaded, r.device, r.params, recompiled=True))
+        return tuple(out)
+
+    model.longtail = LongTail(
+        policy or LongTailPolicy(), compile_shape, model.install, model.metrics.compiled
     )
-    model = Model(root, manifest, executables, info, replicas)
-    if manifest.polymorphic and manifest.buckets:
-        directory = default_cache_dir() if cache_dir is _DEFAULT_CACHE else cache_dir
-        cache = None
-        if directory is not None:
-            cache = ExecutableCache(Path(str(directory)), _cache_env(targets[0]))
-        poly = read_verified(root, manifest, manifest.polymorphic)
-        module = manifest.files[manifest.polymorphic]
-        symbols = manifest.signature.symbols
-
-        def shape_specs(key: Key) -> list[ArgSpec]:
-            return specs_for(key[0], dict(zip(symbols, key[1:])))
-
-        def compile_shape(key: Key) -> tuple[Any, ...]:
-            from fourier.backends.xla import Executable, compile_stablehlo
-
-            out = []
-            for i, r in enumerate(replicas):
-                loaded = compile_stablehlo(poly, param_specs, shape_specs(key), r.device)
-                if cache is not None and i == 0:
-                    cache.store(module, key, bytes(r.device.client.serialize_executable(loaded)))
-                out.append(Executable(loaded, r.device, r.params, recompiled=True))
-            return tuple(out)
-
-        model.longtail = LongTail(
-            longtail or LongTailPolicy(), compile_shape, model.install, model.metrics.compiled
-        )
-        cached = []
-        if cache is not None:
-            for key in cache.keys(module):
-                if len(key) != 1 + len(symbols) or key in model._executables:
-                    continue
-                data = cache.load(module, key)
-                if data is None:
-                    continue
-                loaded_all = tuple(
-                    load_executable(data, poly, param_specs, shape_specs(key), r.device, r.params, True)
-                    for r in replicas
-                )
-                model.install(key, loaded_all)
-                model.longtail.mark_ready(key)
-                cached.append(key)
-        model.load_info = dataclasses.replace(
-            model.load_info, from_cache=tuple(cached), seconds=time.perf_counter() - t0
-        )
-    if warmup:
-        model.warmup()
-    return model
+    cached = []
+    if cache is not None:
+        for key in cache.keys(module):
+            if len(key) != 1 + len(symbols) or model.has_shape(key):
+                continue
+            data = cache.load(module, key)
+            if data is None:
+                continue
+            loaded_all = tuple(
+                load_executable(data, poly, param_specs, shape_specs(key), r.device, r.params, True)
+                for r in replicas
+            )
+            model.install(key, loaded_all)
+            model.longtail.mark_ready(key)
+            cached.append(key)
+    return cached
 
 
 def _cache_env(device: Any) -> dict[str, str]:
