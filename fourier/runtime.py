@@ -488,6 +488,7 @@ def _parse_ir(root: Path, manifest: Manifest) -> Any:
     """The artifact's optimized IR as a graph, its large constants read from the weights file."""
     from safetensors import safe_open
 
+    import fourier.ops  # noqa: F401  (installs the op registry the parser builds nodes with)
     from fourier.ir.parser import parse_graph
 
     text = read_verified(root, manifest, manifest.ir).decode()
