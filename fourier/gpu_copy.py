@@ -41,7 +41,7 @@ import numpy as np
 
 from fourier.errors import FourierError
 from fourier.ir.types import numpy_dtype
-from fourier.packing import PackLayout
+from fourier.packing import PackLayout, fill_rows
 from fourier.signature import Signature
 
 __all__ = ["CudaApi", "cuda_api", "CopyPath", "CopyPathError"]
@@ -357,9 +357,7 @@ class CopyPath:
             for buf, i in zip(host[j:], loose):
                 x = arrays[i]
                 if self.signature.inputs[i].batched and bucket is not None:
-                    buf[:rows] = x[start : start + rows]
-                    if rows < bucket:  # padded rows repeat the last real row
-                        buf[rows:] = buf[rows - 1] if rows else 0
+                    fill_rows(buf, x, start, rows)
                 else:
                     buf[...] = x
             for dst, src, n in slot.copies_in:

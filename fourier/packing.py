@@ -36,7 +36,15 @@ from fourier.errors import ArtifactError
 from fourier.ir.types import BATCH, numpy_dtype
 from fourier.signature import Signature
 
-__all__ = ["PackLayout", "Segment", "plan_packing", "pad_rows", "executable_arg_shapes", "LAYOUT_KIND"]
+__all__ = [
+    "PackLayout",
+    "Segment",
+    "plan_packing",
+    "pad_rows",
+    "fill_rows",
+    "executable_arg_shapes",
+    "LAYOUT_KIND",
+]
 
 LAYOUT_KIND = "segments-v1"
 _WORD = 4
@@ -259,15 +267,20 @@ class PackLayout:
         return inputs
 
 
+def fill_rows(out: np.ndarray, x: np.ndarray, start: int, rows: int) -> None:
+    """Rows ``start:start+rows`` of ``x`` into ``out``'s first rows; ``out``'s other rows repeat
+    the last real row (values the graph already accepts, so padding cannot fault or make NaN)."""
+    out[:rows] = x[start : start + rows]
+    if rows < out.shape[0]:
+        out[rows:] = out[rows - 1] if rows else 0
+
+
 def pad_rows(x: np.ndarray, start: int, rows: int, bucket: int) -> np.ndarray:
-    """Rows ``start:start+rows`` of ``x`` as ``bucket`` rows, the rest repeating the last real row
-    (values the graph already accepts, so padding cannot fault or make NaN)."""
-    part = x[start : start + rows]
+    """Rows ``start:start+rows`` of ``x`` as a new array of ``bucket`` rows (`fill_rows`)."""
     if rows == bucket:
-        return np.ascontiguousarray(part)
+        return np.ascontiguousarray(x[start : start + rows])
     out = np.empty((bucket, *x.shape[1:]), dtype=x.dtype)
-    out[:rows] = part
-    out[rows:] = part[rows - 1] if rows else 0
+    fill_rows(out, x, start, rows)
     return out
 
 

@@ -231,11 +231,7 @@ class Model:
                     return None
                 rows = shape[0]
                 arrays.append(x)
-            if len(inputs) != len(arrays) and not self._unused.issuperset(
-                inputs.keys() - self._inputs.keys()
-            ):
-                return None
-            return arrays, rows
+            return (arrays, rows) if self._only_unused_extra(inputs, arrays) else None
         batch: int | None = None
         symbols: dict[str, int] = {}
         for name, dtype, ndim, static, symbolic, batched in self._fast:
@@ -255,9 +251,11 @@ class Model:
                 elif shape[0] != batch:
                     return None
             arrays.append(x)
-        if len(inputs) != len(arrays) and not self._unused.issuperset(inputs.keys() - self._inputs.keys()):
-            return None
-        return arrays, batch
+        return (arrays, batch) if self._only_unused_extra(inputs, arrays) else None
+
+    def _only_unused_extra(self, inputs: Mapping[str, Any], arrays: list[np.ndarray]) -> bool:
+        """Whether every input beyond the signature's is one the model declares but never reads."""
+        return len(inputs) == len(arrays) or self._unused.issuperset(inputs.keys() - self._inputs.keys())
 
     def _check_slow(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
         unknown = [k for k in inputs if k not in self._inputs and k not in self._unused]
@@ -729,22 +727,15 @@ def _load_executables(
     param_specs = _param_specs(manifest)
     executables: dict[tuple[int | None, ...], Any] = {}
     recompiled: list[tuple[int | None, ...]] = []
+    compatible = [_compatible(manifest, r.device) for r in replicas]
     for entry in manifest.executables:
         stablehlo = modules[entry.stablehlo]
         exe_bytes = read_verified(root, manifest, entry.executable) if entry.executable else None
         in_specs = _arg_specs(manifest.signature, layout, entry.batch or 0, entry.dims)
         per_replica = []
-        for r in replicas:
+        for r, fits in zip(replicas, compatible):
             try:
-                exe = load_executable(
-                    exe_bytes,
-                    stablehlo,
-                    param_specs,
-                    in_specs,
-                    r.device,
-                    r.params,
-                    _compatible(manifest, r.device),
-                )
+                exe = load_executable(exe_bytes, stablehlo, param_specs, in_specs, r.device, r.params, fits)
             except ArtifactError as e:
                 raise ArtifactError(f"{root}: {entry.stablehlo}: {e}") from e
             if exe.recompiled and entry.key not in recompiled:
