@@ -194,12 +194,10 @@ def cuda_api(prefer: str | None = None) -> CudaApi:
 
 @dataclass(frozen=True)
 class _Arg:
-    """One executable input argument: packed, or one loose input (padded to the bucket if batched)."""
+    """The shape and dtype of one staged buffer: an executable argument or an output."""
 
     shape: tuple[int, ...]
     dtype: np.dtype
-    input_index: int | None  # None: the packed buffer
-    batched: bool
 
     @property
     def nbytes(self) -> int:
@@ -287,13 +285,13 @@ class CopyPath:
         if self.layout is not None:
             loose = self.layout.loose
             if self.layout.segments:  # as the executable takes it: uint32[R/4, bucket]
-                args.append(_Arg((self.layout.row_bytes // 4, bucket), np.dtype(np.uint32), None, True))
+                args.append(_Arg((self.layout.row_bytes // 4, bucket), np.dtype(np.uint32)))
         for i in loose:
             spec = self.signature.inputs[i]
             shape = spec.concrete(bucket, dims)  # type: ignore[arg-type]
-            args.append(_Arg(shape, np.dtype(numpy_dtype(spec.dtype)), i, spec.batched))
+            args.append(_Arg(shape, np.dtype(numpy_dtype(spec.dtype))))
         outs = [
-            _Arg(s.concrete(bucket, dims), np.dtype(numpy_dtype(s.dtype)), None, s.batched)  # type: ignore[arg-type]
+            _Arg(s.concrete(bucket, dims), np.dtype(numpy_dtype(s.dtype)))  # type: ignore[arg-type]
             for s in self.signature.outputs
         ]
         return args, outs
