@@ -1,6 +1,7 @@
 """Import a frozen TensorFlow GraphDef (``.pb``, ``.pbtxt``) or a SavedModel into the IR.
 
-Only what the outputs depend on is imported (frozen graphs often carry training leftovers).
+Only what the outputs depend on is imported (frozen graphs often carry training leftovers). Calls
+into the GraphDef's function library are inlined as they are reached (`fourier.importer.functions`).
 Control edges and NoOps are dropped: in a frozen inference graph they only order side effects,
 and the ops Fourier accepts have none. TF ops map 1:1 onto registry entries; every unsupported op
 in the graph is reported in one error.
@@ -15,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import numpy as np
 from google.protobuf import message, text_format
 
 from fourier.errors import FourierError, GraphImportError, UnsupportedOpsError
+from fourier.importer.functions import Inliner
 from fourier.importer.protos import GraphDef, decode_attr
 from fourier.ir.core import Graph, Value
 from fourier.ir.types import UNKNOWN
@@ -66,47 +69,6 @@ def parse_graphdef(data: bytes, source: str, text: bool = False) -> Any:
             f"{source}: the GraphDef has {len(graph_def.node)} nodes, more than {MAX_NODES}"
         )
     return graph_def
-
-
-def _called_functions(node: Any, functions: set[str]) -> list[str]:
-    """Library functions a NodeDef calls: as its op, or through a function-valued attribute."""
-    out = [node.op] if node.op in functions else []
-    for av in node.attr.values():
-        if av.WhichOneof("value") == "func" and av.func.name:
-            out.append(av.func.name)
-    return out
-
-
-def _check_function_calls(graph_def: Any, nodes: Sequence[Any], source: str) -> None:
-    """Refuse calls into the graph's function library, naming the node and any recursion."""
-    functions = {f.signature.name for f in graph_def.library.function}
-    for node in nodes:
-        called = _called_functions(node, functions)
-        if not called and node.op not in ("PartitionedCall", "StatefulPartitionedCall"):
-            continue
-        calls = nx.DiGraph()
-        for f in graph_def.library.function:
-            calls.add_node(f.signature.name)
-            for inner in f.node_def:
-                for g in _called_functions(inner, functions):
-                    calls.add_edge(f.signature.name, g)
-        detail = ""
-        for f in called:
-            if f not in calls:
-                detail = f"; function {f!r} is not in the library"
-                break
-            try:
-                cycle = [u for u, _ in nx.find_cycle(calls, f)]
-                detail = f"; the functions recurse: {' -> '.join([*cycle, cycle[0]])}"
-                break
-            except nx.NetworkXNoCycle:
-                pass
-        raise GraphImportError(
-            f"{source}: node {node.name!r} ({node.op}) calls "
-            + (f"function {called[0]!r}" if called else "a function")
-            + f" from the graph's function library{detail}. Fourier imports flat graphs: freeze "
-            "the model with its functions inlined (convert_variables_to_constants_v2 does)"
-        )
 
 
 def sequence_dim(axis: int) -> str:
@@ -162,12 +124,12 @@ def import_graphdef(
 ) -> Graph:
     """Build a `Graph` from a GraphDef proto; ``outputs`` are tensor names (``node`` or ``node:i``)."""
     nodes: dict[str, Any] = {}
-    order: dict[str, int] = {}
+    order: dict[str, tuple[int, ...]] = {}  # body nodes of an inlined call sort right after it
     for i, node in enumerate(graph_def.node):
         if node.name in nodes:
             raise GraphImportError(f"{source}: node name {node.name!r} is used twice")
         nodes[node.name] = node
-        order[node.name] = i
+        order[node.name] = (i,)
 
     out_refs = [_parse_ref(o) for o in (outputs or _default_outputs(graph_def))]
     if not out_refs:
@@ -176,7 +138,9 @@ def import_graphdef(
         if ref.node not in nodes:
             raise GraphImportError(f"{source}: output {ref.node!r} is not a node of the graph")
 
-    # What the outputs depend on, through data edges only.
+    # What the outputs depend on, through data edges only; calls into the function library are
+    # inlined as the walk reaches them (fourier.importer.functions).
+    inliner = Inliner(graph_def, source)
     dep = nx.DiGraph()
     seen: set[str] = set()
     stack = [r.node for r in out_refs]
@@ -186,6 +150,16 @@ def import_graphdef(
             continue
         seen.add(n)
         dep.add_node(n)
+        fname = inliner.callee(nodes[n])
+        if fname is not None:
+            nodes[n], body = inliner.expand(nodes[n], fname)
+            for j, inner in enumerate(body):
+                if inner.name in nodes:
+                    raise GraphImportError(
+                        f"{source}: inlining {n!r} makes node {inner.name!r}, a name the graph already uses"
+                    )
+                nodes[inner.name] = inner
+                order[inner.name] = (*order[n], j)
         for inp in nodes[n].input:
             if inp.startswith("^"):
                 continue
@@ -199,10 +173,11 @@ def import_graphdef(
             dep.add_edge(src, n)
             stack.append(src)
 
-    _check_function_calls(graph_def, [nodes[n] for n in sorted(dep.nodes, key=order.__getitem__)], source)
     unsupported: dict[str, list[str]] = {}
     for n in sorted(dep.nodes, key=order.__getitem__):
         op = nodes[n].op
+        if n in inliner.forwarded:
+            continue
         if op not in _DROPPED and op not in _FORWARDING and not has_op(op):
             unsupported.setdefault(op, []).append(n)
     if unsupported:
@@ -218,7 +193,9 @@ def import_graphdef(
     graph.source, graph.source_sha256 = source, source_sha256
     values: dict[str, list[Value]] = {}
     for n in topo:
-        if nodes[n].op == "PlaceholderWithDefault":
+        if n in inliner.forwarded:
+            values[n] = _input_values(nodes[n], values, f"{source}: node {n!r} (a function call)")
+        elif nodes[n].op == "PlaceholderWithDefault":
             values[n] = _import_defaulted(graph, nodes[n], nodes, values, source)
         else:
             values[n] = _import_node(graph, nodes[n], values, source)
@@ -295,8 +272,8 @@ def _import_defaulted(
     return ir.outputs
 
 
-def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source: str) -> list[Value]:
-    where = f"{source}: node {node.name!r} ({node.op})"
+def _input_values(node: Any, values: dict[str, list[Value]], where: str) -> list[Value]:
+    """The values a node's data inputs name."""
     inputs: list[Value] = []
     for inp in node.input:
         if inp.startswith("^"):
@@ -308,6 +285,12 @@ def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source
                 f"{where}: input {inp!r} asks for output {ref.index}, but {ref.node!r} has {len(produced)}"
             )
         inputs.append(produced[ref.index])
+    return inputs
+
+
+def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source: str) -> list[Value]:
+    where = f"{source}: node {node.name!r} ({node.op})"
+    inputs = _input_values(node, values, where)
     if node.op in _DROPPED:
         return []
     if node.op in _FORWARDING:
@@ -348,9 +331,46 @@ def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source
             sequence_dim(axis) if d == UNKNOWN else d for axis, d in enumerate(attrs["shape"])
         )
     try:
+        grouped = _grouped_conv(graph, node, inputs, attrs, where) if node.op == "Conv2D" else None
+        if grouped is not None:
+            return grouped
         ir = graph.add_node(node.op, inputs, attrs, name=node.name, origin=(node.name,))
     except FourierError as e:
         raise GraphImportError(f"{source}: {e}") from e
     except (ValueError, TypeError, IndexError, ArithmeticError) as e:
         raise GraphImportError(f"{where}: {e}") from e
+    return ir.outputs
+
+
+def _grouped_conv(
+    graph: Graph, node: Any, inputs: list[Value], attrs: dict[str, Any], where: str
+) -> list[Value] | None:
+    """A grouped ``Conv2D`` (input channels a multiple of the filter's, as Keras' ``groups=``
+    emits) with one input channel per group is a depthwise convolution: its filter
+    ``[kh, kw, 1, C * m]`` reshaped to ``[kh, kw, C, m]`` gives output channel ``c * m + j`` from
+    input channel ``c`` in both. Other groupings are refused naming the node; None: not grouped."""
+    x, w = inputs[0].type, inputs[1].type
+    if x.shape is None or w.shape is None or len(x.shape) != 4 or len(w.shape) != 4:
+        return None
+    c, cin, cout = x.shape[3], w.shape[2], w.shape[3]
+    if not (isinstance(c, int) and isinstance(cin, int) and isinstance(cout, int)) or c == cin:
+        return None
+    if cin == 0 or c % cin:
+        return None  # inference names the mismatch
+    groups = c // cin
+    if cin != 1 or cout % groups or attrs.get("data_format", "NHWC") != "NHWC":
+        raise GraphImportError(
+            f"{where}: a grouped convolution ({groups} groups of {cin} input channels, "
+            f"{attrs.get('data_format', 'NHWC')}) is not supported; only one input channel per group"
+        )
+    shape = np.array([w.shape[0], w.shape[1], c, cout // c], dtype=np.int64)
+    const = graph.add_node(
+        "Const", [], {"value": shape}, name=f"{node.name}/depthwise_filter_shape", origin=(node.name,)
+    )
+    filt = graph.add_node(
+        "Reshape", [inputs[1], const.output], {}, name=f"{node.name}/depthwise_filter", origin=(node.name,)
+    )
+    ir = graph.add_node(
+        "DepthwiseConv2dNative", [inputs[0], filt.output], attrs, name=node.name, origin=(node.name,)
+    )
     return ir.outputs

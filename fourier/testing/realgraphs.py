@@ -1,0 +1,199 @@
+"""Real graphs: Keras applications frozen the way users freeze them, for the importer's hard cases.
+
+Unlike the zoo (`fourier.testing.zoo`), these graphs keep what `convert_variables_to_constants_v2`
+leaves in a modern Keras model: calls into the GraphDef's function library (``PartitionedCall`` /
+``StatefulPartitionedCall``, e.g. a grouped convolution Keras compiles with ``jit_compile=True``)
+and ``IdentityN`` (every custom-gradient activation freezes to one). Built with TensorFlow and
+Keras 2 (``tf-keras``), seeded random weights, a small input size and an unknown batch:
+
+- ``efficientnetb0``  ``EfficientNetB0(weights=None)`` at 64x64 (swish activations)
+- ``convnexttiny``    ``ConvNeXtTiny(weights=None)`` at 64x64 (grouped depthwise convolutions
+  inside jit-compiled functions, LayerNormalization, GELU)
+
+Cached under ``$FOURIER_REALGRAPHS_DIR`` or ``~/.cache/fourier/realgraphs/<key>``, the key hashing
+this file and the TensorFlow version::
+
+    python -m fourier.testing.realgraphs [--out DIR] [names...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["REAL_NAMES", "RealGraph", "realgraphs_dir", "ensure_realgraphs", "random_inputs"]
+
+IMAGE_SIZE = 64
+REAL_NAMES = ("efficientnetb0", "convnexttiny")
+
+
+@dataclass(frozen=True)
+class RealGraph:
+    """A frozen real graph on disk: its input (name, shape without batch) and output names."""
+
+    name: str
+    pb: Path
+    input_name: str
+    input_shape: tuple[int, ...]
+    outputs: tuple[str, ...]
+
+
+def _tf_env() -> None:
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _cache_key() -> str:
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    try:
+        from importlib.metadata import version
+
+        h.update(version("tensorflow").encode())
+    except Exception:
+        pass
+    return h.hexdigest()[:12]
+
+
+def realgraphs_dir() -> Path:
+    """Where real graphs are cached: ``$FOURIER_REALGRAPHS_DIR`` or ``~/.cache/fourier/realgraphs/<key>``."""
+    env = os.environ.get("FOURIER_REALGRAPHS_DIR")
+    if env:
+        return Path(env)
+    return Path.home() / ".cache" / "fourier" / "realgraphs" / _cache_key()
+
+
+def _randomize(model: Any, seed: int) -> None:
+    """Seeded weights of a sensible scale (normalisation statistics and scales near 1)."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        name, shape = w.name.lower(), tuple(int(d) for d in w.shape)
+        if "moving_variance" in name or "gamma" in name:
+            value = rng.uniform(0.5, 1.5, shape)
+        elif "moving_mean" in name or "beta" in name:
+            value = rng.normal(0.0, 0.1, shape)
+        elif len(shape) <= 1:
+            value = rng.normal(0.0, 0.05, shape)
+        else:
+            fan_in = int(np.prod(shape[:-1])) if shape[-2] > 1 else int(np.prod(shape[:-2]))
+            value = rng.normal(0.0, 1.0 / np.sqrt(max(fan_in, 1)), shape)
+        w.assign(value.astype(w.dtype.as_numpy_dtype))
+
+
+def _freeze(model: Any) -> tuple[Any, str, list[str]]:
+    """Freeze with `convert_variables_to_constants_v2`, keeping the function library as it is."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    inp = model.inputs[0]
+    name = inp.name.split(":")[0]
+    spec = tf.TensorSpec([None, *inp.shape[1:]], inp.dtype, name=name)
+
+    @tf.function
+    def serve(x: Any) -> Any:
+        return model(x, training=False)
+
+    frozen = convert_variables_to_constants_v2(serve.get_concrete_function(spec))
+    graph_def = frozen.graph.as_graph_def()
+    outputs = [t.name.split(":")[0] for t in frozen.outputs]
+    inputs = [t.name.split(":")[0] for t in frozen.inputs]
+    return graph_def, inputs[0], outputs
+
+
+def _efficientnetb0() -> Any:
+    import tensorflow as tf
+
+    return tf.keras.applications.EfficientNetB0(
+        weights=None, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), classifier_activation=None
+    )
+
+
+def _convnexttiny() -> Any:
+    import tensorflow as tf
+
+    return tf.keras.applications.ConvNeXtTiny(
+        weights=None, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), classifier_activation=None
+    )
+
+
+_BUILDERS: dict[str, Callable[[], Any]] = {"efficientnetb0": _efficientnetb0, "convnexttiny": _convnexttiny}
+
+
+def build(name: str, out_dir: Path, seed: int = 1234) -> RealGraph:
+    """Build one real graph with TensorFlow and write ``NAME.pb`` and ``NAME.json``."""
+    _tf_env()
+    import tensorflow as tf
+
+    tf.keras.backend.clear_session()
+    tf.random.set_seed(seed)
+    np.random.seed(seed)
+    model = _BUILDERS[name]()
+    _randomize(model, seed)
+    graph_def, input_name, outputs = _freeze(model)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out_dir / f"{name}.pb", graph_def.SerializeToString())
+    meta = {
+        "name": name,
+        "input": input_name,
+        "shape": [IMAGE_SIZE, IMAGE_SIZE, 3],
+        "outputs": outputs,
+    }
+    _atomic_write(out_dir / f"{name}.json", json.dumps(meta, indent=1).encode())
+    return _read(out_dir, name)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _read(out_dir: Path, name: str) -> RealGraph:
+    meta = json.loads((out_dir / f"{name}.json").read_text())
+    return RealGraph(
+        name, out_dir / f"{name}.pb", meta["input"], tuple(meta["shape"]), tuple(meta["outputs"])
+    )
+
+
+def ensure_realgraphs(names: Iterable[str] = REAL_NAMES, out_dir: Path | None = None) -> dict[str, RealGraph]:
+    """The named real graphs, building (with TensorFlow) the ones not cached yet."""
+    out = out_dir or realgraphs_dir()
+    result = {}
+    for name in names:
+        if name not in _BUILDERS:
+            raise KeyError(f"unknown real graph {name!r}; known: {', '.join(REAL_NAMES)}")
+        have = (out / f"{name}.pb").exists() and (out / f"{name}.json").exists()
+        result[name] = _read(out, name) if have else build(name, out)
+    return result
+
+
+def random_inputs(graph: RealGraph, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Pixel-like inputs (0..255, as Keras' rescaling layers expect) for ``batch`` images."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.0, 255.0, (batch, *graph.input_shape)).astype(np.float32)
+    return {graph.input_name: x}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=list(REAL_NAMES))
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    for name, g in ensure_realgraphs(args.names, args.out).items():
+        print(f"{name}: {g.pb}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
