@@ -78,16 +78,58 @@ def _randomize(model: Any, seed: int) -> None:
     rng = np.random.default_rng(seed)
     for w in model.weights:
         name, shape = w.name.lower(), tuple(int(d) for d in w.shape)
-        if "moving_variance" in name or "gamma" in name:
+        if w.dtype.is_integer:  # counters (a Normalization layer's count)
+            continue
+        if "normalization/" in name and name.rsplit("/", 1)[-1].startswith(("mean", "variance")):
+            # the input Normalization layer (pixels / 255): ImageNet-like statistics
+            value = np.full(shape, 0.45 if "mean" in name.rsplit("/", 1)[-1] else 0.05)
+        elif "moving_variance" in name or "gamma" in name:
             value = rng.uniform(0.5, 1.5, shape)
         elif "moving_mean" in name or "beta" in name:
             value = rng.normal(0.0, 0.1, shape)
         elif len(shape) <= 1:
             value = rng.normal(0.0, 0.05, shape)
         else:
-            fan_in = int(np.prod(shape[:-1])) if shape[-2] > 1 else int(np.prod(shape[:-2]))
+            # a depthwise [kh, kw, C, 1] or grouped [kh, kw, 1, C] kernel sums kh * kw terms
+            depthwise = "depthwise" in name or shape[-2] == 1
+            fan_in = int(np.prod(shape[:-2])) if depthwise else int(np.prod(shape[:-1]))
             value = rng.normal(0.0, 1.0 / np.sqrt(max(fan_in, 1)), shape)
         w.assign(value.astype(w.dtype.as_numpy_dtype))
+
+
+def _calibrate(model: Any, seed: int) -> None:
+    """Set every BatchNormalization's moving statistics to the ones its input really has on
+    sample images (momentum 0, one call in training mode), as training would: with random
+    statistics a deep network's activations drift until its output no longer depends on the
+    input, and a comparison with TensorFlow would prove little."""
+    import tensorflow as tf
+
+    bns = [layer for layer in _layers(model) if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    for layer in bns:
+        layer.momentum = 0.0
+    sample = _images(np.random.default_rng(seed), 16, (IMAGE_SIZE, IMAGE_SIZE, 3))
+    model(sample, training=True)
+    for layer in bns:
+        layer.momentum = 0.99
+
+
+def _layers(model: Any) -> list[Any]:
+    out = []
+    for layer in model.layers:
+        out.extend(_layers(layer) if hasattr(layer, "layers") else [layer])
+    return out
+
+
+def _images(rng: np.random.Generator, batch: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Image-like pixels in 0..255: a colour per image, a smooth pattern and some noise (pure noise
+    averages out in a few strided layers, leaving outputs that barely differ per image)."""
+    h, w, c = shape
+    yy, xx = np.meshgrid(np.linspace(0, 1, h), np.linspace(0, 1, w), indexing="ij")
+    colour = rng.uniform(40, 215, (batch, 1, 1, c))
+    fy, fx, phase = (rng.uniform(0.5, 4, (batch, 1, 1, c)) for _ in range(3))
+    pattern = 40 * np.sin(2 * np.pi * (fy * yy[None, :, :, None] + fx * xx[None, :, :, None]) + phase)
+    noise = rng.normal(0, 10, (batch, h, w, c))
+    return np.clip(colour + pattern + noise, 0, 255).astype(np.float32)
 
 
 def _freeze(model: Any) -> tuple[Any, str, list[str]]:
@@ -139,6 +181,7 @@ def build(name: str, out_dir: Path, seed: int = 1234) -> RealGraph:
     np.random.seed(seed)
     model = _BUILDERS[name]()
     _randomize(model, seed)
+    _calibrate(model, seed)
     graph_def, input_name, outputs = _freeze(model)
     out_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write(out_dir / f"{name}.pb", graph_def.SerializeToString())
@@ -179,10 +222,9 @@ def ensure_realgraphs(names: Iterable[str] = REAL_NAMES, out_dir: Path | None = 
 
 
 def random_inputs(graph: RealGraph, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Pixel-like inputs (0..255, as Keras' rescaling layers expect) for ``batch`` images."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0.0, 255.0, (batch, *graph.input_shape)).astype(np.float32)
-    return {graph.input_name: x}
+    """Image-like inputs (0..255, as Keras' rescaling layers expect) for ``batch`` images."""
+    shape = graph.input_shape
+    return {graph.input_name: _images(np.random.default_rng(seed), batch, (shape[0], shape[1], shape[2]))}
 
 
 def main(argv: list[str] | None = None) -> int:
