@@ -1,0 +1,433 @@
+"""The long tail of ops (fourier/ops/longtail.py, image.py, and older entries real graphs need)
+against TensorFlow's own kernels.
+
+Before: a TensorFlow graph of one ``tf.raw_ops`` op (data fed through Placeholders, shape-like
+operands as constants), as a GraphDef.
+Expected: Fourier imports it, and both its numpy reference and its JAX lowering give TensorFlow's
+answer: same dtype and shape, integers and bools exactly, floats to rtol 1e-5 / atol 1e-6 (1e-4
+for the transposed convolution, whose sums TensorFlow orders differently). Cases cover each op's
+dtypes and edge cases: empty tensors, broadcasting, negative axes, int64 operands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import numpy as np
+import pytest
+
+from fourier.backends.jax_lowering import lower_graph
+from fourier.importer.graphdef import import_graphdef
+from fourier.interpreter import run_reference
+
+tf = pytest.importorskip("tensorflow")
+raw = tf.raw_ops
+rng = np.random.default_rng(7)
+
+
+def f32(*shape: int, lo: float = -2.0, hi: float = 2.0) -> np.ndarray:
+    return rng.uniform(lo, hi, shape).astype(np.float32)
+
+
+def ints(*shape: int, lo: int = -9, hi: int = 10, dtype: Any = np.int32) -> np.ndarray:
+    return rng.integers(lo, hi, shape).astype(dtype)
+
+
+@dataclass
+class Case:
+    op: str
+    build: Callable[..., Any]  # the feeds' placeholders, by name, to the output tensor(s)
+    feeds: dict[str, np.ndarray]
+    id: str = ""
+    tol: dict[str, float] = field(default_factory=lambda: {"rtol": 1e-5, "atol": 1e-6})
+
+
+def _c(v: Any, dtype: Any = np.int32) -> Any:
+    return tf.constant(np.asarray(v, dtype=dtype))
+
+
+X = f32(3, 4)
+IMG = f32(2, 5, 6, 3)
+CASES: list[Case] = [
+    Case("IdentityN", lambda x, y: raw.IdentityN(input=[x, y]), {"x": X, "y": ints(2)}),
+    # existing entries real graphs need, checked against TensorFlow here
+    Case("BroadcastTo", lambda x: raw.BroadcastTo(input=x, shape=_c([2, 3, 4])), {"x": f32(3, 1)}),
+    Case(
+        "BroadcastTo", lambda x: raw.BroadcastTo(input=x, shape=_c([0, 4], np.int64)), {"x": f32(4)}, "empty"
+    ),
+    Case("Fill", lambda v: raw.Fill(dims=_c([2, 3], np.int64), value=v), {"v": np.array(2.5, np.float32)}),
+    Case("Fill", lambda v: raw.Fill(dims=_c([0, 3]), value=v), {"v": np.array(7, np.int64)}, "empty-int64"),
+    Case("ZerosLike", lambda x: raw.ZerosLike(x=x), {"x": ints(2, 3, dtype=np.int64)}),
+    Case("OnesLike", lambda x: raw.OnesLike(x=x), {"x": f32(0, 3)}, "empty"),
+    Case(
+        "MirrorPad",
+        lambda x: raw.MirrorPad(input=x, paddings=_c([[1, 2], [0, 3]]), mode="SYMMETRIC"),
+        {"x": X},
+        "symmetric",
+    ),
+    Case(
+        "MirrorPad",
+        lambda x: raw.MirrorPad(input=x, paddings=_c([[2, 1], [3, 0]], np.int64), mode="REFLECT"),
+        {"x": ints(3, 4)},
+        "reflect-int",
+    ),
+    # reversing, rolling
+    Case("ReverseV2", lambda x: raw.ReverseV2(tensor=x, axis=_c([0, -1])), {"x": f32(2, 3, 4)}),
+    Case("ReverseV2", lambda x: raw.ReverseV2(tensor=x, axis=_c([], np.int64)), {"x": ints(3)}, "no-axes"),
+    Case("ReverseV2", lambda x: raw.ReverseV2(tensor=x, axis=_c([1])), {"x": f32(2, 0)}, "empty"),
+    Case("Roll", lambda x: raw.Roll(input=x, shift=_c([1, -5]), axis=_c([0, -1])), {"x": f32(3, 4)}),
+    Case(
+        "Roll",
+        lambda x: raw.Roll(input=x, shift=_c(2, np.int64), axis=_c(1, np.int64)),
+        {"x": ints(2, 5)},
+        "int64",
+    ),
+    Case(
+        "Roll",
+        lambda x: raw.Roll(input=x, shift=_c([1, 2]), axis=_c([1, 1])),
+        {"x": f32(2, 5)},
+        "repeated-axis",
+    ),
+    Case("Roll", lambda x: raw.Roll(input=x, shift=_c([3]), axis=_c([0])), {"x": f32(0, 2)}, "empty"),
+]
+
+for _name, _fn, _lo, _hi in [
+    ("Tan", raw.Tan, -1.2, 1.2),
+    ("Sinh", raw.Sinh, -3, 3),
+    ("Cosh", raw.Cosh, -3, 3),
+    ("Asin", raw.Asin, -1, 1),
+    ("Acos", raw.Acos, -1, 1),
+    ("Atan", raw.Atan, -5, 5),
+    ("Asinh", raw.Asinh, -5, 5),
+    ("Acosh", raw.Acosh, 1, 5),
+    ("Atanh", raw.Atanh, -0.99, 0.99),
+    ("Sin", raw.Sin, -5, 5),
+    ("Cos", raw.Cos, -5, 5),
+]:
+    CASES.append(Case(_name, lambda x, fn=_fn: fn(x=x), {"x": f32(3, 5, lo=_lo, hi=_hi)}))
+    CASES.append(
+        Case(_name, lambda x, fn=_fn: fn(x=x), {"x": f32(4, lo=_lo, hi=_hi).astype(np.float64)}, "f64")
+    )
+CASES += [
+    Case(
+        "Rint", lambda x: raw.Rint(x=x), {"x": np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.7], np.float32)}
+    ),
+    Case("Atan2", lambda y, x: raw.Atan2(y=y, x=x), {"y": f32(3, 1), "x": f32(4)}, "broadcast"),
+    Case(
+        "Atan2",
+        lambda y, x: raw.Atan2(y=y, x=x),
+        {"y": np.zeros(4, np.float32), "x": np.array([1, -1, 0, 2], np.float32)},
+        "zeros",
+    ),
+]
+for _dt in (np.int8, np.int32, np.int64, np.uint8, np.uint16, np.float32, np.float64):
+    _lo = 0 if np.dtype(_dt).kind == "u" else -9
+    a = rng.integers(_lo, 10, (3, 4)).astype(_dt)
+    b = rng.integers(1, 5, (4,)).astype(_dt) * np.where(rng.random(4) < 0.5, 1, 1 if _lo == 0 else -1).astype(
+        _dt
+    )
+    if np.dtype(_dt).kind == "f":
+        a = a + np.asarray(rng.uniform(-1, 1, (3, 4)), _dt)
+    n = np.dtype(_dt).name
+    CASES.append(Case("FloorDiv", lambda x, y: raw.FloorDiv(x=x, y=y), {"x": a, "y": b}, n))
+    CASES.append(Case("FloorMod", lambda x, y: raw.FloorMod(x=x, y=y), {"x": a, "y": b}, n))
+for _dt in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint32, np.uint64):
+    info = np.iinfo(_dt)
+    a = rng.integers(max(info.min, -1000), min(info.max, 1000), (3, 4)).astype(_dt)
+    b = rng.integers(max(info.min, -1000), min(info.max, 1000), (4,)).astype(_dt)
+    bits = np.dtype(_dt).itemsize * 8
+    s = np.array([0, 1, bits - 1, 3], dtype=_dt)
+    n = np.dtype(_dt).name
+    CASES += [
+        Case("BitwiseAnd", lambda x, y: raw.BitwiseAnd(x=x, y=y), {"x": a, "y": b}, n),
+        Case("BitwiseOr", lambda x, y: raw.BitwiseOr(x=x, y=y), {"x": a, "y": b}, n),
+        Case("BitwiseXor", lambda x, y: raw.BitwiseXor(x=x, y=y), {"x": a, "y": b}, n),
+        Case("Invert", lambda x: raw.Invert(x=x), {"x": a}, n),
+        Case("LeftShift", lambda x, y: raw.LeftShift(x=x, y=y), {"x": a, "y": s}, n),
+        Case("RightShift", lambda x, y: raw.RightShift(x=x, y=y), {"x": a, "y": s}, n),
+    ]
+
+P = f32(4, 3, 2)
+CASES += [
+    Case(
+        "GatherNd",
+        lambda p, i: raw.GatherNd(params=p, indices=i),
+        {"p": P, "i": ints(5, 2, lo=0, hi=3)},
+        "slices",
+    ),
+    Case(
+        "GatherNd",
+        lambda p, i: raw.GatherNd(params=p, indices=i),
+        {"p": P, "i": ints(2, 2, 3, lo=0, hi=2, dtype=np.int64)},
+        "elements-int64",
+    ),
+    Case(
+        "GatherNd",
+        lambda p, i: raw.GatherNd(params=p, indices=i),
+        {"p": P, "i": ints(0, 1, lo=0, hi=3)},
+        "empty",
+    ),
+    Case(
+        "ScatterNd",
+        lambda i, u: raw.ScatterNd(indices=i, updates=u, shape=_c([5, 3])),
+        {"i": np.array([[0], [2], [0], [4]], np.int32), "u": f32(4, 3)},
+        "duplicates",
+    ),
+    Case(
+        "ScatterNd",
+        lambda i, u: raw.ScatterNd(indices=i, updates=u, shape=_c([3, 4], np.int64)),
+        {"i": np.array([[0, 1], [2, 3]], np.int64), "u": ints(2, dtype=np.int64)},
+        "elements-int64",
+    ),
+    Case(
+        "MatrixBandPart",
+        lambda x: raw.MatrixBandPart(input=x, num_lower=_c(1), num_upper=_c(-1)),
+        {"x": f32(2, 4, 5)},
+    ),
+    Case(
+        "MatrixBandPart",
+        lambda x: raw.MatrixBandPart(input=x, num_lower=_c(0, np.int64), num_upper=_c(0, np.int64)),
+        {"x": ints(5, 3)},
+        "diag-int64",
+    ),
+]
+for _k, _align in [
+    ([0], "RIGHT_LEFT"),
+    ([-1, 2], "RIGHT_LEFT"),
+    ([-2, 1], "LEFT_RIGHT"),
+    ([1, 3], "LEFT_LEFT"),
+    ([-3, -1], "RIGHT_RIGHT"),
+]:
+    tag = f"k{_k}-{_align}"
+    CASES.append(
+        Case(
+            "MatrixDiagPartV3",
+            lambda x, k=_k, al=_align: raw.MatrixDiagPartV3(
+                input=x, k=_c(k), padding_value=_c(9, np.float32), align=al
+            ),
+            {"x": f32(2, 4, 5)},
+            tag,
+        )
+    )
+    part = tf.raw_ops.MatrixDiagPartV3(
+        input=f32(2, 4, 5), k=_c(_k), padding_value=_c(0, np.float32), align=_align
+    )
+    CASES.append(
+        Case(
+            "MatrixSetDiagV3",
+            lambda x, d, k=_k, al=_align: raw.MatrixSetDiagV3(input=x, diagonal=d, k=_c(k), align=al),
+            {"x": f32(2, 4, 5), "d": f32(*part.shape)},
+            tag,
+        )
+    )
+for _k, _rows, _cols, _shape in [
+    ([0], -1, -1, (2, 3)),
+    ([-1, 1], -1, -1, (3, 4)),
+    ([1, 2], 3, -1, (2, 3)),
+    ([0], 4, 5, (2, 4)),
+]:
+    CASES.append(
+        Case(
+            "MatrixDiagV3",
+            lambda d, k=_k, r=_rows, c=_cols: raw.MatrixDiagV3(
+                diagonal=d,
+                k=_c(k),
+                num_rows=_c(r),
+                num_cols=_c(c),
+                padding_value=_c(-1, np.float32),
+                align="RIGHT_LEFT",
+            ),
+            {"d": f32(*_shape)},
+            f"k{_k}-{_rows}x{_cols}",
+        )
+    )
+
+CASES += [
+    Case("DepthToSpace", lambda x: raw.DepthToSpace(input=x, block_size=2), {"x": f32(2, 3, 4, 8)}),
+    Case("SpaceToDepth", lambda x: raw.SpaceToDepth(input=x, block_size=2), {"x": ints(2, 4, 6, 3)}),
+    Case(
+        "SpaceToBatchND",
+        lambda x: raw.SpaceToBatchND(input=x, block_shape=_c([2, 3]), paddings=_c([[1, 1], [0, 2]])),
+        {"x": f32(2, 4, 4, 3)},
+    ),
+    Case(
+        "BatchToSpaceND",
+        lambda x: raw.BatchToSpaceND(
+            input=x, block_shape=_c([2, 3], np.int64), crops=_c([[1, 1], [0, 2]], np.int64)
+        ),
+        {"x": f32(12, 3, 2, 3)},
+    ),
+    Case(
+        "SpaceToBatchND",
+        lambda x: raw.SpaceToBatchND(input=x, block_shape=_c([2]), paddings=_c([[0, 1]])),
+        {"x": f32(3, 5, 2)},
+        "1d",
+    ),
+]
+for _ac, _hp in [(False, False), (True, False), (False, True)]:
+    for _size in ([7, 9], [3, 2], [1, 1]):
+        tag = f"{'align' if _ac else 'half' if _hp else 'legacy'}-{_size[0]}x{_size[1]}"
+        CASES.append(
+            Case(
+                "ResizeBilinear",
+                lambda x, s=_size, a=_ac, h=_hp: raw.ResizeBilinear(
+                    images=x, size=_c(s), align_corners=a, half_pixel_centers=h
+                ),
+                {"x": IMG},
+                tag,
+            )
+        )
+        CASES.append(
+            Case(
+                "ResizeNearestNeighbor",
+                lambda x, s=_size, a=_ac, h=_hp: raw.ResizeNearestNeighbor(
+                    images=x, size=_c(s), align_corners=a, half_pixel_centers=h
+                ),
+                {"x": IMG},
+                tag,
+            )
+        )
+CASES.append(
+    Case(
+        "ResizeBilinear",
+        lambda x: raw.ResizeBilinear(images=x, size=_c([4, 4]), half_pixel_centers=True),
+        {"x": ints(1, 3, 3, 2, lo=0, hi=255, dtype=np.uint8)},
+        "uint8",
+    )
+)
+CASES += [
+    Case("Cumprod", lambda x: raw.Cumprod(x=x, axis=_c(1)), {"x": f32(3, 4, lo=0.5, hi=1.5)}),
+    Case(
+        "Cumprod",
+        lambda x: raw.Cumprod(x=x, axis=_c(-1, np.int64), exclusive=True, reverse=True),
+        {"x": ints(2, 5, lo=-3, hi=4, dtype=np.int64)},
+        "exclusive-reverse-int64",
+    ),
+    Case("Cumprod", lambda x: raw.Cumprod(x=x, axis=_c(0), exclusive=True), {"x": f32(4, 2)}, "exclusive"),
+    Case("Cumprod", lambda x: raw.Cumprod(x=x, axis=_c(0)), {"x": f32(0, 2)}, "empty"),
+]
+_IDS = np.array([[0, 3, -1], [3, 1, 0]], np.int32)
+for _kind in ("Sum", "Max", "Min", "Prod"):
+    fn = getattr(raw, f"UnsortedSegment{_kind}")
+    CASES += [
+        Case(
+            f"UnsortedSegment{_kind}",
+            lambda d, i, fn=fn: fn(data=d, segment_ids=i, num_segments=_c(5)),
+            {"d": f32(2, 3, 2), "i": _IDS},
+            "rank2-ids-empty-segments",
+        ),
+        Case(
+            f"UnsortedSegment{_kind}",
+            lambda d, i, fn=fn: fn(data=d, segment_ids=i, num_segments=_c(3, np.int64)),
+            {"d": ints(4, dtype=np.int64), "i": np.array([2, 0, 2, 2], np.int64)},
+            "int64",
+        ),
+    ]
+CASES += [
+    Case("SegmentSum", lambda d: raw.SegmentSum(data=d, segment_ids=_c([0, 0, 2, 3, 3])), {"d": f32(5, 3)}),
+    Case(
+        "SegmentSum",
+        lambda d: raw.SegmentSum(data=d, segment_ids=_c([1, 1], np.int64)),
+        {"d": ints(2, dtype=np.int64)},
+        "int64-gap",
+    ),
+]
+for _pad, _stride, _in in [
+    ("SAME", 2, [2, 7, 8, 3]),
+    ("VALID", 2, [2, 9, 8, 3]),
+    ("SAME", 1, [1, 5, 5, 2]),
+    ("VALID", 3, [1, 10, 11, 2]),
+]:
+    w = f32(3, 3, _in[3], 4)
+    out = tf.nn.conv2d(np.zeros(_in, np.float32), w, _stride, _pad).shape
+    CASES.append(
+        Case(
+            "Conv2DBackpropInput",
+            lambda dy, w=w, s=_stride, p=_pad, i=_in: raw.Conv2DBackpropInput(
+                input_sizes=_c(i), filter=tf.constant(w), out_backprop=dy, strides=[1, s, s, 1], padding=p
+            ),
+            {"dy": f32(*out)},
+            f"{_pad}-s{_stride}-{_in[1]}x{_in[2]}",
+            {"rtol": 1e-4, "atol": 1e-5},
+        )
+    )
+CASES.append(
+    Case(
+        "Conv2DBackpropInput",
+        lambda dy: raw.Conv2DBackpropInput(
+            input_sizes=_c([1, 6, 6, 2]),
+            filter=tf.constant(f32(3, 3, 2, 2)),
+            out_backprop=dy,
+            strides=[1, 1, 1, 1],
+            padding="EXPLICIT",
+            explicit_paddings=[0, 0, 1, 2, 2, 1, 0, 0],
+            dilations=[1, 1, 1, 1],
+        ),
+        {"dy": f32(1, 7, 7, 2)},
+        "explicit",
+        {"rtol": 1e-4, "atol": 1e-5},
+    )
+)
+
+
+def _run_tf(case: Case) -> tuple[Any, list[np.ndarray], list[str]]:
+    g = tf.Graph()
+    with g.as_default():
+        phs = {
+            k: tf.compat.v1.placeholder(tf.as_dtype(v.dtype), v.shape, name=k) for k, v in case.feeds.items()
+        }
+        out = case.build(**phs)
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        names = [tf.identity(o, name=f"out{i}").name.split(":")[0] for i, o in enumerate(outs)]
+        with tf.compat.v1.Session(graph=g) as sess:
+            want = sess.run([f"{n}:0" for n in names], {phs[k]: v for k, v in case.feeds.items()})
+    return g.as_graph_def(), want, names
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.op}-{c.id}" if c.id else c.op for c in CASES])
+def test_op_matches_tensorflow(case: Case) -> None:
+    graph_def, want, names = _run_tf(case)
+    graph = import_graphdef(graph_def, "<case>", names)
+    ref = run_reference(graph, case.feeds)
+    lowered = lower_graph(graph, param_min_bytes=1 << 40)
+    with jax.enable_x64(True):
+        low = jax.jit(lowered.fn)([], [case.feeds[n] for n in lowered.input_names])
+    for (name, value), w, lo in zip(graph.outputs, want, low):
+        for label, got in (("reference", np.asarray(ref[name])), ("lowering", np.asarray(lo))):
+            assert got.dtype == w.dtype and got.dtype.name == value.type.dtype, (label, got.dtype, w.dtype)
+            assert got.shape == w.shape and value.type.shape == w.shape, (
+                label,
+                got.shape,
+                w.shape,
+                value.type,
+            )
+            if np.issubdtype(w.dtype, np.floating):
+                np.testing.assert_allclose(got, w, err_msg=label, **case.tol)
+            else:
+                np.testing.assert_array_equal(got, w, err_msg=label)
+
+
+COVERED = {c.op for c in CASES}
+LONGTAIL_FAMILIES = ("longtail", "image")
+
+
+def test_every_long_tail_op_has_a_tensorflow_case() -> None:
+    from fourier.ops.registry import all_ops
+
+    ops = {n for n, op in all_ops().items() if op.family in LONGTAIL_FAMILIES}
+    assert not ops - COVERED, sorted(ops - COVERED)
+
+
+def test_segment_sum_with_computed_ids_is_refused_naming_the_node() -> None:
+    from fourier.errors import FourierError
+
+    g = tf.Graph()
+    with g.as_default():
+        d = tf.compat.v1.placeholder(tf.float32, [None, 3], name="d")
+        ids = tf.compat.v1.placeholder(tf.int32, [None], name="ids")
+        tf.identity(raw.SegmentSum(data=d, segment_ids=ids, name="seg"), name="out")
+    with pytest.raises(FourierError, match="seg.*known at compile time"):
+        import_graphdef(g.as_graph_def(), "<case>", ["out"])
