@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fourier.errors import GraphImportError
 from tensorboard.compat.proto.node_def_pb2 import NodeDef
+
+from fourier.errors import GraphImportError
 
 __all__ = ["CALL_OPS", "Inliner", "output_ranges", "MAX_INLINED_NODES"]
 

@@ -168,7 +168,7 @@ def _shift(xp: Any, x: Any, y: Any, left: bool) -> Any:
 
 _BITWISE: list[tuple[str, Fn, str]] = [
     ("BitwiseAnd", lambda xp, x, y: xp.bitwise_and(x, y), "x & y"),
-    ("BitwiseOr", lambda xp, x, y: xp.bitwise_or(x, y), "x | y"),
+    ("BitwiseOr", lambda xp, x, y: xp.bitwise_or(x, y), "bitwise or of x and y"),
     ("BitwiseXor", lambda xp, x, y: xp.bitwise_xor(x, y), "x ^ y"),
     ("LeftShift", lambda xp, x, y: _shift(xp, x, y, True), "x << y (y clamped to [0, bits - 1])"),
     ("RightShift", lambda xp, x, y: _shift(xp, x, y, False), "x >> y, arithmetic for signed (y clamped)"),
@@ -635,7 +635,7 @@ def _segment_lower(kind: str, data: Any, ids: Any, num: int) -> Any:
     flat_ids = jnp.where((flat_ids < 0) | (flat_ids >= num), num, flat_ids)  # dropped
     flat = data.reshape((-1, *rest))
     out = jnp.full((num, *rest), init(np.dtype(data.dtype)), dtype=data.dtype)
-    at = out.at[flat_ids]
+    at: Any = out.at[flat_ids]
     method = {"Sum": at.add, "Prod": at.multiply, "Max": at.max, "Min": at.min}[kind]
     return method(flat, mode="drop")
 
