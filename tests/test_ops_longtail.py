@@ -431,3 +431,86 @@ def test_segment_sum_with_computed_ids_is_refused_naming_the_node() -> None:
         tf.identity(raw.SegmentSum(data=d, segment_ids=ids, name="seg"), name="out")
     with pytest.raises(FourierError, match="seg.*known at compile time"):
         import_graphdef(g.as_graph_def(), "<case>", ["out"])
+
+
+# -- padding rules, end to end: graphs over an unknown batch compiled to buckets -----------------
+
+W3 = f32(3, 3, 3, 2)
+TABLE = f32(5, 4)
+ROW_LOCAL: list[tuple[str, Callable[[Any], Any]]] = [
+    ("resize-bilinear", lambda x: tf.compat.v1.image.resize_bilinear(x, [6, 5], half_pixel_centers=True)),
+    ("resize-nearest", lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [7, 3])),
+    ("depth-to-space", lambda x: tf.nn.depth_to_space(tf.tile(x, [1, 1, 1, 4]), 2)),
+    ("space-to-depth", lambda x: tf.nn.space_to_depth(x, 2)),
+    (
+        "space-to-batch-and-back",
+        lambda x: raw.BatchToSpaceND(
+            input=tf.nn.relu(raw.SpaceToBatchND(input=x, block_shape=[2, 2], paddings=[[0, 0], [0, 0]])),
+            block_shape=[2, 2],
+            crops=[[0, 0], [0, 0]],
+        ),
+    ),
+    ("roll-reverse", lambda x: tf.roll(tf.reverse(x, [2]), 1, 1)),
+    (
+        "transposed-conv",
+        lambda x: tf.nn.conv2d_transpose(x[..., :2], W3, tf.stack([tf.shape(x)[0], 8, 8, 3]), 2),
+    ),
+    (
+        "gather-nd-by-row-values",
+        lambda x: tf.gather_nd(TABLE, tf.cast(tf.abs(tf.reshape(x, [-1, 48])[:, :2]) * 2.4, tf.int32)),
+    ),
+    (
+        "segments-of-features",
+        lambda x: tf.transpose(
+            tf.math.unsorted_segment_max(tf.transpose(tf.reshape(x, [-1, 48])), np.arange(48) % 5, 5)
+        ),
+    ),
+    ("cumprod-features", lambda x: tf.math.cumprod(tf.reshape(x, [-1, 48]), axis=1, exclusive=True)),
+    ("band-part", lambda x: tf.linalg.band_part(x, 1, 0)),
+    ("identity-n", lambda x: raw.IdentityN(input=[x * 2.0, x])[0]),
+]
+
+
+def _freeze(build: Callable[[Any], Any], path: Any) -> Any:
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4, 4, 3], name="x")
+        tf.identity(build(x), name="y")
+    path.write_bytes(g.as_graph_def().SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize("case", ROW_LOCAL, ids=[c[0] for c in ROW_LOCAL])
+def test_row_local_graph_pads_to_buckets_and_matches_tensorflow(
+    case: tuple[str, Callable[[Any], Any]], tmp_path: Any
+) -> None:
+    import fourier
+    from fourier.testing.oracle import TFGraph
+
+    name, build = case
+    pb = _freeze(build, tmp_path / f"{name}.pb")
+    fourier.compile(pb, tmp_path / "out", [4, 8])
+    model, oracle = fourier.load(tmp_path / "out"), TFGraph(pb, ["y"])
+    for batch in (1, 3, 9):
+        feeds = {"x": np.random.default_rng(batch).uniform(-1, 1, (batch, 4, 4, 3)).astype(np.float32)}
+        np.testing.assert_allclose(model(feeds)["y"], oracle(feeds)["y"], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x: tf.roll(x, 1, 0),
+        lambda x: tf.reverse(x, [0]),
+        lambda x: tf.gather_nd(x, [[0, 1]]),
+        lambda x: tf.math.unsorted_segment_sum(x, tf.zeros([tf.shape(x)[0]], tf.int32), 2),
+        lambda x: tf.math.cumprod(x, axis=0),
+    ],
+    ids=["roll-batch", "reverse-batch", "gather-nd-rows", "segment-rows", "cumprod-batch"],
+)
+def test_row_mixing_long_tail_graph_is_refused(build: Callable[[Any], Any], tmp_path: Any) -> None:
+    import fourier
+    from fourier.errors import CompileError
+
+    pb = _freeze(build, tmp_path / "mix.pb")
+    with pytest.raises(CompileError, match="padding a request to a bucket would change"):
+        fourier.compile(pb, tmp_path / "out", [4, 8])

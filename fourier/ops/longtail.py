@@ -227,7 +227,7 @@ def _gather_nd(xp: Any, a: dict[str, Any], params: Any, idx: Any) -> Any:
     if flat.shape[0] == 0:
         return xp.zeros(idx.shape[:-1] + params.shape[k:], dtype=params.dtype)
     pos = xp.where(valid, pos, 0)
-    out = flat[pos]
+    out = xp.take(flat, pos, axis=0)  # params may be a numpy constant, pos traced
     mask = valid.reshape(valid.shape + (1,) * (params.ndim - k))
     return xp.where(mask, out, xp.zeros((), dtype=params.dtype))
 
