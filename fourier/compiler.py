@@ -26,7 +26,7 @@ from fourier.backends.xla import ArgSpec, compile_bucket, device_for, export_pol
 from fourier.errors import CompileError
 from fourier.importer import load_graph
 from fourier.ir.core import Graph
-from fourier.ir.printer import INLINE_CONST_ELEMENTS
+from fourier.ir.saved import SavedGraph, save_graph
 from fourier.ir.types import BATCH, UNKNOWN, numpy_dtype
 from fourier.ir.verifier import verify
 from fourier.packing import PackLayout, executable_arg_shapes, plan_packing
@@ -272,19 +272,17 @@ def _check_dims(signature: Signature, dims: Mapping[str, Sequence[int]] | None) 
     return combos
 
 
-def _ir_constants(graph: Graph, lowered: LoweredGraph, weights: dict[str, Any]) -> dict[str, str]:
+def _ir_constants(saved: SavedGraph, lowered: LoweredGraph, weights: dict[str, Any]) -> dict[str, str]:
     """Where ``graph.fir``'s constants printed by digest live in the weights file, by node name
     (the runtime's reference path parses the IR back). Constants that are not parameters are
     added to ``weights`` under ``ir/NODE``."""
     out = {}
-    for node in graph.nodes:
-        if node.op != "Const" or node.attrs["value"].size <= INLINE_CONST_ELEMENTS:
-            continue
-        if node.name in lowered.const_params:
-            out[node.name] = lowered.param_names[lowered.const_params[node.name]]
+    for name, value in saved.constants.items():
+        if name in lowered.const_params:
+            out[name] = lowered.param_names[lowered.const_params[name]]
         else:
-            out[node.name] = f"ir/{node.name}"
-            weights[out[node.name]] = node.attrs["value"]
+            out[name] = f"ir/{name}"
+            weights[out[name]] = value
     return out
 
 
@@ -597,9 +595,10 @@ class Compiled:
         optimized = self.lowered.optimized
         graph, lowered, signature = optimized.graph, self.lowered.lowered, optimized.signature
         blobs = dict(self.blobs)
-        blobs["graph.fir"] = str(graph).encode()
+        saved = save_graph(graph)
+        blobs["graph.fir"] = saved.text.encode()
         weights = dict(zip(lowered.param_names, lowered.param_values))
-        ir_constants = _ir_constants(graph, lowered, weights)
+        ir_constants = _ir_constants(saved, lowered, weights)
         layout = self.lowered.layout
         manifest = Manifest(
             signature=signature,

@@ -487,14 +487,14 @@ def _parse_ir(root: Path, manifest: Manifest) -> Any:
     from safetensors import safe_open
 
     import fourier.ops  # noqa: F401  (installs the op registry the parser builds nodes with)
-    from fourier.ir.parser import parse_graph
+    from fourier.ir.saved import SavedGraph
 
     text = read_verified(root, manifest, manifest.ir).decode()
     constants = {}
     with safe_open(str(root / manifest.weights), framework="numpy") as f:
         for node, key in manifest.ir_constants.items():
             constants[node] = f.get_tensor(key)
-    return parse_graph(text, constants)
+    return SavedGraph(text, constants).load()
 
 
 def _describe_shape(spec: TensorSpec) -> str:

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from fourier.ir.core import Graph
+from fourier.ir.saved import SavedGraph, save_graph
 from fourier.ir.snapshot import Snapshot, take_snapshot
 from fourier.ir.verifier import verify
 from fourier.passes.base import Pass, PassError
-from fourier.passes.reproducer import SavedGraph, capture, write_reproducer
+from fourier.passes.reproducer import write_reproducer
 
 __all__ = [
     "PassRecord",
@@ -206,7 +207,7 @@ class Reproducer(PassInstrument):
         self._report: PipelineReport | None = None
 
     def enter_pipeline(self, graph: Graph, report: PipelineReport) -> None:
-        self._input, self._report = capture(graph), report
+        self._input, self._report = save_graph(graph), report
 
     def on_failure(self, p: Pass, graph: Graph, error: Exception) -> str:
         if self._input is None or self._report is None:

@@ -2,42 +2,22 @@
 
 A reproducer directory holds ``pipeline.txt`` (the pipeline up to the failing pass),
 ``input.fir`` (the IR text given to the pipeline) and ``constants.safetensors`` (the constants too
-large to print inline). It works because the IR text parses back (`fourier.ir.parser.parse_graph`).
+large to print inline). The graph is stored as a `fourier.ir.saved.SavedGraph`, as artifacts store theirs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 import fourier.ops  # noqa: F401  (installs the op registry that parse_graph builds nodes with)
 from fourier.ir.core import Graph
-from fourier.ir.parser import parse_graph
-from fourier.ir.printer import INLINE_CONST_ELEMENTS, print_graph
+from fourier.ir.saved import SavedGraph, save_graph
 from fourier.passes.base import Pass
 
-__all__ = ["SavedGraph", "capture", "write_reproducer", "read_reproducer"]
-
-
-@dataclass
-class SavedGraph:
-    """A graph as a reproducer stores it: its text and the constants the text only hashes."""
-
-    text: str
-    constants: dict[str, np.ndarray]
-
-
-def capture(graph: Graph) -> SavedGraph:
-    """``graph`` as it is now, unaffected by later rewrites."""
-    consts = {
-        n.name: n.attrs["value"]
-        for n in graph.nodes
-        if n.op == "Const" and n.attrs["value"].size > INLINE_CONST_ELEMENTS
-    }
-    return SavedGraph(print_graph(graph), consts)
+__all__ = ["write_reproducer", "read_reproducer"]
 
 
 def write_reproducer(directory: Path, saved: SavedGraph | Graph, passes: Sequence[Pass] | str) -> Path:
@@ -47,7 +27,7 @@ def write_reproducer(directory: Path, saved: SavedGraph | Graph, passes: Sequenc
     from safetensors.numpy import save_file
 
     if isinstance(saved, Graph):
-        saved = capture(saved)
+        saved = save_graph(saved)
     text = passes if isinstance(passes, str) else ",".join(str(p) for p in passes)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "pipeline.txt").write_text(text + "\n")
@@ -64,5 +44,5 @@ def read_reproducer(directory: Path) -> tuple[Graph, str]:
     from safetensors.numpy import load_file
 
     consts = load_file(str(directory / "constants.safetensors"))
-    graph = parse_graph((directory / "input.fir").read_text(), consts)
+    graph = SavedGraph((directory / "input.fir").read_text(), consts).load()
     return graph, (directory / "pipeline.txt").read_text().strip()

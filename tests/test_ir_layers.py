@@ -58,7 +58,7 @@ def test_the_check_sees_a_function_level_import(tmp_path: Path) -> None:
 def test_importing_the_ir_loads_no_registry_and_says_what_to_import() -> None:
     script = (
         "import sys\n"
-        "from fourier.ir import Graph, parser, verifier, rewriter, diff, snapshot\n"
+        "from fourier.ir import Graph, parser, verifier, rewriter, saved, snapshot\n"
         "assert not [m for m in sys.modules if m.startswith('fourier.ops')], 'registry loaded'\n"
         "try:\n"
         "    Graph().add_node('Const', [], {})\n"

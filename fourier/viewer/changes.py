@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fourier.errors import FourierError
-from fourier.ir.diff import GraphDiff, diff_snapshots
 from fourier.passes.manager import PassRecord, PipelineReport
+from fourier.viewer.diff import GraphDiff, diff_snapshots
 
 __all__ = ["PassChange", "pass_changes", "select"]
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from fourier.ir.core import count_ops
-from fourier.ir.diff import ADDED, REMOVED, REWRITTEN, SAME, GraphDiff
 from fourier.ir.snapshot import NodeView
 from fourier.passes.manager import OPT_LEVELS, PipelineReport
 from fourier.viewer.changes import PassChange, pass_changes
+from fourier.viewer.diff import ADDED, REMOVED, REWRITTEN, SAME, GraphDiff
 from fourier.viewer.layout import draw_change
 
 __all__ = ["render_report", "write_report", "report_data", "explain_command", "start_pass"]

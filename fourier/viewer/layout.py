@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from fourier.ir.diff import ADDED, REMOVED, SAME, GraphDiff
+from fourier.viewer.diff import ADDED, REMOVED, SAME, GraphDiff
 
 __all__ = ["Drawing", "draw_change", "MAX_DRAWN"]
 

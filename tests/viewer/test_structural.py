@@ -10,10 +10,10 @@ from collections import defaultdict
 
 from fourier.importer import load_graph
 from fourier.ir.core import Graph
-from fourier.ir.diff import diff_snapshots
 from fourier.ir.snapshot import take_snapshot
 from fourier.passes.manager import PassManager, parse_pipeline
 from fourier.testing.zoo import ZooModel
+from fourier.viewer.diff import diff_snapshots
 from tests.passes._util import ir
 
 
