@@ -94,6 +94,14 @@ class Manifest:
     polymorphic: str | None = None  # StableHLO for any batch size (long-tail compiles), if exportable
     ir_constants: dict[str, str] = field(default_factory=dict)  # graph.fir constant -> weights key
     padding: dict[str, Any] = field(default_factory=dict)  # symbol -> independence analysis
+    # Request-level inputs (`fourier.passes.hoist`): {"shared": [...], "hoisted": [...], ...};
+    # empty when nothing was declared shared.
+    hoist: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shared(self) -> tuple[str, ...]:
+        """The inputs a request passes once (one row), not once per row."""
+        return tuple(self.hoist.get("shared", ()))
 
     def paddable(self, symbol: str) -> bool:
         """Whether the independence analysis proved that padding ``symbol`` is safe."""
@@ -127,6 +135,7 @@ class Manifest:
             "polymorphic": self.polymorphic,
             "ir_constants": dict(sorted(self.ir_constants.items())),
             "padding": self.padding,
+            **({"hoist": self.hoist} if self.hoist else {}),
             "files": dict(sorted(self.files.items())),
         }
 
@@ -158,6 +167,7 @@ class Manifest:
             polymorphic=d.get("polymorphic"),
             ir_constants={str(k): str(v) for k, v in d.get("ir_constants", {}).items()},
             padding=dict(d.get("padding", {})),
+            hoist=dict(d.get("hoist", {})),
         )
 
 

@@ -201,6 +201,13 @@ def cli() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="write the pass report here (passes.html, passes.txt, passes.json)",
 )
+@click.option(
+    "--shared",
+    default=None,
+    metavar="INPUTS",
+    help="comma-separated request-level inputs, passed once per request (one user, N candidates): "
+    "what depends only on them is computed once",
+)
 def compile_cmd(
     model: Path,
     buckets: list[int],
@@ -214,6 +221,7 @@ def compile_cmd(
     verify_passes: bool,
     reproducer: Path | None,
     report_dir: Path | None,
+    shared: str | None,
 ) -> None:
     """Compile MODEL (.pb, .pbtxt or SavedModel dir) into an artifact."""
     saved_model = _check_model(model)
@@ -253,6 +261,7 @@ def compile_cmd(
             snapshots=report_dir is not None,
             dims=dims,
             max_bucket_bytes=max_bucket_bytes,
+            shared=[n for n in shared.split(",") if n] if shared else (),
         )
     except BaseException:
         if progress["open"]:
@@ -272,6 +281,8 @@ def compile_cmd(
         "ops", f"{report.imported_ops} imported -> {report.num_ops} after passes (plus constants and inputs)"
     )
     table.add_row("passes", f"{report.passes.pipeline or '(none)'} ({report.passes.seconds:.2f} s)")
+    if report.hoist is not None:
+        table.add_row("hoisted", _hoist_line(report.hoist.to_json()))
     table.add_row("buckets", ", ".join(map(str, report.buckets)) if report.buckets else "static shapes")
     largest = {k: max(v) for k, v in dims.items() if k in report.signature.symbols}
     at = f" (at {', '.join(f'{k}={v}' for k, v in largest.items())})" if largest else ""
@@ -291,6 +302,20 @@ def compile_cmd(
     )
     table.add_row("artifact size", f"{_size(report.artifact_bytes)} (weights {_size(report.weight_bytes)})")
     stdout.print(table)
+
+
+def _hoist_line(hoist: dict[str, Any], limit: int = 6) -> str:
+    """The request-level hoisting of a compile or an artifact, in one or two lines."""
+    nodes = hoist.get("hoisted", [])
+    shown = ", ".join(nodes[:limit]) + (f", ... ({len(nodes) - limit} more)" if len(nodes) > limit else "")
+    line = (
+        f"shared inputs {', '.join(hoist.get('shared', []))}: {len(nodes)} nodes computed once per "
+        f"request, {len(hoist.get('broadcasts', []))} broadcasts"
+    )
+    kept = hoist.get("kept", {})
+    if kept:
+        line += f", {len(kept)} kept per row"
+    return line + (f"\n  {shown}" if shown else "")
 
 
 @cli.command("inspect")
@@ -314,6 +339,8 @@ def inspect_cmd(artifact: Path) -> None:
             f"dimension {name}", ", ".join(map(str, sizes)) + " (other sizes: reference path, then compiled)"
         )
     table.add_row("passes", ", ".join(m.passes) or "(none)")
+    if m.hoist:
+        table.add_row("hoisted", _hoist_line(m.hoist))
     table.add_row("weights", f"{len(m.params)} tensors")
     stdout.print(table)
     sig = Table(title="signature")
@@ -330,6 +357,8 @@ def inspect_cmd(artifact: Path) -> None:
                 shape += f" (default {np.asarray(s.default_array()).tolist()})"
             if kind == "unused":
                 shape += " (accepted in a request, ignored: the outputs do not read it)"
+            elif s.name in m.shared:
+                shape += " (shared: one row per request)"
             sig.add_row(kind, s.name, s.dtype, shape)
     stdout.print(sig)
     files = Table(title="files (sha256 verified)")

@@ -30,6 +30,7 @@ from fourier.ir.saved import SavedGraph, save_graph
 from fourier.ir.types import BATCH, UNKNOWN, numpy_dtype
 from fourier.ir.verifier import verify
 from fourier.packing import PackLayout, executable_arg_shapes, plan_packing
+from fourier.passes.hoist import HoistPlan, HoistShared, plan_hoist
 from fourier.passes.independence import analyze
 from fourier.passes.manager import PassManager, parse_pipeline, pipeline_for_level
 from fourier.signature import Signature, TensorSpec
@@ -68,6 +69,7 @@ class CompileReport:
     notes: list[str] = field(default_factory=list)
     imported_ops: int = 0
     passes: Any = None  # the PipelineReport of the optimization passes
+    hoist: HoistPlan | None = None  # request-level hoisting, if inputs were declared shared
 
 
 def _depends_on_batch(graph: Graph, node_name: str) -> bool:
@@ -272,6 +274,14 @@ def _check_dims(signature: Signature, dims: Mapping[str, Sequence[int]] | None) 
     return combos
 
 
+def _shared_signature(signature: Signature, shared: Sequence[str]) -> Signature:
+    """``signature`` with each shared input taking one row (what hoisting makes of it)."""
+    inputs = [
+        dataclasses.replace(s, shape=(1, *s.shape[1:])) if s.name in shared else s for s in signature.inputs
+    ]
+    return dataclasses.replace(signature, inputs=tuple(inputs))
+
+
 def _ir_constants(saved: SavedGraph, lowered: LoweredGraph, weights: dict[str, Any]) -> dict[str, str]:
     """Where ``graph.fir``'s constants printed by digest live in the weights file, by node name
     (the runtime's reference path parses the IR back). Constants that are not parameters are
@@ -374,12 +384,21 @@ class Imported:
         reproducer: str | Path | None = None,
         on_pass: Callable[[Any], None] | None = None,
         snapshots: bool = False,
+        shared: Sequence[str] = (),
     ) -> Optimized:
         """Run ``pipeline`` (pass-pipeline text), else the passes of ``opt_level``, on the graph
-        (in place); the passes must keep the signature and padding safe."""
+        (in place); the passes must keep the signature and padding safe. ``shared`` names
+        request-level inputs (one row per request): the `hoist-shared` pass runs first and
+        computes what depends only on them once per request (`fourier.passes.hoist`)."""
         if self.optimized:
             raise CompileError("this graph was already optimized in place: import the model again")
         passes = parse_pipeline(pipeline) if pipeline is not None else pipeline_for_level(opt_level)
+        hoist: HoistPlan | None = None
+        expected = self.signature
+        if shared:
+            hoist = plan_hoist(self.graph, shared)  # refuses a bad declaration before any pass runs
+            passes = [HoistShared(";".join(shared)), *passes]
+            expected = _shared_signature(self.signature, hoist.shared)
         manager = PassManager(
             passes, verify=verify_passes, snapshots=snapshots, reproducer=reproducer, on_pass=on_pass
         )
@@ -387,10 +406,10 @@ class Imported:
         report = manager.run(self.graph)
         verify(self.graph)
         after = graph_signature(self.graph)
-        if after != self.signature:
-            raise CompileError(f"the passes changed the graph's signature: {self.signature} -> {after}")
+        if after != expected:
+            raise CompileError(f"the passes changed the graph's signature: {expected} -> {after}")
         padding = check_padding(self.graph, when=" after the optimization passes (a pass bug)")
-        return Optimized(self.graph, self.signature, padding, [str(p) for p in passes], report, self)
+        return Optimized(after, padding, [str(p) for p in passes], report, self, hoist)
 
     def as_text(self) -> str:
         """The imported IR (`fourier.ir.printer`)."""
@@ -415,12 +434,16 @@ class Optimized:
     """A graph after the passes: the pass report, the passes that ran, the padding verdict the
     artifact records."""
 
-    graph: Graph
     signature: Signature
     padding: dict[str, Any]  # by symbol: the manifest's ``padding``
     passes: list[str]  # the passes that ran, as pipeline text items
     report: Any  # fourier.passes.instruments.PipelineReport
     imported: Imported = field(repr=False)
+    hoist: HoistPlan | None = None  # what request-level hoisting did, if inputs were declared shared
+
+    @property
+    def graph(self) -> Graph:
+        return self.imported.graph
 
     def lower(
         self,
@@ -617,6 +640,7 @@ class Compiled:
             polymorphic=self.polymorphic,
             ir_constants=ir_constants,
             padding=optimized.padding,
+            hoist=optimized.hoist.to_json() if optimized.hoist is not None else {},
         )
         out_path = write_artifact(Path(out), manifest, blobs, weights)
         size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())
@@ -633,6 +657,7 @@ class Compiled:
             notes=list(self.notes),
             imported_ops=optimized.imported.imported_ops,
             passes=optimized.report,
+            hoist=optimized.hoist,
         )
 
     def as_text(self, shape: str | None = None) -> str:
@@ -678,6 +703,7 @@ def compile_model(
     pack_inputs: bool = True,
     dims: Mapping[str, Sequence[int]] | None = None,
     max_bucket_bytes: int | None = None,
+    shared: Sequence[str] = (),
 ) -> CompileReport:
     """Compile ``model`` (a path or an imported Graph) into the artifact directory ``out``.
 
@@ -686,7 +712,9 @@ def compile_model(
     ``snapshots`` keeps the IR after every pass in ``report.passes`` (for the diff viewer);
     ``pack_inputs`` makes the executables take one buffer per input dtype (`fourier.packing`);
     ``dims`` gives the sizes to compile for each symbolic input dimension other than the batch
-    (``{"S": [16, 32, 64]}``): one executable per bucket and combination of sizes.
+    (``{"S": [16, 32, 64]}``): one executable per bucket and combination of sizes. ``shared``
+    names request-level inputs a request passes once (one user, N candidates): what depends only
+    on them is computed once per request (`fourier.passes.hoist`).
 
     The stages one by one: `import_model`, `Imported.optimize`, `Optimized.lower`,
     `Lowered.compile`, `Compiled.package`.
@@ -700,6 +728,7 @@ def compile_model(
         reproducer=reproducer,
         on_pass=on_pass,
         snapshots=snapshots,
+        shared=shared,
     )
     lowered = optimized.lower(
         buckets, dims, pack_inputs=pack_inputs, max_bucket_bytes=max_bucket_bytes, platform=platform

@@ -91,6 +91,11 @@ class Model:
         self.ready = False  # True once every bucket has run once (`warmup`)
         self._inputs = {s.name: s for s in self.signature.inputs}
         self._unused = frozenset(s.name for s in self.signature.unused)
+        # Request-level inputs (`fourier.passes.hoist`): one row per request; a request may also
+        # leave out their leading 1 or repeat the row per candidate (the first row is used, and
+        # with ``check_shared`` every row must equal it).
+        self.shared = frozenset(n for n in manifest.shared if n in self._inputs)
+        self.check_shared = False
         self._fast = [
             (
                 s.name,
@@ -277,6 +282,8 @@ class Model:
                 raise MissingInputError(f"missing input {spec.name!r} (expected {_describe(spec)})")
             if x.dtype.name != spec.dtype:
                 raise InputDtypeError(f"input {spec.name!r}: expected dtype {spec.dtype}, got {x.dtype.name}")
+            if spec.name in self.shared:
+                x = self._one_row(spec, x)
             if x.ndim != len(spec.shape) or any(
                 isinstance(d, int) and d != s for d, s in zip(spec.shape, x.shape)
             ):
@@ -305,6 +312,26 @@ class Model:
                     )
             arrays.append(x)
         return arrays, batch
+
+    def _one_row(self, spec: TensorSpec, x: np.ndarray) -> np.ndarray:
+        """A shared input as the executables take it, ``[1, ...]``: given as that, without the
+        leading 1, or repeated per row (then its first row; all rows checked if `check_shared`)."""
+        if x.ndim == len(spec.shape) - 1:
+            return x[None]
+        if x.ndim == len(spec.shape) and x.shape[0] > 1:
+            if self.check_shared:
+                differ = np.flatnonzero(
+                    ~(x == x[:1]).reshape(x.shape[0], -1).all(axis=1)
+                    if x.size
+                    else np.zeros(x.shape[0], bool)
+                )
+                if differ.size:
+                    raise InputShapeError(
+                        f"input {spec.name!r} is shared (one value per request) but its row "
+                        f"{int(differ[0])} differs from row 0"
+                    )
+            return x[:1]
+        return x
 
     # -- running ------------------------------------------------------------------------------
 
@@ -578,6 +605,7 @@ def load(
     devices: Sequence[Any] | int | None = None,
     copy_path: str = "auto",
     slots: int = 4,
+    check_shared: bool = False,
 ) -> Model:
     """Load an artifact directory for serving (on ``platform``, default JAX's default device).
 
@@ -594,6 +622,10 @@ def load(
     owned by the runtime (`fourier.gpu_copy`), with up to ``slots`` requests in flight per shape
     and device, and falls back to JAX's transfers (saying why in ``model.load_info.notes``) where
     that cannot be used; ``"cuda"`` requires it, ``"jax"`` never uses it.
+
+    A model compiled with shared (request-level) inputs takes each of them once per request:
+    ``[1, ...]``, or without the leading 1; a request that repeats them per row is served from its
+    first row, and ``check_shared=True`` refuses one whose rows differ.
 
     The parts, in order: `_verify` (manifest, hashes, consistency), `_read_weights` and
     `_replicas` (weights read once, put on each device), `_load_executables` (one per compiled
@@ -625,6 +657,7 @@ def load(
         notes=tuple(notes),
     )
     model = Model(root, manifest, executables, info, replicas)
+    model.check_shared = check_shared
     if manifest.polymorphic and manifest.buckets:
         cached = _attach_longtail(model, replicas, layout, longtail, cache_dir)
         model.load_info = dataclasses.replace(

@@ -17,6 +17,7 @@ from fourier.passes.cleanup import DeadCodeElimination, Prune, StripIdentity
 from fourier.passes.cse import CommonSubexpressionElimination
 from fourier.passes.fold import FoldConstants
 from fourier.passes.fusion import FuseElementwise, FuseGathers, FuseHorizontal, FuseTables
+from fourier.passes.hoist import HoistShared
 from fourier.passes.rules.algebraic import Simplify
 from fourier.passes.rules.conv import ConvAlgorithm, FoldBatchnorm, FuseConv
 from fourier.passes.rules.dense import FuseDense
@@ -52,6 +53,8 @@ LIBRARY: tuple[type[Pass], ...] = (
     FuseGathers,
     FuseHorizontal,
     FuseElementwise,
+    # request-level hoisting (changes the signature: the compiler runs it before the others)
+    HoistShared,
 )
 
 _PASSES: dict[str, type[Pass]] = {}

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from fourier.ir.core import Node
-from fourier.ir.types import UNKNOWN, TensorType
+from fourier.ir.types import BATCH, UNKNOWN, TensorType, dims_product
 from fourier.ops._infer import same_as
 from fourier.ops.nn import _depthwise
 from fourier.ops.padding import (
@@ -365,4 +365,63 @@ register(
         "a chain of elementwise ops lowered as one unit; `body` is a JSON list of "
         "[op, [operand indices], attrs] where indices count the inputs, then earlier steps"
     ),
+)
+
+# -- request-level hoisting -----------------------------------------------------------------------
+
+
+def _batch_broadcast_infer(ctx: InferContext) -> list[TensorType]:
+    x, like = ctx.types
+    axis, inner = ctx.attrs["axis"], ctx.attrs["inner"]
+    if x.shape is None or not 0 <= axis < len(x.shape):
+        raise ctx.fail(f"axis {axis} is out of range for {x}")
+    if like.shape is None or not like.shape:
+        raise ctx.fail(f"the batch must come from a tensor of known rank >= 1, got {like}")
+    if inner < 1 or x.shape[axis] != inner:
+        raise ctx.fail(f"dimension {axis} of {x} must be the {inner} positions of one row")
+    shape = list(x.shape)
+    shape[axis] = dims_product((like.shape[0], inner))
+    return [TensorType(x.dtype, tuple(shape))]
+
+
+def _batch_broadcast(xp: Any, attrs: dict[str, Any], x: Any, like: Any) -> Any:
+    axis, inner = attrs["axis"], attrs["inner"]
+    n = like.shape[0]
+    if inner == 1:
+        shape = list(x.shape)
+        shape[axis] = n
+        return xp.broadcast_to(x, tuple(shape))
+    split = (*x.shape[:axis], 1, inner, *x.shape[axis + 1 :])
+    wide = (*x.shape[:axis], n, inner, *x.shape[axis + 1 :])
+    folded = (*x.shape[:axis], n * inner, *x.shape[axis + 1 :])
+    return xp.reshape(xp.broadcast_to(xp.reshape(x, split), wide), folded)
+
+
+def _batch_broadcast_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """One request-level row repeated once per row of ``like``: rows along ``axis`` when the row
+    is free of the batch; for another symbol the row's own state passes through"""
+    x, like = ins
+    axis, inner = node.attrs["axis"], node.attrs["inner"]
+    if like.kind == "mixed":
+        return [like]
+    if symbol == BATCH:
+        if x.kind != "free":
+            return [mixed(node, "the broadcast row depends on the batch")]
+        return [State("rows", axis, 1, inner)]
+    if x.kind == "rows" and x.axis == axis:
+        return [mixed(node, f"broadcasts along the {symbol} axis")]
+    return [x]
+
+
+register(
+    "BatchBroadcast",
+    inputs=2,
+    attrs=[Attr("axis", "int", 0), Attr("inner", "int", 1)],
+    infer=_batch_broadcast_infer,
+    xp_fn=_batch_broadcast,
+    doc=(
+        "x computed once per request (one row: ``inner`` positions along ``axis``) repeated for "
+        "each of like's rows (like's first dimension); made by hoisting request-level inputs"
+    ),
+    padding_rule=_batch_broadcast_padding,
 )
