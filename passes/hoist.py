@@ -34,6 +34,7 @@ from fourier.errors import CompileError
 from fourier.ir.core import Graph, Node, Value
 from fourier.ir.types import BATCH, TensorType, dims_product
 from fourier.ops.padding import State
+from fourier.ops.registry import get_op
 from fourier.passes.base import Pass, PassResult
 from fourier.passes.independence import analyze
 
@@ -165,6 +166,21 @@ def _analyse(graph: Graph, shared: Sequence[str]) -> _Analysis:
         for v, lay in zip(node.outputs, layouts):
             if lay is not None:
                 axis[v] = lay
+    # Worth it only above some compute: moving data (a lookup, a reshape, an elementwise op) costs
+    # about what broadcasting its result costs, and hoisting it splits fusions (one table lookup
+    # for all fields becomes two). Such nodes stay per row, fed the broadcast shared input; a node
+    # stays hoisted when it or a hoisted node it reads contracts or reduces.
+    worth: set[Node] = set()
+    for node in graph.nodes:
+        if node in hoisted and (
+            _computes(node) or any(v.producer in worth for v in node.inputs if v.producer in hoisted)
+        ):
+            worth.add(node)
+    for node in graph.nodes:
+        if node in hoisted and node not in worth:
+            plan.kept[node.name] = "moves data only: broadcasting its result would cost as much"
+    hoisted = worth
+    axis = {v: lay for v, lay in axis.items() if v.producer in worth}
     # Nodes computed at batch 1: the hoisted ones and every shared-only node they read.
     needed1: set[Node] = set()
     stack = list(hoisted)
@@ -191,6 +207,37 @@ def _analyse(graph: Graph, shared: Sequence[str]) -> _Analysis:
             repeated.setdefault(_broadcast_name(v), None)
     plan.broadcasts = list(repeated)
     return a
+
+
+# Ops whose work per row exceeds the size of their result (contractions, windows, normalizations);
+# with the registry's reductions, what makes hoisting pay.
+_COMPUTE = frozenset(
+    {
+        "MatMul",
+        "BatchMatMul",
+        "BatchMatMulV2",
+        "BatchMatMulV3",
+        "Einsum",
+        "Conv2D",
+        "Conv3D",
+        "DepthwiseConv2dNative",
+        "Conv2DBackpropInput",
+        "FusedDense",
+        "FusedConv2D",
+        "EmbeddingBag",
+        "LayerNorm",
+        "Softmax",
+        "LogSoftmax",
+        "AvgPool",
+        "MaxPool",
+        "AvgPool3D",
+        "MaxPool3D",
+    }
+)
+
+
+def _computes(node: Node) -> bool:
+    return node.op in _COMPUTE or "reduction" in get_op(node.op).traits
 
 
 def _broadcast_name(v: Value) -> str:
