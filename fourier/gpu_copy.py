@@ -235,6 +235,7 @@ class _Slot:
         ]
         self.stream = api.stream()
         self.pack_views: list[Any] = []  # the packed buffer's views (`PackLayout.views`)
+        self.fixed_views: list[Any] = []  # the request-level block's views (`PackLayout.fixed`)
         self._check()
 
     def _check(self) -> None:
@@ -286,6 +287,8 @@ class CopyPath:
             loose = self.layout.loose
             if self.layout.segments:  # as the executable takes it: uint32[R/4, bucket]
                 args.append(_Arg((self.layout.row_bytes // 4, bucket), np.dtype(np.uint32)))
+            if self.layout.fixed:  # the request-level inputs' block: uint32[F/4, 1]
+                args.append(_Arg((self.layout.fixed_bytes // 4, 1), np.dtype(np.uint32)))
         for i in loose:
             spec = self.signature.inputs[i]
             shape = spec.concrete(bucket, dims)  # type: ignore[arg-type]
@@ -319,6 +322,11 @@ class CopyPath:
                 if self.layout is not None and self.layout.segments:
                     flat = slot.host_in[0].reshape(-1).view(np.uint8)
                     slot.pack_views = self.layout.views(self.signature, flat, key[0] or 0)
+                fixed = self.layout.fixed_layout if self.layout is not None else None
+                if fixed is not None:
+                    at = 1 if self.layout is not None and self.layout.segments else 0
+                    flat = slot.host_in[at].reshape(-1).view(np.uint8)
+                    slot.fixed_views = fixed.views(self.signature, flat, 1)
                 made.append(slot)
                 return slot
         return pool.get()
@@ -351,6 +359,9 @@ class CopyPath:
             if self.layout is not None and self.layout.segments:
                 self.layout.write(slot.pack_views, arrays, start, rows, bucket or 0)
                 j = 1
+            if self.layout is not None and self.layout.fixed_layout is not None:
+                self.layout.fixed_layout.write(slot.fixed_views, arrays, 0, 1, 1)
+                j += 1
             loose = self.layout.loose if self.layout is not None else range(len(arrays))
             for buf, i in zip(host[j:], loose):
                 x = arrays[i]

@@ -12,8 +12,11 @@ joined (8-byte) or split (1-, 2-byte) into the input's dtype. Every slice bound 
 bitcast changes an element's width, so the same layout serves the buckets and the batch-polymorphic
 module (XLA cannot refine the shapes of a width-changing bitcast).
 
-Padded rows repeat the last real row, as unpacked serving does. Inputs without a batch dimension,
-or with a symbolic non-batch dimension (a sequence length), stay separate arguments ("loose").
+Padded rows repeat the last real row, as unpacked serving does. Request-level inputs of one row
+(``[1, ...]``, `fourier.passes.hoist`) are packed the same way into a second buffer,
+``uint32[F / 4, 1]`` (the *fixed* block: a layout of its own at batch 1), when there are two or
+more. Other inputs without a batch dimension, or with a symbolic non-batch dimension (a sequence
+length), stay separate arguments ("loose").
 Row offsets are multiples of 4 bytes (8 for 8-byte dtypes), so every segment is aligned for its
 dtype; the planner orders inputs by dtype and shape, so inputs alike sit side by side as one *run*
 (DeepFM's 26 int32 ``[N, 1]`` inputs are one ``int32[26 * N, 1]`` block) and the host fills a run
@@ -93,14 +96,26 @@ class PackLayout:
     segments: tuple[Segment, ...]
     row_bytes: int  # R: bytes of one row of every packed input, padding included
     loose: tuple[int, ...]  # input indices passed as they are
+    # One-row (request-level) inputs packed into a second buffer, laid out as at batch 1.
+    fixed: tuple[Segment, ...] = ()
+    fixed_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "kind": LAYOUT_KIND,
             "row_bytes": self.row_bytes,
             "segments": [[s.index, s.dtype, s.row_offset, s.row_bytes] for s in self.segments],
             "loose": list(self.loose),
         }
+        if self.fixed:
+            out["fixed"] = [[s.index, s.dtype, s.row_offset, s.row_bytes] for s in self.fixed]
+            out["fixed_bytes"] = self.fixed_bytes
+        return out
+
+    @functools.cached_property
+    def fixed_layout(self) -> PackLayout | None:
+        """The fixed block as a layout of its own (written and read at batch 1)."""
+        return PackLayout(self.fixed, self.fixed_bytes, ()) if self.fixed else None
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> PackLayout:
@@ -110,18 +125,36 @@ class PackLayout:
                 "was compiled by an older Fourier; compile the model again"
             )
         segments = tuple(Segment(int(i), str(t), int(o), int(w)) for i, t, o, w in d["segments"])
-        return cls(segments, int(d["row_bytes"]), tuple(int(i) for i in d["loose"]))
+        fixed = tuple(Segment(int(i), str(t), int(o), int(w)) for i, t, o, w in d.get("fixed", ()))
+        return cls(
+            segments,
+            int(d["row_bytes"]),
+            tuple(int(i) for i in d["loose"]),
+            fixed,
+            int(d.get("fixed_bytes", 0)),
+        )
 
     def check(self, signature: Signature) -> str | None:
         """What is wrong with this layout for ``signature`` (None: it fits): every input is
         packed or loose exactly once, and each segment's dtype and size match its input."""
-        seen = [s.index for s in self.segments] + list(self.loose)
+        seen = [s.index for s in (*self.segments, *self.fixed)] + list(self.loose)
         if sorted(seen) != list(range(len(signature.inputs))):
             return f"packs inputs {sorted(seen)}, the signature has {len(signature.inputs)}"
+        for s in self.fixed:
+            spec = signature.inputs[s.index]
+            if not _one_row(spec.shape):
+                return f"packs input {spec.name!r} as one row, but its shape is {list(spec.shape)}"
+        if self.fixed_layout is not None:
+            problem = self.fixed_layout._check_segments(signature)
+            if problem:
+                return problem
+        return self._check_segments(signature, batched=True)
+
+    def _check_segments(self, signature: Signature, batched: bool = False) -> str | None:
         end = 0
         for s in self.segments:
             spec = signature.inputs[s.index]
-            if not spec.batched or spec.symbols:
+            if batched and (not spec.batched or spec.symbols):
                 return f"packs input {spec.name!r}, whose shape {list(spec.shape)} cannot be packed"
             want = math.prod(int(d) for d in spec.shape[1:]) * np.dtype(numpy_dtype(spec.dtype)).itemsize
             if s.dtype != spec.dtype or s.row_bytes != want:
@@ -151,6 +184,8 @@ class PackLayout:
         out: list[tuple[tuple[int | str, ...], str]] = []
         if self.segments:
             out.append(((self.row_bytes // _WORD, rows), "uint32"))
+        if self.fixed:
+            out.append(((self.fixed_bytes // _WORD, 1), "uint32"))
         for i in self.loose:
             spec = signature.inputs[i]
             shape = spec.shape if batch is None else spec.concrete(batch, dims or {})
@@ -247,6 +282,10 @@ class PackLayout:
             buf = np.empty(self.nbytes(bucket), dtype=np.uint8)
             self.pack_into(buf, arrays, start, rows, bucket, signature)
             args.append(buf.view(np.uint32).reshape(self.row_bytes // _WORD, bucket))
+        if self.fixed_layout is not None:
+            fixed = np.empty(self.fixed_bytes, dtype=np.uint8)
+            self.fixed_layout.pack_into(fixed, arrays, 0, 1, 1, signature)
+            args.append(fixed.view(np.uint32).reshape(self.fixed_bytes // _WORD, 1))
         for i in self.loose:
             x = arrays[i]
             args.append(pad_rows(x, start, rows, bucket) if signature.inputs[i].batched else x)
@@ -262,6 +301,11 @@ class PackLayout:
                 spec = signature.inputs[s.index]
                 value = _unpack_segment(buf, s)
                 inputs[s.index] = value.reshape((buf.shape[1], *spec.shape[1:]))
+        if self.fixed:
+            buf = loose.pop(0)
+            for s in self.fixed:
+                spec = signature.inputs[s.index]
+                inputs[s.index] = _unpack_segment(buf, s).reshape(tuple(int(d) for d in spec.shape))
         for i, x in zip(self.loose, loose):
             inputs[i] = x
         return inputs
@@ -326,14 +370,35 @@ def plan_packing(signature: Signature) -> PackLayout | None:
     """Pack every batched input whose other dimensions are static, ordered by dtype and row shape
     so that alike inputs form runs; None when fewer than two can be packed (nothing to gain)."""
     packable = []
+    one_row = []
     loose = []
     for i, spec in enumerate(signature.inputs):
         if spec.batched and all(isinstance(d, int) for d in spec.shape[1:]):
             packable.append(i)
+        elif _one_row(spec.shape):
+            one_row.append(i)
         else:
             loose.append(i)
+    if len(one_row) < 2:
+        loose, one_row = sorted(loose + one_row), []
     if len(packable) < 2:
-        return None
+        if not one_row:
+            return None
+        loose, packable = sorted(loose + packable), []
+    rows = _place(signature, packable)
+    fixed = _place(signature, one_row)
+    return PackLayout(
+        rows.segments, rows.row_bytes, tuple(loose), fixed.segments, fixed.row_bytes if one_row else 0
+    )
+
+
+def _one_row(shape: tuple[Any, ...]) -> bool:
+    """A request-level input: one row, every dimension static."""
+    return bool(shape) and shape[0] == 1 and all(isinstance(d, int) for d in shape)
+
+
+def _place(signature: Signature, packable: list[int]) -> PackLayout:
+    """Segments for ``packable``, each input's row (its dimensions after the first) side by side."""
     itemsize = {i: np.dtype(numpy_dtype(signature.inputs[i].dtype)).itemsize for i in packable}
     # Wider dtypes first (their alignment then costs nothing), then by dtype and row shape.
     order = sorted(
@@ -349,4 +414,4 @@ def plan_packing(signature: Signature) -> PackLayout | None:
         offset = -(-offset // segment.align) * segment.align
         segments.append(dataclasses.replace(segment, row_offset=offset))
         offset += segment.stride
-    return PackLayout(tuple(segments), -(-offset // 8) * 8, tuple(loose))
+    return PackLayout(tuple(segments), -(-offset // 8) * 8, ())

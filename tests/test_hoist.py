@@ -161,3 +161,34 @@ def test_zoo_hoisted_matches_tensorflow(name: str, zoo: dict[str, ZooModel], tmp
     bad[first][3] += 1
     with pytest.raises(InputError, match=f"input {first!r} is shared .* row 3 differs from row 0"):
         served(bad)
+
+
+def test_hoisted_din_through_the_copy_path(zoo: dict[str, ZooModel], tmp_path: Path) -> None:
+    """The GPU copy path (its CUDA calls on host memory) with the request-level block: requests
+    of different users from 16 threads at once, each matching TensorFlow on replicated rows, and
+    one copy in per request for the two packed buffers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fourier.gpu_copy import CopyPath
+    from fourier.testing.oracle import TFGraph
+    from tests.test_gpu_copy import HostMemcpy
+
+    model, shared = zoo["din"], DIN_SHARED
+    fourier.compile(model.pb, tmp_path / "a", (8, 64), shared=shared)
+    served = fourier.load(tmp_path / "a", cache_dir=None)
+    layout = served._layout
+    assert layout is not None and layout.fixed and not layout.loose
+    api = HostMemcpy()
+    (replica,) = served.replicas
+    replica.copy = CopyPath(replica.device, served.signature, layout, slots=3, api=api)
+    tf = TFGraph(model.pb)
+    pairs = [_request(model, n, shared) for n in (1, 7, 33, 64) * 4]
+    with ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(served, [one for one, _ in pairs]))
+    for g, (_, repeated) in zip(got, pairs):
+        want = tf(repeated)
+        for k in want:
+            np.testing.assert_allclose(g[k], want[k], rtol=RTOL, atol=ATOL)
+    before = api.copies
+    served(pairs[0][0])
+    assert api.copies == before + 2  # the row buffer and the request-level block

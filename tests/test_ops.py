@@ -244,6 +244,8 @@ MANUAL = [
     Case("LayerNorm", [f32(2, 3, 8), f32(8), f32(8)], {"epsilon": 1e-6}),
     Case("EmbeddingBag", [f32(10, 4), i32(3, 5, lo=-2, hi=12)], {"combiner": "sum"}, "sum-oob"),
     Case("EmbeddingBag", [f32(10, 4), i32(3, 5)], {"combiner": "mean", "keep_dims": True}, "mean-keep"),
+    Case("BatchBroadcast", [f32(1, 4), i32(5, 2)], {"axis": 0, "inner": 1}, "rows"),
+    Case("BatchBroadcast", [f32(2, 3, 4), i32(5, 1)], {"axis": 1, "inner": 3}, "folded"),
     Case(
         "FusedElementwise",
         [f32(3, 4), f32(4)],

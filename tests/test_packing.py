@@ -111,3 +111,43 @@ def test_a_batch_polymorphic_module_unpacks_at_any_batch() -> None:
         got = call(*layout.pack(SIGNATURE, xs, 0, 13, 13))
     for spec, x, g in zip(SIGNATURE.inputs, xs, got):
         np.testing.assert_array_equal(np.asarray(g), x, err_msg=spec.name)
+
+
+SHARED_SIGNATURE = Signature(
+    inputs=(
+        TensorSpec("hist", "int32", (1, 50)),  # request-level: one row
+        TensorSpec("cand", "int32", ("N", 1)),
+        TensorSpec("age", "int8", (1, 1)),
+        TensorSpec("profile", "float64", (1, 3)),
+        TensorSpec("price", "float32", ("N", 2)),
+    ),
+    outputs=(),
+)
+
+
+def test_one_row_inputs_share_a_fixed_block() -> None:
+    """Before: three request-level ``[1, ...]`` inputs beside two batched ones. Expected: the
+    batched ones in the row buffer, the one-row ones in a second ``uint32[F/4, 1]`` block; both
+    unpack to the caller's arrays at any bucket, and the layout survives JSON."""
+    layout = plan_packing(SHARED_SIGNATURE)
+    assert layout is not None and layout.check(SHARED_SIGNATURE) is None
+    assert sorted(s.index for s in layout.segments) == [1, 4]
+    assert sorted(s.index for s in layout.fixed) == [0, 2, 3]
+    assert layout.loose == ()
+    assert PackLayout.from_json(layout.to_json()) == layout
+    rng = np.random.default_rng(0)
+    xs = [
+        rng.integers(0, 100, (1, 50)).astype(np.int32),
+        rng.integers(0, 100, (5, 1)).astype(np.int32),
+        np.array([[-7]], np.int8),
+        rng.standard_normal((1, 3)),
+        rng.standard_normal((5, 2)).astype(np.float32),
+    ]
+    args = layout.pack(SHARED_SIGNATURE, xs, 0, 5, 8)
+    assert [a.shape for a in args] == [(layout.row_bytes // 4, 8), (layout.fixed_bytes // 4, 1)]
+    with jax.enable_x64(True):
+        got = jax.jit(lambda *a: layout.unpack(SHARED_SIGNATURE, a))(*args)
+    for spec, x, g in zip(SHARED_SIGNATURE.inputs, xs, got):
+        g = np.asarray(g)
+        want = np.concatenate([x, np.repeat(x[-1:], 3, axis=0)]) if spec.batched else x
+        np.testing.assert_array_equal(g, want, err_msg=spec.name)
