@@ -274,6 +274,12 @@ def _check_dims(signature: Signature, dims: Mapping[str, Sequence[int]] | None) 
     return combos
 
 
+# Passes that must see the graph after hoisting: they merge lookups and products across inputs.
+_AFTER_HOISTING = frozenset(
+    {"embedding-bag", "fuse-tables", "fuse-gathers", "fuse-horizontal", "fuse-elementwise"}
+)
+
+
 def _shared_signature(signature: Signature, shared: Sequence[str]) -> Signature:
     """``signature`` with each shared input taking one row (what hoisting makes of it)."""
     inputs = [
@@ -397,7 +403,10 @@ class Imported:
         expected = self.signature
         if shared:
             hoist = plan_hoist(self.graph, shared)  # refuses a bad declaration before any pass runs
-            passes = [HoistShared(";".join(shared)), *passes]
+            # After dense fusion (so the split rules see whole dense layers), before the table
+            # and gather fusions (which would merge the user's lookups with the candidates').
+            at = next((i for i, p in enumerate(passes) if p.name in _AFTER_HOISTING), len(passes))
+            passes = [*passes[:at], HoistShared(";".join(shared)), *passes[at:]]
             expected = _shared_signature(self.signature, hoist.shared)
         manager = PassManager(
             passes, verify=verify_passes, snapshots=snapshots, reproducer=reproducer, on_pass=on_pass
@@ -409,6 +418,9 @@ class Imported:
         if after != expected:
             raise CompileError(f"the passes changed the graph's signature: {expected} -> {after}")
         padding = check_padding(self.graph, when=" after the optimization passes (a pass bug)")
+        if hoist is not None:  # what the pass did (its plan may differ after the passes before it)
+            done = next(r for r in report.records if r.name == HoistShared.name)
+            hoist = HoistPlan.from_json(done.details)
         return Optimized(after, padding, [str(p) for p in passes], report, self, hoist)
 
     def as_text(self) -> str:

@@ -33,6 +33,7 @@ class PassResult:
 
     changed: bool
     stats: Counter[str] = field(default_factory=Counter)
+    details: dict[str, Any] = field(default_factory=dict)  # what a pass decided, as JSON (hoisting's plan)
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
+
 from fourier.errors import CompileError
 from fourier.ir.core import Graph, Node, Value
+from fourier.ir.rewriter import Builder, Rewriter
 from fourier.ir.types import BATCH, TensorType, dims_product
 from fourier.ops.padding import State
 from fourier.ops.registry import get_op
@@ -66,6 +69,16 @@ class HoistPlan:
             "kept": dict(self.kept),
             "broadcasts": list(self.broadcasts),
         }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> HoistPlan:
+        return cls(
+            tuple(d.get("shared", ())),
+            str(d.get("like", "")),
+            list(d.get("hoisted", [])),
+            dict(d.get("kept", {})),
+            list(d.get("broadcasts", [])),
+        )
 
     def summary(self) -> str:
         return (
@@ -209,6 +222,114 @@ def _analyse(graph: Graph, shared: Sequence[str]) -> _Analysis:
     return a
 
 
+# -- dense layers split where the request-level side meets the candidates ------------------------
+
+
+def split_dense_layers(graph: Graph, shared: Sequence[str]) -> int:
+    """Rewrite dense layers so that their request-level part can be hoisted; returns the number
+    of rewrites. Three exact identities on ``FusedDense`` (``y = x W + b``, activation on ``y``):
+
+    - *concat*: ``[x1, ..., xk] W + b = x1 W1 + ... + xk Wk + b`` (``Wi`` the rows of ``W`` for
+      ``xi``), when the concatenation along the features mixes request-level and per-row parts
+      and there is no activation (DIN's attention unit: ``[q, k, q - k, q * k] W``);
+    - *difference*: ``(a - b) W = a W - b W`` and ``(a + b) W = a W + b W``, when one side is
+      request-level and the other per row (no bias, no activation);
+    - *repeat*: a dense layer of ``x`` repeated along a non-feature axis (``ConcatV2([x] * k)``,
+      how deepctr tiles the query over the history) is the repetition of the dense layer of
+      ``x``: k times fewer products (any bias and activation).
+
+    After them ``k W2`` and ``k W3`` read only the history and are hoisted; the per-candidate
+    work that remains is ``(q * k) W4``. Float sums are reassociated (a few ulp)."""
+    side = _sides(graph, shared)
+    rw = Rewriter(graph)
+    count = 0
+
+    def known(v: Value) -> Any:
+        return (
+            v.known
+            if v.known is not None
+            else v.producer.attrs.get("value")
+            if v.producer.op == "Const"
+            else None
+        )
+
+    def side_of(v: Value) -> str:
+        if v in side:
+            return side[v]
+        ins = {side_of(u) for u in v.producer.inputs}
+        s = "row" if "row" in ins else "shared" if "shared" in ins else "const"
+        side[v] = s
+        return s
+
+    changed = True
+    rounds = 0
+    while changed and rounds < 8:
+        changed, rounds = False, rounds + 1
+        for node in rw.nodes():
+            if node.op != "FusedDense" or not rw.alive(node):
+                continue
+            x, w = node.inputs[0], node.inputs[1]
+            bias = node.inputs[2] if len(node.inputs) == 3 else None
+            wv = known(w)
+            xp = x.producer
+            if wv is None or x.type.shape is None:
+                continue
+            b = Builder(rw, before=node, base=node.name, origin=node.origin, rule=BROADCAST_RULE)
+            act = node.attrs["activation"]
+            new: Value | None = None
+            if xp.op == "ConcatV2":
+                parts, axis_v = xp.inputs[:-1], known(xp.inputs[-1])
+                rank = len(x.type.shape)
+                axis = None if axis_v is None else int(np.asarray(axis_v)) % rank
+                if axis == rank - 1 and not act:
+                    sides = {side_of(v) for v in parts}
+                    widths = [v.type.shape[-1] if v.type.shape else None for v in parts]
+                    if {"shared", "row"} <= sides and all(isinstance(d, int) for d in widths):
+                        total: Value | None = None
+                        row = 0
+                        for i, (v, k) in enumerate(zip(parts, widths)):
+                            assert isinstance(k, int)
+                            wi = b.const(np.asarray(wv)[row : row + k], suffix=f"/split{i}/w")
+                            row += k
+                            yi = b.op("FusedDense", [v, wi], {"activation": ""}, suffix=f"/split{i}")
+                            total = (
+                                yi if total is None else b.op("AddV2", [total, yi], suffix=f"/split{i}/sum")
+                            )
+                        assert total is not None
+                        new = total if bias is None else b.op("AddV2", [total, bias], suffix="/split/bias")
+                elif axis is not None and axis != rank - 1 and len(set(map(id, parts))) == 1:
+                    one = b.op("FusedDense", [parts[0], *node.inputs[1:]], dict(node.attrs), suffix="/repeat")
+                    new = b.op("ConcatV2", [one] * len(parts) + [xp.inputs[-1]], suffix="/repeated")
+            elif xp.op in ("Sub", "AddV2") and bias is None and not act:
+                a, c = xp.inputs
+                if a.type == c.type == x.type and {side_of(a), side_of(c)} == {"shared", "row"}:
+                    ya = b.op("FusedDense", [a, w], {"activation": ""}, suffix="/lhs")
+                    yc = b.op("FusedDense", [c, w], {"activation": ""}, suffix="/rhs")
+                    new = b.op(xp.op, [ya, yc], suffix="/distributed")
+            if new is not None:
+                rw.replace_node(node, [new])
+                count += 1
+                changed = True
+        rw.finish()
+        rw = Rewriter(graph)
+    return count
+
+
+def _sides(graph: Graph, shared: Sequence[str]) -> dict[Value, str]:
+    """Each value's side: ``shared`` (request-level inputs only), ``row`` (a per-row input), or
+    ``const`` (neither)."""
+    side: dict[Value, str] = {}
+    for node in graph.nodes:
+        if node.op == "Placeholder":
+            s = "shared" if node.name in shared else "row"
+        else:
+            ins = {side[v] for v in node.inputs}
+            s = "row" if "row" in ins else "shared" if "shared" in ins else "const"
+        for v in node.outputs:
+            side[v] = s
+    return side
+
+
 # Ops whose work per row exceeds the size of their result (contractions, windows, normalizations);
 # with the registry's reductions, what makes hoisting pay.
 _COMPUTE = frozenset(
@@ -252,6 +373,8 @@ def plan_hoist(graph: Graph, shared: Sequence[str]) -> HoistPlan:
 def hoist_shared(graph: Graph, shared: Sequence[str]) -> HoistPlan:
     """Rewrite ``graph`` in place so that the subgraph depending only on ``shared`` inputs runs
     once per request (see the module docstring); returns the plan."""
+    _analyse(graph, shared)  # refuses a bad declaration before anything changes
+    split_dense_layers(graph, shared)
     a = _analyse(graph, shared)
     plan, hoisted = a.plan, a.hoisted
     plan.broadcasts = []
@@ -364,4 +487,4 @@ class HoistShared(Pass):
             return PassResult(False)
         plan = hoist_shared(graph, self.names())
         stats: Counter[str] = Counter(hoisted=len(plan.hoisted), broadcasts=len(plan.broadcasts))
-        return PassResult(True, stats)
+        return PassResult(True, stats, plan.to_json())

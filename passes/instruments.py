@@ -57,6 +57,7 @@ class PassRecord:
     ops_after: dict[str, int]
     stats: dict[str, int]
     ir_after: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # the pass's decisions (PassResult.details)
     snapshot: Snapshot | None = field(default=None, repr=False)  # the graph after, if it changed
 
     def to_json(self) -> dict[str, Any]:

@@ -147,6 +147,7 @@ class PassManager:
             try:
                 result = p.run(graph)
                 record.changed, record.stats = result.changed, dict(sorted(result.stats.items()))
+                record.details = dict(result.details)
                 for ins in reversed(instruments):
                     ins.after_pass(p, graph, record)
             except Exception as e:

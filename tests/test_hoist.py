@@ -192,3 +192,32 @@ def test_hoisted_din_through_the_copy_path(zoo: dict[str, ZooModel], tmp_path: P
     before = api.copies
     served(pairs[0][0])
     assert api.copies == before + 2  # the row buffer and the request-level block
+
+
+def test_dense_layers_split_where_the_user_side_meets_the_candidates() -> None:
+    """Before: DIN's attention unit in small, ``[q, k, q - k] W + b`` with ``k`` request-level.
+    Expected: the dense layer is split by rows of W (``q W0 + k W1 + (q W2 - k W2) + b``), the two
+    products of ``k`` are computed once per request, and the outputs equal the original graph's
+    fed the shared row repeated."""
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(12, 3)).astype(np.float32)
+    b = rng.normal(size=3).astype(np.float32)
+    text = f"""
+    graph @t(%k: float32[N,4], %q: float32[N,4]) -> (float32[N,3]) {{
+      %axis = Const() {{value = dense<int32[] [-1]>}} : int32[]
+      %w = Const() {{value = dense<float32[12x3] {w.ravel().tolist()}>}} : float32[12,3]
+      %b = Const() {{value = dense<float32[3] {b.tolist()}>}} : float32[3]
+      %d = Sub(%q, %k) : float32[N,4]
+      %x = ConcatV2(%q, %k, %d, %axis) : float32[N,12]
+      %y = FusedDense(%x, %w, %b) {{activation = ""}} : float32[N,3]
+      return "y" = %y
+    }}
+    """
+    g = ir(text)
+    plan = hoist_shared(g, ["k"])
+    assert plan.hoisted == ["y/split1", "y/split2/rhs"]  # k W1 and k W2
+    assert [g.node(n).inputs[0].producer.name for n in plan.broadcasts] == ["y/split1", "y/split2/rhs"]
+    for n in (1, 6):
+        k, q = rng.normal(size=(1, 4)).astype(np.float32), rng.normal(size=(n, 4)).astype(np.float32)
+        want = run_reference(ir(text), {"k": np.repeat(k, n, 0), "q": q})["y"]
+        np.testing.assert_allclose(run_reference(g, {"k": k, "q": q})["y"], want, rtol=1e-5, atol=1e-6)
