@@ -1,7 +1,9 @@
 """Import a frozen TensorFlow GraphDef (``.pb``, ``.pbtxt``) or a SavedModel into the IR.
 
 Only what the outputs depend on is imported (frozen graphs often carry training leftovers). Calls
-into the GraphDef's function library are inlined as they are reached (`fourier.importer.functions`).
+into the GraphDef's function library are inlined as they are reached (`fourier.importer.functions`);
+the regions of functional loops and conditionals are imported as sub-graphs
+(`fourier.importer.control`).
 Control edges and NoOps are dropped: in a frozen inference graph they only order side effects,
 and the ops Fourier accepts have none. TF ops map 1:1 onto registry entries; every unsupported op
 in the graph is reported in one error.
@@ -10,7 +12,7 @@ in the graph is reported in one error.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,11 @@ import numpy as np
 from google.protobuf import message, text_format
 
 from fourier.errors import FourierError, GraphImportError, UnsupportedOpsError
+from fourier.importer.control import FUNCTIONAL_OPS, RegionImporter
 from fourier.importer.functions import Inliner
 from fourier.importer.protos import GraphDef, decode_attr
 from fourier.ir.core import Graph, Value
-from fourier.ir.types import UNKNOWN
+from fourier.ir.types import UNKNOWN, TensorType
 from fourier.ops.registry import REQUIRED, get_op, has_op
 
 __all__ = ["load_graph", "import_graphdef", "parse_graphdef"]
@@ -121,8 +124,13 @@ def import_graphdef(
     *,
     source_sha256: str = "",
     name: str = "main",
+    input_types: Mapping[str, TensorType] | None = None,
+    region_depth: int = 0,
 ) -> Graph:
-    """Build a `Graph` from a GraphDef proto; ``outputs`` are tensor names (``node`` or ``node:i``)."""
+    """Build a `Graph` from a GraphDef proto; ``outputs`` are tensor names (``node`` or ``node:i``).
+
+    ``input_types`` gives Placeholders their types by name (a control-flow region's parameters,
+    `fourier.importer.control`); ``region_depth`` is how deep such regions nest here."""
     nodes: dict[str, Any] = {}
     order: dict[str, tuple[int, ...]] = {}  # body nodes of an inlined call sort right after it
     for i, node in enumerate(graph_def.node):
@@ -192,8 +200,17 @@ def import_graphdef(
     graph = Graph(name)
     graph.source, graph.source_sha256 = source, source_sha256
     values: dict[str, list[Value]] = {}
+    regions = RegionImporter(graph_def, source, import_graphdef, region_depth)
     for n in topo:
-        if n in inliner.forwarded:
+        if input_types is not None and n in input_types and nodes[n].op == "Placeholder":
+            t = input_types[n]
+            values[n] = graph.add_node(
+                "Placeholder", [], {"dtype": t.dtype, "shape": t.shape}, name=n, origin=(n,)
+            ).outputs
+        elif nodes[n].op in FUNCTIONAL_OPS:
+            where = f"{source}: node {n!r} ({nodes[n].op})"
+            values[n] = regions.import_node(graph, nodes[n], _input_values(nodes[n], values, where))
+        elif n in inliner.forwarded:
             values[n] = _input_values(nodes[n], values, f"{source}: node {n!r} (a function call)")
         elif nodes[n].op == "PlaceholderWithDefault":
             values[n] = _import_defaulted(graph, nodes[n], nodes, values, source)

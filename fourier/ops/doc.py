@@ -10,7 +10,7 @@ from fourier.ops.registry import OpDef, all_ops
 
 __all__ = ["render"]
 
-_FAMILIES = ("basic", "math", "array", "reduce", "nn", "longtail", "image", "fused")
+_FAMILIES = ("basic", "math", "array", "reduce", "nn", "longtail", "image", "control", "fused")
 
 _HEAD = """# Ops
 

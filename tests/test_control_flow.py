@@ -1,0 +1,366 @@
+"""Control flow: loops, conditionals and TensorLists, from one op up to Keras GRU/LSTM models.
+
+Before: one-op graphs of each control-flow op (``While`` and ``If`` with regions written as IR
+text, the TensorList ops); loops written as IR text that keep rows, mix them, or count
+iterations by row data; hand-built GraphDefs with a functional ``While`` that TensorFlow cannot
+run on Fourier's terms (a list of unknown length); and Keras models frozen by
+`fourier.testing.recurrent` (``Embedding -> GRU(32) -> Dense(1)`` over token ids ``[N, S]``, and
+two stacked LSTMs over features ``[N, S, 8]``, both with an unknown batch and sequence length).
+Expected: the JAX lowering equals the numpy reference (float32 rtol 1e-5); a loop prints, parses
+and saves back to the same text; the padding analysis proves the batch for a row-local loop and
+refuses, naming the loop, a loop that mixes rows or whose trip count depends on the data or on the
+padded size; unsupported lists are refused naming the node and what is missing; and the Keras
+models compile with ``buckets=(8, 64)`` and ``dims={"S": [5, 12]}`` and match TensorFlow running
+the same frozen graph at batches 1, 7 and 33 and lengths 5, 12 and 7 (not compiled: served
+exactly) within float32 rtol 1e-4, atol 1e-5.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import pytest
+
+import fourier
+from fourier.backends.jax_lowering import lower_graph
+from fourier.errors import GraphImportError
+from fourier.importer.graphdef import import_graphdef, load_graph
+from fourier.interpreter import run_reference
+from fourier.ir.parser import parse_graph
+from fourier.ir.printer import print_graph
+from fourier.ir.saved import save_graph
+from fourier.ir.verifier import verify
+from fourier.ops.control import decode_region, encode_region
+from fourier.passes.independence import analyze
+from fourier.testing.hostile import _const, _graph, _node
+from fourier.testing.oracle import TFGraph
+from fourier.testing.recurrent import RECURRENT_NAMES, RecurrentGraph, ensure_recurrent, random_inputs
+from tests.test_ops import C, Case
+from tests.test_ops import _graph as one_op_graph
+
+RTOL, ATOL = 1e-4, 1e-5
+rng = np.random.default_rng(7)
+
+
+def _region(text: str) -> str:
+    """A region attribute from IR text (checked: it parses)."""
+    return encode_region(parse_graph(text))
+
+
+# A loop summing the rows of a list: i, acc, xs -> i + 1, acc + xs[i], xs while i < 5.
+SUM_BODY = _region(
+    """graph @body(%arg0: int32[], %arg1: float32[3,4], %arg2: float32[5,3,4]) -> (int32[], float32[3,4], float32[5,3,4]) {
+  %one = Const() {value = dense<int32[] [1]>} : int32[]
+  %next = AddV2(%arg0, %one) : int32[]
+  %x = TensorListGetItem(%arg2, %arg0) {element_dtype = "float32"} : float32[3,4]
+  %acc = AddV2(%arg1, %x) : float32[3,4]
+  return "0" = %next, "1" = %acc, "2" = %arg2
+}"""
+)
+BELOW_5 = _region(
+    """graph @cond(%arg0: int32[]) -> (bool[]) {
+  %five = Const() {value = dense<int32[] [5]>} : int32[]
+  %less = Less(%arg0, %five) : bool[]
+  return "0" = %less
+}"""
+)
+DOUBLE = _region(
+    """graph @then(%arg0: float32[3,4]) -> (float32[3,4]) {
+  %y = AddV2(%arg0, %arg0) : float32[3,4]
+  return "0" = %y
+}"""
+)
+PLUS_ONE = _region(
+    """graph @else(%arg0: float32[3,4]) -> (float32[3,4]) {
+  %one = Const() {value = dense<float32[] [1.0]>} : float32[]
+  %y = AddV2(%arg0, %one) : float32[3,4]
+  return "0" = %y
+}"""
+)
+
+CASES = [
+    Case("TensorListReserve", [C([3, 4]), C(5)], {"element_dtype": "float32"}),
+    Case("TensorListFromTensor", [rng.standard_normal((5, 3)).astype(np.float32), C([3])]),
+    Case("TensorListGetItem", [rng.standard_normal((5, 3)).astype(np.float32), np.int32(2), C([3])]),
+    Case(
+        "TensorListSetItem",
+        [
+            rng.standard_normal((5, 3)).astype(np.float32),
+            np.int32(4),
+            rng.standard_normal(3).astype(np.float32),
+        ],
+    ),
+    Case("TensorListStack", [rng.standard_normal((5, 3)).astype(np.float32), C([3])], {"num_elements": 5}),
+    Case("TensorListLength", [rng.standard_normal((5, 3)).astype(np.float32)]),
+    Case("TensorListElementShape", [rng.standard_normal((5, 3, 2)).astype(np.float32)]),
+    Case(
+        "While",
+        [np.int32(0), np.zeros((3, 4), np.float32), rng.standard_normal((5, 3, 4)).astype(np.float32)],
+        {"cond": BELOW_5, "body": SUM_BODY},
+    ),
+    Case(
+        "StatelessWhile",
+        [np.int32(2), np.zeros((3, 4), np.float32), rng.standard_normal((5, 3, 4)).astype(np.float32)],
+        {"cond": BELOW_5, "body": SUM_BODY},
+    ),
+    Case(
+        "If",
+        [np.bool_(True), rng.standard_normal((3, 4)).astype(np.float32)],
+        {"then_branch": DOUBLE, "else_branch": PLUS_ONE},
+    ),
+    Case(
+        "StatelessIf",
+        [np.bool_(False), rng.standard_normal((3, 4)).astype(np.float32)],
+        {"then_branch": DOUBLE, "else_branch": PLUS_ONE},
+    ),
+]
+COVERED = {c.op for c in CASES}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.op for c in CASES])
+def test_reference_matches_lowering(case: Case) -> None:
+    graph, feeds = one_op_graph(case)
+    verify(graph)
+    want = run_reference(graph, feeds)
+    lowered = lower_graph(graph, param_min_bytes=1 << 40)
+    got = jax.jit(lowered.fn)([], [feeds[n] for n in lowered.input_names])
+    for (name, value), out in zip(graph.outputs, got):
+        out, ref = np.asarray(out), want[name]
+        assert out.dtype.name == value.type.dtype == ref.dtype.name, name
+        assert value.type.is_static and tuple(out.shape) == value.type.shape == ref.shape, name
+        np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_while_sums_the_list_it_walks() -> None:
+    xs = rng.standard_normal((5, 3, 4)).astype(np.float32)
+    graph, feeds = one_op_graph(
+        Case("While", [np.int32(0), np.zeros((3, 4), np.float32), xs], {"cond": BELOW_5, "body": SUM_BODY})
+    )
+    out = run_reference(graph, feeds)
+    assert int(out["out0"]) == 5
+    np.testing.assert_allclose(out["out1"], xs.sum(0), rtol=1e-6)
+
+
+# -- the IR text: regions print, parse and save -------------------------------------------------
+
+LOOP = """graph @main(%x: float32[N,4]) -> (float32[N,4]) {
+  %i = Const() {value = dense<int32[] [0]>} : int32[]
+  %loop, %loop:1 = While(%i, %x) {body = {BODY}, cond = {COND}} : int32[], float32[N,4]
+  return "y" = %loop:1
+}
+"""
+
+
+def _loop(body: str, cond: str) -> str:
+    from fourier.ir.printer import format_attr
+
+    return LOOP.replace("{BODY}", format_attr(_region(body))).replace("{COND}", format_attr(_region(cond)))
+
+
+ROW_LOCAL = """graph @body(%arg0: int32[], %arg1: float32[N,4]) -> (int32[], float32[N,4]) {
+  %one = Const() {value = dense<int32[] [1]>} : int32[]
+  %next = AddV2(%arg0, %one) : int32[]
+  %y = Tanh(%arg1) : float32[N,4]
+  return "0" = %next, "1" = %y
+}"""
+ROW_MIXING = """graph @body(%arg0: int32[], %arg1: float32[N,4]) -> (int32[], float32[N,4]) {
+  %one = Const() {value = dense<int32[] [1]>} : int32[]
+  %next = AddV2(%arg0, %one) : int32[]
+  %axis = Const() {value = dense<int32[] [0]>} : int32[]
+  %total = Sum(%arg1, %axis) {keep_dims = true} : float32[1,4]
+  %y = AddV2(%arg1, %total) : float32[N,4]
+  return "0" = %next, "1" = %y
+}"""
+THREE_TIMES = """graph @cond(%arg0: int32[]) -> (bool[]) {
+  %three = Const() {value = dense<int32[] [3]>} : int32[]
+  %less = Less(%arg0, %three) : bool[]
+  return "0" = %less
+}"""
+WHILE_POSITIVE = """graph @cond(%arg1: float32[N,4]) -> (bool[]) {
+  %axes = Const() {value = dense<int32[2] [0, 1]>} : int32[2]
+  %row_sum = Sum(%arg1, %axes) {keep_dims = false} : float32[]
+  %zero = Const() {value = dense<float32[] [0.0]>} : float32[]
+  %more = Greater(%row_sum, %zero) : bool[]
+  return "0" = %more
+}"""
+
+
+def test_a_loop_prints_parses_and_saves_to_the_same_text() -> None:
+    text = _loop(ROW_LOCAL, THREE_TIMES)
+    graph = parse_graph(text)
+    assert print_graph(graph) == text
+    assert print_graph(save_graph(graph).load()) == text
+    assert print_graph(decode_region(graph.node("loop").attrs["body"])) == print_graph(parse_graph(ROW_LOCAL))
+
+
+def test_a_region_with_a_wrong_type_is_refused_naming_the_loop() -> None:
+    text = _loop(ROW_LOCAL.replace("float32[N,4]", "float32[N,5]"), THREE_TIMES)
+    with pytest.raises(
+        Exception, match=r"loop.*operand 1 is float32\[N,4\], region 'body' takes float32\[N,5\]"
+    ):
+        parse_graph(text)
+
+
+# -- padding --------------------------------------------------------------------------------------
+
+
+def test_a_row_local_loop_keeps_rows() -> None:
+    result = analyze(parse_graph(_loop(ROW_LOCAL, THREE_TIMES)), "N")
+    assert result.safe, result.explain()
+
+
+def test_a_loop_that_mixes_rows_is_refused_naming_the_body_node() -> None:
+    result = analyze(parse_graph(_loop(ROW_MIXING, THREE_TIMES)), "N")
+    assert not result.safe
+    assert result.explain() == "output 'y': total (Sum): reduces over the N axis"
+
+
+def test_a_loop_counted_by_row_data_is_refused_naming_the_condition() -> None:
+    result = analyze(parse_graph(_loop(ROW_LOCAL, WHILE_POSITIVE)), "N")
+    assert not result.safe
+    assert result.explain() == "output 'y': row_sum (Sum): reduces over the N axis"
+
+
+# -- import: refusals ----------------------------------------------------------------------------
+
+
+def _while_graph(num_elements_from_input: bool) -> Any:
+    """``While`` over a list reserved with a length fed at run time (or a constant 3)."""
+    g = _graph()
+    _node(g, "x", "Placeholder", dtype=("type", "float32"), shape=("shape", [-1, 4]))
+    _node(g, "n", "Placeholder", dtype=("type", "int32"))
+    g.node[-1].attr["shape"].shape.SetInParent()  # a scalar
+    _const(g, "shape", np.array([-1, 4], np.int32), "int32")
+    _const(g, "three", np.array(3, np.int32), "int32")
+    _const(g, "i", np.array(0, np.int32), "int32")
+    _node(
+        g,
+        "list",
+        "TensorListReserve",
+        ("shape", "n" if num_elements_from_input else "three"),
+        element_dtype=("type", "float32"),
+        shape_type=("type", "int32"),
+    )
+    _node(g, "loop", "StatelessWhile", ("i", "list", "x"), cond=("func", "cond"), body=("func", "body"))
+    _node(g, "stack", "TensorListStack", ("loop:1", "shape"), element_dtype=("type", "float32"))
+    for name, ins, outs in [
+        ("cond", ["i", "l", "x"], ["z"]),
+        ("body", ["i", "l", "x"], ["i2", "l2", "x2"]),
+    ]:
+        f = g.library.function.add()
+        f.signature.name = name
+        for a in ins:
+            arg = f.signature.input_arg.add()
+            arg.name = a
+        for a in outs:
+            arg = f.signature.output_arg.add()
+            arg.name = a
+    cond, body = g.library.function
+    _fnode(cond, "three", "Const", [], value=np.array(3, np.int32))
+    _fnode(cond, "less", "Less", ["i", "three:output:0"])
+    cond.ret["z"] = "less:z:0"
+    _fnode(body, "one", "Const", [], value=np.array(1, np.int32))
+    _fnode(body, "next", "AddV2", ["i", "one:output:0"])
+    _fnode(body, "y", "Tanh", ["x"])
+    _fnode(body, "set", "TensorListSetItem", ["l", "i", "y:y:0"], element_dtype=1)
+    body.ret.update({"i2": "next:z:0", "l2": "set:output_handle:0", "x2": "x"})
+    return g
+
+
+def _fnode(f: Any, name: str, op: str, inputs: list[str], value: Any = None, element_dtype: int = 0) -> None:
+    from fourier.testing.hostile import _tensor
+
+    n = f.node_def.add()
+    n.name, n.op = name, op
+    n.input.extend(inputs)
+    if value is not None:
+        n.attr["value"].tensor.CopyFrom(_tensor(value, dtype=value.dtype.name))
+        n.attr["dtype"].type = 3
+    if element_dtype:
+        n.attr["element_dtype"].type = element_dtype
+
+
+def test_a_functional_while_over_a_reserved_list_imports_and_runs() -> None:
+    graph = import_graphdef(_while_graph(False), "loop.pb", ["stack"])
+    assert graph.node("loop").op == "StatelessWhile"
+    assert str(graph.node("stack").output.type) == "float32[3,N,4]"  # the body set [N,4] items
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    out = run_reference(graph, {"x": x})["stack"]
+    np.testing.assert_allclose(out, np.broadcast_to(np.tanh(x), (3, 2, 4)), rtol=1e-6)
+    assert analyze(graph, "N").safe
+
+
+def test_a_list_of_run_time_length_is_refused_naming_the_node() -> None:
+    with pytest.raises(
+        GraphImportError,
+        match=r"'list' \(TensorListReserve\): the list length .* must be known at compile time",
+    ):
+        import_graphdef(_while_graph(True), "loop.pb", ["stack"])
+
+
+def test_a_loop_whose_body_is_missing_is_refused() -> None:
+    g = _while_graph(False)
+    g.node[-2].attr["body"].func.name = "nowhere"
+    with pytest.raises(
+        GraphImportError, match=r"'loop' \(StatelessWhile\): attribute 'body' names function 'nowhere'"
+    ):
+        import_graphdef(g, "loop.pb", ["stack"])
+
+
+# -- Keras recurrent models against TensorFlow ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recurrent() -> dict[str, RecurrentGraph]:
+    return ensure_recurrent(RECURRENT_NAMES)
+
+
+def test_the_graphs_hold_what_they_are_here_for(recurrent: dict[str, RecurrentGraph]) -> None:
+    from fourier.importer.protos import GraphDef
+
+    for name, g in recurrent.items():
+        gd = GraphDef()
+        gd.ParseFromString(g.pb.read_bytes())
+        ops = {n.op for n in gd.node}
+        assert {"TensorListReserve", "TensorListFromTensor", "TensorListStack"} <= ops, name
+        if name.endswith("_functional"):
+            assert "StatelessWhile" in ops or "While" in ops, name
+        else:
+            assert {"Enter", "Merge", "Switch", "NextIteration", "Exit", "LoopCond"} <= ops, name
+
+
+FUNCTIONAL = [n for n in RECURRENT_NAMES if n.endswith("_functional")]
+
+
+@pytest.mark.parametrize("name", FUNCTIONAL)
+def test_recurrent_model_pads_the_batch_not_the_sequence(
+    name: str, recurrent: dict[str, RecurrentGraph]
+) -> None:
+    graph = load_graph(recurrent[name].pb)
+    assert analyze(graph, "N").safe
+    s = analyze(graph, "S")
+    assert not s.safe and "the number of iterations depends on the size of S" in s.explain()
+
+
+@pytest.mark.parametrize("name", FUNCTIONAL)
+def test_recurrent_model_matches_tensorflow(
+    name: str, recurrent: dict[str, RecurrentGraph], tmp_path: Path
+) -> None:
+    g = recurrent[name]
+    fourier.compile(g.pb, tmp_path / name, buckets=(8, 64), dims={"S": [5, 12]})
+    model, oracle = fourier.load(tmp_path / name), TFGraph(g.pb)
+    for batch in (1, 7, 33):
+        for length in (5, 12, 7):
+            feeds = random_inputs(g, batch, length, seed=batch * 100 + length)
+            got, want = model(feeds), oracle(feeds)
+            assert set(got) == set(want)
+            for key, w in want.items():
+                a = np.asarray(got[key])
+                assert a.shape == w.shape == (batch, 1)
+                assert batch == 1 or w.std() > 1e-3, "outputs do not depend on the input"
+                np.testing.assert_allclose(
+                    a, w, rtol=RTOL, atol=ATOL, err_msg=f"batch {batch}, length {length}"
+                )
