@@ -27,10 +27,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SHARED = {  # the user side of each model
-    "din": ["hist_C1", "hist_C2", "seq_length", "C3", "C4", "C5", "I1", "I2"],
+# The user side of each model. DIN and DeepFM: the candidate is the item (C1: item id, C2: its
+# category, the fields DIN's histories are over); every other field, the histories and the
+# dense features describe the user and the context, the same for every candidate.
+_USER_FIELDS = [f"C{i}" for i in range(3, 27)] + [f"I{i}" for i in range(1, 14)]
+SHARED = {
+    "din": ["hist_C1", "hist_C2", "seq_length", *_USER_FIELDS],
     "ranker": ["user_ids", "user_dense"],
-    "deepfm": ["C1", "C2", "C3", "C4", "C5", "C6", "I1", "I2", "I3"],
+    "deepfm": _USER_FIELDS,
 }
 BUCKETS = (128, 512, 1024)
 

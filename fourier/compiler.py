@@ -421,6 +421,12 @@ class Imported:
         if hoist is not None:  # what the pass did (its plan may differ after the passes before it)
             done = next(r for r in report.records if r.name == HoistShared.name)
             hoist = HoistPlan.from_json(done.details)
+            if not hoist.hoisted:
+                hoist.notes.append(
+                    "no node that computes (a product, a reduction) depends on the shared inputs "
+                    "alone: they are passed once per request, but nothing is computed once; such a "
+                    "model can be a little slower than without --shared (docs/benchmarks.md)"
+                )
         return Optimized(after, padding, [str(p) for p in passes], report, self, hoist)
 
     def as_text(self) -> str:
@@ -472,7 +478,7 @@ class Optimized:
         ``platform`` (default JAX's) is the device `Lowered.compile` compiles for."""
         signature = self.signature
         combos = _check_dims(signature, dims)
-        notes: list[str] = []
+        notes: list[str] = list(self.hoist.notes) if self.hoist is not None else []
         sizes: list[int | None]
         if any(s.batched for s in signature.inputs):
             sizes = list(_check_buckets(buckets, signature, combos, max_bucket_bytes, notes))

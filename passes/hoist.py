@@ -25,6 +25,7 @@ at batch 1 for the hoisted side, at full batch for the rest.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ class HoistPlan:
     hoisted: list[str] = field(default_factory=list)
     kept: dict[str, str] = field(default_factory=dict)  # node -> why it is not hoisted
     broadcasts: list[str] = field(default_factory=list)  # node names, after the rewrite
+    notes: list[str] = field(default_factory=list)  # for the compile report
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,7 @@ class HoistPlan:
             "hoisted": list(self.hoisted),
             "kept": dict(self.kept),
             "broadcasts": list(self.broadcasts),
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
     @classmethod
@@ -78,6 +81,7 @@ class HoistPlan:
             list(d.get("hoisted", [])),
             dict(d.get("kept", {})),
             list(d.get("broadcasts", [])),
+            list(d.get("notes", [])),
         )
 
     def summary(self) -> str:
@@ -231,7 +235,8 @@ def split_dense_layers(graph: Graph, shared: Sequence[str]) -> int:
 
     - *concat*: ``[x1, ..., xk] W + b = x1 W1 + ... + xk Wk + b`` (``Wi`` the rows of ``W`` for
       ``xi``), when the concatenation along the features mixes request-level and per-row parts
-      and there is no activation (DIN's attention unit: ``[q, k, q - k, q * k] W``);
+      (DIN's attention unit: ``[q, k, q - k, q * k] W``; the first layer of a DNN over the user's
+      and the candidate's embeddings), the activation applied to the sum;
     - *difference*: ``(a - b) W = a W - b W`` and ``(a + b) W = a W + b W``, when one side is
       request-level and the other per row (no bias, no activation);
     - *repeat*: a dense layer of ``x`` repeated along a non-feature axis (``ConcatV2([x] * k)``,
@@ -277,27 +282,30 @@ def split_dense_layers(graph: Graph, shared: Sequence[str]) -> int:
             b = Builder(rw, before=node, base=node.name, origin=node.origin, rule=BROADCAST_RULE)
             act = node.attrs["activation"]
             new: Value | None = None
-            if xp.op == "ConcatV2":
+            pieces = _feature_pieces(x, known)
+            if pieces is not None and {side_of(v) for v, _ in pieces} >= {"shared", "row"}:
+                # One sum per side, so the request-level part is broadcast once.
+                sums: dict[str, Value] = {}
+                row = 0
+                for i, (v, k) in enumerate(pieces):
+                    if v.type.shape is not None and len(v.type.shape) != len(x.type.shape):
+                        flat = b.const(np.asarray([-1, k], dtype=np.int32), suffix=f"/split{i}/shape")
+                        v = b.op("Reshape", [v, flat], suffix=f"/split{i}/flat")
+                    wi = b.const(np.asarray(wv)[row : row + k], suffix=f"/split{i}/w")
+                    row += k
+                    yi = b.op("FusedDense", [v, wi], {"activation": ""}, suffix=f"/split{i}")
+                    key = "shared" if side_of(v) == "shared" else "row"
+                    sums[key] = b.op("AddV2", [sums[key], yi], suffix=f"/split{i}/sum") if key in sums else yi
+                new = b.op("AddV2", [sums["row"], sums["shared"]], suffix="/split/sum")
+                if bias is not None:
+                    new = b.op("AddV2", [new, bias], suffix="/split/bias")
+                if act:  # every activation a dense layer fuses is also an op of its own
+                    new = b.op(act, [new], suffix="/split/activation")
+            elif xp.op == "ConcatV2":
                 parts, axis_v = xp.inputs[:-1], known(xp.inputs[-1])
                 rank = len(x.type.shape)
                 axis = None if axis_v is None else int(np.asarray(axis_v)) % rank
-                if axis == rank - 1 and not act:
-                    sides = {side_of(v) for v in parts}
-                    widths = [v.type.shape[-1] if v.type.shape else None for v in parts]
-                    if {"shared", "row"} <= sides and all(isinstance(d, int) for d in widths):
-                        total: Value | None = None
-                        row = 0
-                        for i, (v, k) in enumerate(zip(parts, widths)):
-                            assert isinstance(k, int)
-                            wi = b.const(np.asarray(wv)[row : row + k], suffix=f"/split{i}/w")
-                            row += k
-                            yi = b.op("FusedDense", [v, wi], {"activation": ""}, suffix=f"/split{i}")
-                            total = (
-                                yi if total is None else b.op("AddV2", [total, yi], suffix=f"/split{i}/sum")
-                            )
-                        assert total is not None
-                        new = total if bias is None else b.op("AddV2", [total, bias], suffix="/split/bias")
-                elif axis is not None and axis != rank - 1 and len(set(map(id, parts))) == 1:
+                if axis is not None and axis != rank - 1 and len(set(map(id, parts))) == 1:
                     one = b.op("FusedDense", [parts[0], *node.inputs[1:]], dict(node.attrs), suffix="/repeat")
                     new = b.op("ConcatV2", [one] * len(parts) + [xp.inputs[-1]], suffix="/repeated")
             elif xp.op in ("Sub", "AddV2") and bias is None and not act:
@@ -313,6 +321,53 @@ def split_dense_layers(graph: Graph, shared: Sequence[str]) -> int:
         rw.finish()
         rw = Rewriter(graph)
     return count
+
+
+def _feature_pieces(x: Value, known: Any) -> list[tuple[Value, int]] | None:
+    """``x``'s features as the concatenation of smaller values: (value, its number of features);
+    a value of higher rank is flattened to ``[-1, features]`` first. Sees through nested
+    concatenations along the features, and through a flatten (``[N, a, b, ...] -> [N, a*b*...]``)
+    of a concatenation along an axis with only unit axes before it (deepctr's embeddings:
+    ``[N, fields, dim]`` concatenated over fields, then flattened). None: not a concatenation."""
+    shape = x.type.shape
+    if shape is None or len(shape) < 2:
+        return None
+    p = x.producer
+
+    def axis_of(c: Node, rank: int) -> int | None:
+        a = known(c.inputs[-1])
+        return None if a is None else int(np.asarray(a)) % rank
+
+    def along(v: Value, axis: int) -> list[Value]:
+        """``v`` as the concatenation of values along ``axis`` (itself if it is not one)."""
+        c = v.producer
+        if c.op == "ConcatV2" and v.type.shape is not None and axis_of(c, len(v.type.shape)) == axis:
+            return [u for part in c.inputs[:-1] for u in along(part, axis)]
+        return [v]
+
+    if p.op == "ConcatV2" and axis_of(p, len(shape)) == len(shape) - 1:
+        parts = along(x, len(shape) - 1)
+        widths = [v.type.shape[-1] if v.type.shape else None for v in parts]
+        if all(isinstance(k, int) for k in widths):
+            return [(v, int(k)) for v, k in zip(parts, widths)]  # type: ignore[arg-type]
+        return None
+    if p.op == "Reshape" and len(shape) == 2:
+        inner = p.inputs[0]
+        ishape = inner.type.shape
+        c = inner.producer
+        if c.op != "ConcatV2" or ishape is None or len(ishape) < 2 or ishape[0] != shape[0]:
+            return None
+        axis = axis_of(c, len(ishape))
+        if axis is None or axis == 0 or any(d != 1 for d in ishape[1:axis]):
+            return None
+        pieces = []
+        for v in along(inner, axis):
+            rest = v.type.shape[1:] if v.type.shape else None
+            if rest is None or not all(isinstance(d, int) for d in rest):
+                return None
+            pieces.append((v, math.prod(int(d) for d in rest)))
+        return pieces
+    return None
 
 
 def _sides(graph: Graph, shared: Sequence[str]) -> dict[Value, str]:

@@ -114,10 +114,13 @@ def test_shared_input_must_be_batched() -> None:
 # -- zoo models ---------------------------------------------------------------------------------
 
 DIN_SHARED = ["hist_C1", "hist_C2", "seq_length", "C3", "C4", "C5", "I1", "I2"]  # history + profile
-CASES = {
-    "din": DIN_SHARED,
-    "ranker": ["user_ids", "user_dense"],
-    "deepfm": ["C1", "C2", "C3", "C4", "C5", "C6", "I1", "I2", "I3"],  # user fields of a Criteo row
+USER_FIELDS = [f"C{i}" for i in range(3, 27)] + [f"I{i}" for i in range(1, 14)]  # all but the item's
+CASES = {  # id -> (model, shared inputs)
+    "din": ("din", DIN_SHARED),
+    "din-user": ("din", ["hist_C1", "hist_C2", "seq_length", *USER_FIELDS]),
+    "ranker": ("ranker", ["user_ids", "user_dense"]),
+    "deepfm": ("deepfm", ["C1", "C2", "C3", "C4", "C5", "C6", "I1", "I2", "I3"]),
+    "deepfm-user": ("deepfm", USER_FIELDS),  # the DNN's first layer splits through the flatten
 }
 
 
@@ -131,11 +134,12 @@ def _request(
     return one, repeated
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_zoo_hoisted_matches_tensorflow(name: str, zoo: dict[str, ZooModel], tmp_path: Path) -> None:
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_zoo_hoisted_matches_tensorflow(case: str, zoo: dict[str, ZooModel], tmp_path: Path) -> None:
     from fourier.testing.oracle import TFGraph
 
-    model, shared = zoo[name], CASES[name]
+    name, shared = CASES[case]
+    model = zoo[name]
     report = fourier.compile(model.pb, tmp_path / "a", (8, 64), shared=shared, dims=model.dims or None)
     assert report.hoist is not None and report.hoist.broadcasts, "no shared input was hoisted"
     served = fourier.load(tmp_path / "a", check_shared=True)
@@ -216,7 +220,7 @@ def test_dense_layers_split_where_the_user_side_meets_the_candidates() -> None:
     g = ir(text)
     plan = hoist_shared(g, ["k"])
     assert plan.hoisted == ["y/split1", "y/split2/rhs"]  # k W1 and k W2
-    assert [g.node(n).inputs[0].producer.name for n in plan.broadcasts] == ["y/split1", "y/split2/rhs"]
+    assert sorted(g.node(n).inputs[0].producer.name for n in plan.broadcasts) == ["y/split1", "y/split2/rhs"]
     for n in (1, 6):
         k, q = rng.normal(size=(1, 4)).astype(np.float32), rng.normal(size=(n, 4)).astype(np.float32)
         want = run_reference(ir(text), {"k": np.repeat(k, n, 0), "q": q})["y"]
