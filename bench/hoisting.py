@@ -34,6 +34,7 @@ _USER_FIELDS = [f"C{i}" for i in range(3, 27)] + [f"I{i}" for i in range(1, 14)]
 SHARED = {
     "din": ["hist_C1", "hist_C2", "seq_length", *_USER_FIELDS],
     "ranker": ["user_ids", "user_dense"],
+    "twotower": ["user_id", "user_hist", "user_dense"],
     "deepfm": _USER_FIELDS,
 }
 BUCKETS = (128, 512, 1024)
@@ -71,7 +72,7 @@ def _time(fns: dict[str, Any], rounds: int = 7, per_round: int = 10) -> dict[str
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out", type=Path)
-    ap.add_argument("--models", default="din,ranker,deepfm")
+    ap.add_argument("--models", default="din,ranker,deepfm,twotower")
     ap.add_argument("--sizes", default="100,500,1000")
     args = ap.parse_args()
     import jax

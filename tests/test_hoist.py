@@ -119,6 +119,7 @@ CASES = {  # id -> (model, shared inputs)
     "din": ("din", DIN_SHARED),
     "din-user": ("din", ["hist_C1", "hist_C2", "seq_length", *USER_FIELDS]),
     "ranker": ("ranker", ["user_ids", "user_dense"]),
+    "twotower": ("twotower", ["user_id", "user_hist", "user_dense"]),  # the whole user tower
     "deepfm": ("deepfm", ["C1", "C2", "C3", "C4", "C5", "C6", "I1", "I2", "I3"]),
     "deepfm-user": ("deepfm", USER_FIELDS),  # the DNN's first layer splits through the flatten
 }

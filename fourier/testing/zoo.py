@@ -11,6 +11,9 @@ Builds, with TensorFlow and public packages (`deepctr`, Keras applications, Kera
 - ``bst``          a behaviour-sequence transformer (after Alibaba's BST): a user's item history of
   *unknown* length (time-gap buckets as positions, padding ids masked) goes through a
   self-attention block, then target attention pools it for an MLP with the dense features
+- ``twotower``     a two-tower ranking model: a user tower (user id, the mean of the user's item
+  history of length 50, dense profile; MLP 256-128-64) and an item tower (item id, category,
+  dense item features; MLP 128-64) scored by their dot product; one row per (user, candidate)
 - ``ranker``       a candidate ranker: one user and a list of candidate items of *unknown* length
   per request; a user tower and an item tower meet per candidate, which an MLP scores on its own
   (scores ``[N, S]``: padding the candidate list is provably safe, unlike ``bst``'s history)
@@ -41,12 +44,25 @@ import numpy as np
 
 __all__ = ["ZOO_NAMES", "ZooModel", "zoo_dir", "ensure_zoo", "random_inputs"]
 
-ZOO_NAMES = ("mlp", "deepfm", "dcn", "wdl", "xdeepfm", "din", "mobilenetv2", "transformer", "bst", "ranker")
+ZOO_NAMES = (
+    "mlp",
+    "deepfm",
+    "dcn",
+    "wdl",
+    "xdeepfm",
+    "din",
+    "mobilenetv2",
+    "transformer",
+    "bst",
+    "ranker",
+    "twotower",
+)
 
 N_SPARSE, N_DENSE, VOCAB, EMB_DIM, HIST_LEN = 26, 13, 10_000, 16, 50
 SEQ_LEN, TOKEN_VOCAB, D_MODEL = 128, 1000, 64
 BST_ITEMS, BST_GAPS, BST_DIM, BST_SEQ = 5000, 64, 32, 20  # BST_SEQ: history length random_inputs draws
 RANKER_USERS, RANKER_ITEMS = 1000, 5000
+TOWER_USERS, TOWER_ITEMS, TOWER_CATEGORIES = 5000, 5000, 100
 COMPILE_DIMS = {
     "bst": {"S": [16, 32, 64]},
     "ranker": {"S": [16, 64]},
@@ -355,6 +371,56 @@ def _build_ranker(seed: int) -> tuple[Any, list[dict[str, Any]]]:
     return tf.keras.Model([user_ids, user_dense, items, item_dense], score), spec
 
 
+def _build_twotower(seed: int) -> tuple[Any, list[dict[str, Any]]]:
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    user_id = tf.keras.Input((1,), dtype="int32", name="user_id")
+    user_hist = tf.keras.Input((HIST_LEN,), dtype="int32", name="user_hist")  # item ids, 0 = padding
+    user_dense = tf.keras.Input((8,), name="user_dense")
+    item_id = tf.keras.Input((1,), dtype="int32", name="item_id")
+    item_cat = tf.keras.Input((1,), dtype="int32", name="item_cat")
+    item_dense = tf.keras.Input((4,), name="item_dense")
+    items = layers.Embedding(TOWER_ITEMS, 32, name="item_embedding")  # shared by history and candidate
+    user = layers.Concatenate()(
+        [
+            layers.Flatten()(layers.Embedding(TOWER_USERS, 32, name="user_embedding")(user_id)),
+            layers.GlobalAveragePooling1D()(items(user_hist)),
+            user_dense,
+        ]
+    )
+    for width in (256, 128):
+        user = layers.Dense(width, activation="relu")(user)
+    user = layers.Dense(64, name="user_vector")(user)
+    item = layers.Concatenate()(
+        [
+            layers.Flatten()(items(item_id)),
+            layers.Flatten()(layers.Embedding(TOWER_CATEGORIES, 16, name="category_embedding")(item_cat)),
+            item_dense,
+        ]
+    )
+    item = layers.Dense(128, activation="relu")(item)
+    item = layers.Dense(64, name="item_vector")(item)
+    score = layers.Activation("sigmoid")(layers.Dot(axes=1)([user, item]))
+    spec = [
+        {"name": "user_id", "dtype": "int32", "shape": [1], "low": 0, "high": TOWER_USERS},
+        {
+            "name": "user_hist",
+            "dtype": "int32",
+            "shape": [HIST_LEN],
+            "low": 1,
+            "high": TOWER_ITEMS,
+            "history": True,
+        },
+        {"name": "user_dense", "dtype": "float32", "shape": [8], "low": 0.0, "high": 1.0},
+        {"name": "item_id", "dtype": "int32", "shape": [1], "low": 1, "high": TOWER_ITEMS},
+        {"name": "item_cat", "dtype": "int32", "shape": [1], "low": 0, "high": TOWER_CATEGORIES},
+        {"name": "item_dense", "dtype": "float32", "shape": [4], "low": 0.0, "high": 1.0},
+    ]
+    inputs = [user_id, user_hist, user_dense, item_id, item_cat, item_dense]
+    return tf.keras.Model(inputs, score), spec
+
+
 _BUILDERS: dict[str, Callable[[int], tuple[Any, list[dict[str, Any]]]]] = {
     "mlp": _build_mlp,
     "deepfm": _deepctr("deepfm"),
@@ -366,6 +432,7 @@ _BUILDERS: dict[str, Callable[[int], tuple[Any, list[dict[str, Any]]]]] = {
     "transformer": _build_transformer,
     "bst": _build_bst,
     "ranker": _build_ranker,
+    "twotower": _build_twotower,
 }
 
 
