@@ -12,7 +12,9 @@ refuses, naming the loop, a loop that mixes rows or whose trip count depends on 
 padded size; unsupported lists are refused naming the node and what is missing; and the Keras
 models compile with ``buckets=(8, 64)`` and ``dims={"S": [5, 12]}`` and match TensorFlow running
 the same frozen graph at batches 1, 7 and 33 and lengths 5, 12 and 7 (not compiled: served
-exactly) within float32 rtol 1e-4, atol 1e-5.
+exactly) within float32 rtol 1e-4, atol 1e-5, in both forms TensorFlow freezes loops to:
+functional ``StatelessWhile`` nodes and the v1 frame form (``Enter``/``Merge``/``Switch``/
+``NextIteration``/``Exit``/``LoopCond``), which the importer rebuilds as the same loops.
 """
 
 from __future__ import annotations
@@ -332,10 +334,35 @@ def test_the_graphs_hold_what_they_are_here_for(recurrent: dict[str, RecurrentGr
             assert {"Enter", "Merge", "Switch", "NextIteration", "Exit", "LoopCond"} <= ops, name
 
 
-FUNCTIONAL = [n for n in RECURRENT_NAMES if n.endswith("_functional")]
+@pytest.mark.parametrize("name", RECURRENT_NAMES)
+def test_recurrent_model_imports_as_loops_that_round_trip(
+    name: str, recurrent: dict[str, RecurrentGraph]
+) -> None:
+    graph = load_graph(recurrent[name].pb)
+    ops = graph.op_counts()
+    assert ops["StatelessWhile"] == (1 if name.startswith("gru") else 2)
+    assert not {"Enter", "Merge", "Switch", "NextIteration", "Exit", "LoopCond"} & set(ops)
+    assert not graph.unused_inputs  # the placeholders lowering leaves behind are dropped
+    text = print_graph(graph)
+    assert print_graph(save_graph(graph).load()) == text
 
 
-@pytest.mark.parametrize("name", FUNCTIONAL)
+def test_a_frame_that_is_not_a_loop_is_refused_naming_it(recurrent: dict[str, RecurrentGraph]) -> None:
+    from fourier.importer.protos import GraphDef
+
+    gd = GraphDef()
+    gd.ParseFromString(recurrent["gru_text_frames"].pb.read_bytes())
+    merge = next(n for n in gd.node if n.op == "Merge")
+    del merge.input[1]  # its NextIteration
+    with pytest.raises(
+        GraphImportError,
+        match=rf"loop frame 'model/gru/PartitionedCall/while': Merge '{merge.name}' merges 1 values; "
+        "expected its Enter and one NextIteration",
+    ):
+        import_graphdef(gd, "gru.pb")
+
+
+@pytest.mark.parametrize("name", RECURRENT_NAMES)
 def test_recurrent_model_pads_the_batch_not_the_sequence(
     name: str, recurrent: dict[str, RecurrentGraph]
 ) -> None:
@@ -345,7 +372,7 @@ def test_recurrent_model_pads_the_batch_not_the_sequence(
     assert not s.safe and "the number of iterations depends on the size of S" in s.explain()
 
 
-@pytest.mark.parametrize("name", FUNCTIONAL)
+@pytest.mark.parametrize("name", RECURRENT_NAMES)
 def test_recurrent_model_matches_tensorflow(
     name: str, recurrent: dict[str, RecurrentGraph], tmp_path: Path
 ) -> None:

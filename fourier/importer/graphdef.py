@@ -22,7 +22,7 @@ import numpy as np
 from google.protobuf import message, text_format
 
 from fourier.errors import FourierError, GraphImportError, UnsupportedOpsError
-from fourier.importer.control import FUNCTIONAL_OPS, RegionImporter
+from fourier.importer.control import FRAME_OPS, FUNCTIONAL_OPS, Frame, RegionImporter, functionalize
 from fourier.importer.functions import Inliner
 from fourier.importer.protos import GraphDef, decode_attr
 from fourier.ir.core import Graph, Value
@@ -131,6 +131,9 @@ def import_graphdef(
 
     ``input_types`` gives Placeholders their types by name (a control-flow region's parameters,
     `fourier.importer.control`); ``region_depth`` is how deep such regions nest here."""
+    frames: dict[str, Frame] = {}
+    if any(n.op in FRAME_OPS for n in graph_def.node):  # loops in the v1 frame form
+        graph_def, frames = functionalize(graph_def, source)
     nodes: dict[str, Any] = {}
     order: dict[str, tuple[int, ...]] = {}  # body nodes of an inlined call sort right after it
     for i, node in enumerate(graph_def.node):
@@ -200,7 +203,7 @@ def import_graphdef(
     graph = Graph(name)
     graph.source, graph.source_sha256 = source, source_sha256
     values: dict[str, list[Value]] = {}
-    regions = RegionImporter(graph_def, source, import_graphdef, region_depth)
+    regions = RegionImporter(graph_def, source, import_graphdef, region_depth, frames)
     for n in topo:
         if input_types is not None and n in input_types and nodes[n].op == "Placeholder":
             t = input_types[n]
