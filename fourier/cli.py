@@ -310,7 +310,7 @@ def _hoist_line(hoist: dict[str, Any], limit: int = 6) -> str:
     shown = ", ".join(nodes[:limit]) + (f", ... ({len(nodes) - limit} more)" if len(nodes) > limit else "")
     line = (
         f"shared inputs {', '.join(hoist.get('shared', []))}: {len(nodes)} nodes computed once per "
-        f"request, {len(hoist.get('broadcasts', []))} broadcasts"
+        f"request, {len(hoist.get('broadcasts', []))} broadcast(s)"
     )
     kept = hoist.get("kept", {})
     if kept:

@@ -226,3 +226,20 @@ def test_dense_layers_split_where_the_user_side_meets_the_candidates() -> None:
         k, q = rng.normal(size=(1, 4)).astype(np.float32), rng.normal(size=(n, 4)).astype(np.float32)
         want = run_reference(ir(text), {"k": np.repeat(k, n, 0), "q": q})["y"]
         np.testing.assert_allclose(run_reference(g, {"k": k, "q": q})["y"], want, rtol=1e-5, atol=1e-6)
+
+
+def test_the_command_line_shows_the_hoisting(zoo: dict[str, ZooModel], tmp_path: Path) -> None:
+    """``fourier compile --shared`` prints what was hoisted, ``fourier inspect`` marks the shared
+    inputs, and a shared name that is not an input is one line naming the inputs."""
+    from tests.test_cli import assert_one_line_error, fourier_cli
+
+    pb, out = str(zoo["twotower"].pb), str(tmp_path / "tt.fourier")
+    proc = fourier_cli("compile", pb, "-o", out, "--buckets", "8", "--shared", "user_id,user_hist,user_dense")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.replace("│", " ").split())  # the table wraps its cells
+    assert "shared inputs user_id, user_hist, user_dense: 6 nodes computed once per request" in text
+    assert "model/user_vector/BiasAdd" in text
+    shown = " ".join(fourier_cli("inspect", out).stdout.replace("│", " ").split())
+    assert "[1, 50] (shared: one row per request)" in shown and "hoisted" in shown
+    bad = fourier_cli("compile", pb, "-o", str(tmp_path / "b.fourier"), "--shared", "user")
+    assert_one_line_error(bad, ["'user'", "user_id"])
