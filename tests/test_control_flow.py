@@ -4,8 +4,9 @@ Before: one-op graphs of each control-flow op (``While`` and ``If`` with regions
 text, the TensorList ops); loops written as IR text that keep rows, mix them, or count
 iterations by row data; hand-built GraphDefs with a functional ``While`` that TensorFlow cannot
 run on Fourier's terms (a list of unknown length); and Keras models frozen by
-`fourier.testing.recurrent` (``Embedding -> GRU(32) -> Dense(1)`` over token ids ``[N, S]``, and
-two stacked LSTMs over features ``[N, S, 8]``, both with an unknown batch and sequence length).
+`fourier.testing.recurrent` (``Embedding -> GRU(32) -> Dense(1)`` over token ids ``[N, S]``, two
+stacked LSTMs over features ``[N, S, 8]``, and a ``tf.cond`` on the sequence length pooling by max
+or mean, all with an unknown batch and sequence length).
 Expected: the JAX lowering equals the numpy reference (float32 rtol 1e-5); a loop prints, parses
 and saves back to the same text; the padding analysis proves the batch for a row-local loop and
 refuses, naming the loop, a loop that mixes rows or whose trip count depends on the data or on the
@@ -13,8 +14,9 @@ padded size; unsupported lists are refused naming the node and what is missing; 
 models compile with ``buckets=(8, 64)`` and ``dims={"S": [5, 12]}`` and match TensorFlow running
 the same frozen graph at batches 1, 7 and 33 and lengths 5, 12 and 7 (not compiled: served
 exactly) within float32 rtol 1e-4, atol 1e-5, in both forms TensorFlow freezes loops to:
-functional ``StatelessWhile`` nodes and the v1 frame form (``Enter``/``Merge``/``Switch``/
-``NextIteration``/``Exit``/``LoopCond``), which the importer rebuilds as the same loops.
+functional ``StatelessWhile``/``StatelessIf`` nodes and the v1 form (frames of ``Enter``/``Merge``/
+``Switch``/``NextIteration``/``Exit``/``LoopCond``; ``Switch``/``Merge`` outside a frame), which the
+importer rebuilds as the same loops and conditionals.
 """
 
 from __future__ import annotations
@@ -320,6 +322,10 @@ def recurrent() -> dict[str, RecurrentGraph]:
     return ensure_recurrent(RECURRENT_NAMES)
 
 
+LOOP_COUNT = {"gru_text": 1, "lstm_seq": 2, "cond_len": 0}
+FRAME_OPS = {"Enter", "Merge", "Switch", "NextIteration", "Exit", "LoopCond"}
+
+
 def test_the_graphs_hold_what_they_are_here_for(recurrent: dict[str, RecurrentGraph]) -> None:
     from fourier.importer.protos import GraphDef
 
@@ -327,21 +333,25 @@ def test_the_graphs_hold_what_they_are_here_for(recurrent: dict[str, RecurrentGr
         gd = GraphDef()
         gd.ParseFromString(g.pb.read_bytes())
         ops = {n.op for n in gd.node}
-        assert {"TensorListReserve", "TensorListFromTensor", "TensorListStack"} <= ops, name
+        loops = LOOP_COUNT[name.rpartition("_")[0]]
+        if loops:
+            assert {"TensorListReserve", "TensorListFromTensor", "TensorListStack"} <= ops, name
         if name.endswith("_functional"):
-            assert "StatelessWhile" in ops or "While" in ops, name
+            assert ops & ({"StatelessWhile", "While"} if loops else {"StatelessIf", "If"}), name
         else:
-            assert {"Enter", "Merge", "Switch", "NextIteration", "Exit", "LoopCond"} <= ops, name
+            assert (FRAME_OPS if loops else {"Switch", "Merge"}) <= ops, name
 
 
 @pytest.mark.parametrize("name", RECURRENT_NAMES)
-def test_recurrent_model_imports_as_loops_that_round_trip(
+def test_recurrent_model_imports_as_regions_that_round_trip(
     name: str, recurrent: dict[str, RecurrentGraph]
 ) -> None:
     graph = load_graph(recurrent[name].pb)
     ops = graph.op_counts()
-    assert ops["StatelessWhile"] == (1 if name.startswith("gru") else 2)
-    assert not {"Enter", "Merge", "Switch", "NextIteration", "Exit", "LoopCond"} & set(ops)
+    loops = LOOP_COUNT[name.rpartition("_")[0]]
+    assert ops.get("StatelessWhile", 0) == loops
+    assert ops.get("StatelessIf", 0) == (0 if loops else 1)
+    assert not FRAME_OPS & set(ops)
     assert not graph.unused_inputs  # the placeholders lowering leaves behind are dropped
     text = print_graph(graph)
     assert print_graph(save_graph(graph).load()) == text
@@ -369,7 +379,8 @@ def test_recurrent_model_pads_the_batch_not_the_sequence(
     graph = load_graph(recurrent[name].pb)
     assert analyze(graph, "N").safe
     s = analyze(graph, "S")
-    assert not s.safe and "the number of iterations depends on the size of S" in s.explain()
+    why = "which branch runs" if name.startswith("cond") else "the number of iterations"
+    assert not s.safe and f"{why} depends on the size of S" in s.explain()
 
 
 @pytest.mark.parametrize("name", RECURRENT_NAMES)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 from tensorboard.compat.proto.node_def_pb2 import NodeDef
 
@@ -49,6 +49,8 @@ __all__ = [
     "FUNCTIONAL_OPS",
     "FRAME_OPS",
     "Frame",
+    "Cond",
+    "Rebuilt",
     "functionalize",
     "RegionImporter",
     "MAX_REGION_DEPTH",
@@ -80,7 +82,7 @@ class RegionImporter:
         source: str,
         import_graph: ImportGraph,
         depth: int = 0,
-        frames: Mapping[str, Frame] | None = None,
+        frames: Mapping[str, Rebuilt] | None = None,
     ) -> None:
         self.graph_def = graph_def
         self.source = source
@@ -96,6 +98,8 @@ class RegionImporter:
         if self.depth >= MAX_REGION_DEPTH:
             raise GraphImportError(f"{where}: control flow nests more than {MAX_REGION_DEPTH} deep")
         frame = self.frames.get(node.name)
+        if isinstance(frame, Cond):
+            return self._rebuilt_if(graph, node, inputs, frame)
         if frame is not None:
             where = f"{self.source}: loop frame {frame.name!r}"
             return self._while(
@@ -185,6 +189,17 @@ class RegionImporter:
         except ValueError as e:
             raise GraphImportError(f"{where}: {e}") from e
 
+    def _rebuilt_if(self, graph: Graph, node: Any, inputs: list[Value], cond: Cond) -> list[Value]:
+        where = f"{self.source}: conditional {cond.name!r}"
+        if not inputs:
+            raise GraphImportError(f"{where}: expected a predicate input, got none")
+        types = [v.type for v in inputs[1:]]
+        then = self._nodes_region(cond.then, [cond.then_output], types, f"{node.name}/then", where)
+        other = self._nodes_region(cond.other, [cond.other_output], types, f"{node.name}/else", where)
+        extra = _hoist(graph, node.name, [then, other], len(inputs) - 1, loop=None)
+        attrs = {"then_branch": encode_region(then), "else_branch": encode_region(other)}
+        return self._add(graph, node, "StatelessIf", [*inputs, *extra], attrs, where).outputs
+
     # -- regions ---------------------------------------------------------------------------------
 
     def _function(self, node: Any, attr: str, where: str) -> str:
@@ -263,11 +278,12 @@ def _is(node: Any, *ops: str) -> bool:
     return node.op in ops or node.op in tuple("Ref" + o for o in ops)
 
 
-def functionalize(graph_def: Any, source: str) -> tuple[Any, dict[str, Frame]]:
+def functionalize(graph_def: Any, source: str) -> tuple[Any, dict[str, Rebuilt]]:
     """``graph_def`` with each outermost loop frame replaced by one ``StatelessWhile`` node named
-    after the frame (its ``Exit`` nodes become ``Identity`` nodes reading the loop's outputs), and
-    the rebuilt frames by loop node name; the ``unused_control_flow_input`` placeholders lowering
-    leaves behind are dropped. Refuses, naming the frame and node, a frame it cannot rebuild."""
+    after the frame (its ``Exit`` nodes become ``Identity`` nodes reading the loop's outputs), each
+    outermost ``Merge`` outside a frame by a ``StatelessIf`` of the same name, and what replaced
+    them by node name; the ``unused_control_flow_input`` placeholders lowering leaves behind are
+    dropped. Refuses, naming the frame or node, what it cannot rebuild."""
     nodes = {n.name: n for n in graph_def.node}
     consumers: dict[str, list[tuple[Any, int]]] = {}  # node -> (consumer, output index read)
     for n in graph_def.node:
@@ -308,11 +324,25 @@ def functionalize(graph_def: Any, source: str) -> tuple[Any, dict[str, Frame]]:
         for name, k in frame_exits.items():
             exits[name] = (loop, k)
 
+    # Merges outside every frame: lowered conditionals; the outermost become conditionals.
+    conds: dict[str, Cond] = {}
+    inside: dict[str, set[str]] = {}
+    for n in graph_def.node:
+        if _is(n, "Merge") and n.name not in replaced:
+            conds[n.name], inside[n.name] = _rebuild_cond(n, nodes, source)
+    for name in [c for c in conds if any(c in inside[o] for o in conds if o != c)]:
+        del conds[name]
+
     out = GraphDef()
     out.library.CopyFrom(graph_def.library)
     out.versions.CopyFrom(graph_def.versions)
     placed: set[str] = set()
     for n in graph_def.node:
+        if n.name in conds:
+            node = out.node.add()
+            node.name, node.op = n.name, "StatelessIf"
+            node.input.extend(conds[n.name].inputs)
+            continue
         if (
             n.op == "Placeholder"
             and n.name.startswith("unused_control_flow_input")
@@ -332,7 +362,7 @@ def functionalize(graph_def: Any, source: str) -> tuple[Any, dict[str, Frame]]:
             ident = out.node.add()
             ident.name, ident.op = n.name, "Identity"
             ident.input.append(f"{exits[n.name][0]}:{exits[n.name][1]}")
-    return out, frames
+    return out, {**frames, **conds}
 
 
 def _frame_of_exit(nodes: Mapping[str, Any], exit_node: Any) -> str | None:
@@ -471,6 +501,108 @@ def _rebuild(
     # Values from outside the frame are carried through the body unchanged.
     built.body_outputs += [f"arg{k}" for k in range(len(built.body_outputs), len(built.inputs))]
     return built, exits
+
+
+@dataclass
+class Cond:
+    """A lowered conditional rebuilt: ``inputs`` are the predicate and the operands its branches
+    read as ``argK`` (the data behind each ``Switch``, and graph inputs), and each branch's nodes."""
+
+    name: str
+    inputs: list[str] = field(default_factory=list)
+    then: list[Any] = field(default_factory=list)
+    then_output: str = ""
+    other: list[Any] = field(default_factory=list)
+    other_output: str = ""
+    origin: list[str] = field(default_factory=list)
+
+
+Rebuilt = Union[Frame, Cond]
+
+
+def _switches_behind(ref: str, nodes: Mapping[str, Any]) -> dict[str, set[int]]:
+    """Every ``Switch`` a tensor depends on (data and control edges): predicate -> outputs read."""
+    found: dict[str, set[int]] = {}
+    seen: set[str] = set()
+    stack = [ref]
+    while stack:
+        r = stack.pop()
+        name, idx = _ref(r.lstrip("^"))
+        node = nodes.get(name)
+        if node is not None and _is(node, "Switch") and len(_data(node)) == 2 and not r.startswith("^"):
+            pred = _ref(_data(node)[1])
+            found.setdefault(f"{pred[0]}:{pred[1]}", set()).add(idx)
+        if name in seen or node is None:
+            continue
+        seen.add(name)
+        stack.extend(node.input)
+    return found
+
+
+def _rebuild_cond(merge: Any, nodes: Mapping[str, Any], source: str) -> tuple[Cond, set[str]]:
+    """A ``Merge`` outside any frame as a conditional, and the nodes its branches hold."""
+    where = f"{source}: conditional {merge.name!r} (Merge)"
+    data = _data(merge)
+    if len(data) != 2:
+        raise GraphImportError(f"{where}: merges {len(data)} values; a lowered conditional merges 2")
+    sides = [_switches_behind(r, nodes) for r in data]
+    preds = [p for p in sides[0] if p in sides[1] and len(sides[0][p]) == len(sides[1][p]) == 1]
+    preds = [p for p in preds if sides[0][p] != sides[1][p]]
+    if len(preds) != 1:
+        raise GraphImportError(
+            f"{where}: cannot tell its branches apart (predicates steering them: {sorted(preds) or 'none'})"
+        )
+    pred = preds[0]
+    then_side = 0 if sides[0][pred] == {1} else 1
+    built = Cond(merge.name, [pred], origin=[merge.name])
+    params: dict[str, int] = {}  # Switch or Placeholder node -> operand k (argK)
+    members: set[str] = set()
+
+    def extract(start: str, side: int, what: str) -> tuple[list[Any], str]:
+        taken: set[str] = set()
+        stack = [start]
+        while stack:
+            ref = stack.pop()
+            name, idx = _ref(ref)
+            if name not in nodes:
+                raise GraphImportError(f"{where}: the {what} reads {ref!r}, which is not in the graph")
+            node = nodes[name]
+            steered = _is(node, "Switch") and len(_data(node)) == 2 and _norm(_data(node)[1]) == pred
+            if steered or node.op == "Placeholder":
+                if steered and idx != side:
+                    raise GraphImportError(f"{where}: the {what} reads {ref!r}, the other branch's output")
+                if name not in params:
+                    params[name] = len(built.inputs) - 1
+                    built.inputs.append(_data(node)[0] if steered else ref)
+                continue
+            if name not in taken:
+                taken.add(name)
+                stack.extend(_data(node))
+        members.update(taken)
+
+        def rename(ref: str) -> str:
+            name = _ref(ref)[0]
+            return f"arg{params[name]}" if name in params else ref
+
+        copies = []
+        for n in nodes.values():
+            if n.name in taken:
+                copy = NodeDef()
+                copy.CopyFrom(n)
+                inputs = [rename(i) for i in _data(n)]
+                del copy.input[:]
+                copy.input.extend(inputs)
+                copies.append(copy)
+        return copies, rename(start)
+
+    built.then, built.then_output = extract(data[then_side], 1, "then branch")
+    built.other, built.other_output = extract(data[1 - then_side], 0, "else branch")
+    return built, members
+
+
+def _norm(ref: str) -> str:
+    name, idx = _ref(ref)
+    return f"{name}:{idx}"
 
 
 def _is_param(name: str) -> bool:

@@ -22,7 +22,7 @@ import numpy as np
 from google.protobuf import message, text_format
 
 from fourier.errors import FourierError, GraphImportError, UnsupportedOpsError
-from fourier.importer.control import FRAME_OPS, FUNCTIONAL_OPS, Frame, RegionImporter, functionalize
+from fourier.importer.control import FRAME_OPS, FUNCTIONAL_OPS, Rebuilt, RegionImporter, functionalize
 from fourier.importer.functions import Inliner
 from fourier.importer.protos import GraphDef, decode_attr
 from fourier.ir.core import Graph, Value
@@ -131,8 +131,9 @@ def import_graphdef(
 
     ``input_types`` gives Placeholders their types by name (a control-flow region's parameters,
     `fourier.importer.control`); ``region_depth`` is how deep such regions nest here."""
-    frames: dict[str, Frame] = {}
-    if any(n.op in FRAME_OPS for n in graph_def.node):  # loops in the v1 frame form
+    frames: dict[str, Rebuilt] = {}
+    if any(n.op in FRAME_OPS for n in graph_def.node):  # loops and conditionals in the v1 form
+        outputs = outputs or _default_outputs(graph_def)  # what rebuilding them leaves is unused
         graph_def, frames = functionalize(graph_def, source)
     nodes: dict[str, Any] = {}
     order: dict[str, tuple[int, ...]] = {}  # body nodes of an inlined call sort right after it

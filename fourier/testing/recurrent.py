@@ -1,6 +1,7 @@
 """Recurrent graphs: Keras GRU and LSTM models frozen with their loops, for control flow.
 
-Keras recurrent layers freeze to loops over the time axis whose bodies read and write TensorLists.
+Keras recurrent layers freeze to loops over the time axis whose bodies read and write TensorLists;
+``tf.cond`` freezes to a conditional.
 `convert_variables_to_constants_v2` leaves them in one of two forms, and each model is built in
 both:
 
@@ -15,6 +16,10 @@ unknown batch and an unknown sequence length (the importer names it ``S``):
 - ``gru_text``  ``Embedding(VOCAB, 16)`` -> ``GRU(32)`` -> ``Dense(1)`` over int32 token ids ``[N, S]``
 - ``lstm_seq``  ``LSTM(16, return_sequences=True)`` -> ``LSTM(8)`` -> ``Dense(1)`` over float32
   features ``[N, S, FEATURES]``
+- ``cond_len``  ``Dense(4)`` over features ``[N, S, FEATURES]``, then a ``tf.cond`` on the sequence
+  length (the maximum over time when it is longer than ``COND_LENGTH``, else the mean), ``Dense(1)``
+  (frozen with ``lower_control_flow=False``: ``StatelessIf``; with ``True``: ``Switch``/``Merge``
+  outside any loop frame)
 
 Cached under ``$FOURIER_RECURRENT_DIR`` or ``~/.cache/fourier/recurrent/<key>``, the key hashing
 this file and the TensorFlow version::
@@ -49,7 +54,8 @@ __all__ = [
 
 VOCAB = 50
 FEATURES = 8
-MODELS = ("gru_text", "lstm_seq")
+COND_LENGTH = 6
+MODELS = ("gru_text", "lstm_seq", "cond_len")
 FORMS = ("functional", "frames")  # lower_control_flow=False, =True
 RECURRENT_NAMES = tuple(f"{m}_{f}" for m in MODELS for f in FORMS)
 
@@ -123,7 +129,24 @@ def _lstm_seq() -> Any:
     return tf.keras.Model(feats, tf.keras.layers.Dense(1)(x))
 
 
-_BUILDERS: dict[str, Callable[[], Any]] = {"gru_text": _gru_text, "lstm_seq": _lstm_seq}
+def _cond_len() -> Any:
+    import tensorflow as tf
+
+    def pool(x: Any) -> Any:
+        longer = tf.shape(x)[1] > COND_LENGTH
+        return tf.cond(longer, lambda: tf.reduce_max(x, axis=1), lambda: tf.reduce_mean(x, axis=1))
+
+    feats = tf.keras.Input(shape=(None, FEATURES), dtype="float32", name="features")
+    x = tf.keras.layers.Dense(4)(feats)
+    x = tf.keras.layers.Lambda(pool)(x)
+    return tf.keras.Model(feats, tf.keras.layers.Dense(1)(x))
+
+
+_BUILDERS: dict[str, Callable[[], Any]] = {
+    "gru_text": _gru_text,
+    "lstm_seq": _lstm_seq,
+    "cond_len": _cond_len,
+}
 
 
 def _freeze(model: Any, lower_control_flow: bool) -> tuple[Any, str, list[str]]:
@@ -152,6 +175,8 @@ def build(name: str, out_dir: Path, seed: int = 1234) -> RecurrentGraph:
     _tf_env()
     import tensorflow as tf
 
+    if name not in RECURRENT_NAMES:
+        raise KeyError(f"unknown recurrent graph {name!r}; known: {', '.join(RECURRENT_NAMES)}")
     model_name, _, form = name.rpartition("_")
     tf.keras.backend.clear_session()
     tf.random.set_seed(seed)
