@@ -203,7 +203,11 @@ class Batcher:
 
     def _mergeable(self, a: _Request, b: _Request) -> bool:
         """Requests share a run only if their inputs without a batch dimension are equal and
-        their batched inputs agree on every other dimension (a sequence length)."""
+        their batched inputs agree on every other dimension (a sequence length), and never for a
+        model whose rows may mix (padding the batch not proven safe: merged requests would see
+        each other's rows)."""
+        if not getattr(self.model, "batch_paddable", True):
+            return False
         return all(
             x.shape[1:] == y.shape[1:] if spec.batched else np.array_equal(x, y)
             for spec, x, y in zip(self.model.signature.inputs, a.arrays, b.arrays)

@@ -208,6 +208,12 @@ def cli() -> None:
     help="comma-separated request-level inputs, passed once per request (one user, N candidates): "
     "what depends only on them is computed once",
 )
+@click.option(
+    "--require-padding-proof",
+    is_flag=True,
+    help="refuse a graph whose batch padding cannot be proven safe (default: compile it and serve "
+    "exact batch sizes)",
+)
 def compile_cmd(
     model: Path,
     buckets: list[int],
@@ -222,6 +228,7 @@ def compile_cmd(
     reproducer: Path | None,
     report_dir: Path | None,
     shared: str | None,
+    require_padding_proof: bool,
 ) -> None:
     """Compile MODEL (.pb, .pbtxt or SavedModel dir) into an artifact."""
     saved_model = _check_model(model)
@@ -262,6 +269,7 @@ def compile_cmd(
             dims=dims,
             max_bucket_bytes=max_bucket_bytes,
             shared=[n for n in shared.split(",") if n] if shared else (),
+            require_padding_proof=require_padding_proof,
         )
     except BaseException:
         if progress["open"]:

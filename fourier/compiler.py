@@ -136,26 +136,42 @@ def graph_signature(graph: Graph) -> Signature:
     return signature
 
 
-def check_padding(graph: Graph, when: str = "") -> dict[str, Any]:
-    """Prove that padding is safe (`fourier.passes.independence`): the batch must be paddable, or
-    a CompileError names the nodes that mix rows; for every other symbol of the inputs, record
-    whether it is paddable (the runtime pads only those). Returns the manifest's ``padding``."""
+def check_padding(graph: Graph, when: str = "", require: bool = False) -> dict[str, Any]:
+    """Prove that padding is safe (`fourier.passes.independence`) for the batch and every other
+    symbol of the inputs; returns the manifest's ``padding`` (the runtime pads only what was
+    proven). A batch that could not be proven paddable is served at exact sizes; with
+    ``require`` it is a CompileError naming the nodes instead."""
     symbols: set[str] = set()
     for node in graph.inputs:
         symbols |= {d for d in node.output.type.shape or () if isinstance(d, str) and d.isidentifier()}
     out: dict[str, Any] = {}
     if BATCH in symbols:
         batch = analyze(graph, BATCH)
-        if not batch.safe:
+        if not batch.safe and require:
             where = f"{graph.source}: " if graph.source else ""
             raise CompileError(
                 f"{where}padding a request to a bucket would change its results{when}: an output row "
-                f"depends on other rows or on the batch size\n{batch.explain()}"
+                f"depends on other rows or on the batch size (padding proof required)\n{batch.explain()}"
             )
         out[BATCH] = batch.to_json()
     for name in sorted(symbols - {BATCH}):
         out[name] = analyze(graph, name).to_json()
     return out
+
+
+def padding_note(padding: Mapping[str, Any]) -> str | None:
+    """The compile note for a batch whose padding was not proven (None when it was)."""
+    verdict = padding.get(BATCH)
+    if verdict is None or verdict.get("safe", True):
+        return None
+    culprits = sorted({c for o in verdict.get("outputs", {}).values() for c in o.get("culprits", [])})
+    shown = "; ".join(culprits[:4]) + (f"; ... ({len(culprits) - 4} more)" if len(culprits) > 4 else "")
+    return (
+        "padding the batch is not proven safe, so requests run at their exact batch size: a bucket's "
+        "own size runs compiled, any other size is answered by the reference interpreter while "
+        "that exact size compiles in the background, and requests are never merged or chunked "
+        f"(require the proof with require_padding_proof / --require-padding-proof). Where: {shown or 'an output'}"
+    )
 
 
 def _check_buckets(
@@ -356,14 +372,18 @@ class Shape:
         return f"{self.tag}: ({args})"
 
 
-def import_model(model: str | Path | Graph, outputs: Sequence[str] | None = None) -> Imported:
+def import_model(
+    model: str | Path | Graph, outputs: Sequence[str] | None = None, require_padding_proof: bool = False
+) -> Imported:
     """The first stage: ``model`` (a path, or a Graph, then optimized in place later) imported
-    and verified, its signature read and padding the batch proved safe (or a CompileError)."""
+    and verified, its signature read and the padding of the batch analysed: proven safe, or
+    served at exact batch sizes (a CompileError instead with ``require_padding_proof``)."""
     started = time.perf_counter()
     graph = model if isinstance(model, Graph) else load_graph(model, outputs)
     verify(graph)
     imported_ops = graph.num_ops()
-    padding = check_padding(graph)  # first: its message names the nodes that make padding unsafe
+    # First: its message names the nodes that make padding unsafe.
+    padding = check_padding(graph, require=require_padding_proof)
     signature = graph_signature(graph)
     return Imported(graph, signature, padding, imported_ops, graph.op_counts(), started)
 
@@ -417,7 +437,8 @@ class Imported:
         after = graph_signature(self.graph)
         if after != expected:
             raise CompileError(f"the passes changed the graph's signature: {expected} -> {after}")
-        padding = check_padding(self.graph, when=" after the optimization passes (a pass bug)")
+        proven = self.padding.get(BATCH, {}).get("safe", True)  # a pass must not lose a proof
+        padding = check_padding(self.graph, " after the optimization passes (a pass bug)", require=proven)
         if hoist is not None:  # what the pass did (its plan may differ after the passes before it)
             done = next(r for r in report.records if r.name == HoistShared.name)
             hoist = HoistPlan.from_json(done.details)
@@ -479,6 +500,9 @@ class Optimized:
         signature = self.signature
         combos = _check_dims(signature, dims)
         notes: list[str] = list(self.hoist.notes) if self.hoist is not None else []
+        unproven = padding_note(self.padding)
+        if unproven:
+            notes.append(unproven)
         sizes: list[int | None]
         if any(s.batched for s in signature.inputs):
             sizes = list(_check_buckets(buckets, signature, combos, max_bucket_bytes, notes))
@@ -722,6 +746,7 @@ def compile_model(
     dims: Mapping[str, Sequence[int]] | None = None,
     max_bucket_bytes: int | None = None,
     shared: Sequence[str] = (),
+    require_padding_proof: bool = False,
 ) -> CompileReport:
     """Compile ``model`` (a path or an imported Graph) into the artifact directory ``out``.
 
@@ -732,12 +757,14 @@ def compile_model(
     ``dims`` gives the sizes to compile for each symbolic input dimension other than the batch
     (``{"S": [16, 32, 64]}``): one executable per bucket and combination of sizes. ``shared``
     names request-level inputs a request passes once (one user, N candidates): what depends only
-    on them is computed once per request (`fourier.passes.hoist`).
+    on them is computed once per request (`fourier.passes.hoist`). A batch whose padding cannot be
+    proven safe is compiled anyway and served at exact batch sizes (noted in the report);
+    ``require_padding_proof`` refuses it instead.
 
     The stages one by one: `import_model`, `Imported.optimize`, `Optimized.lower`,
     `Lowered.compile`, `Compiled.package`.
     """
-    imported = import_model(model, outputs)
+    imported = import_model(model, outputs, require_padding_proof)
     _check_dims(imported.signature, dims)  # before the passes: a mistake is refused at once
     optimized = imported.optimize(
         pipeline,

@@ -131,6 +131,9 @@ class Model:
         ]
         # Symbols the independence analysis proved paddable, and where outputs carry each symbol.
         self._paddable = tuple(manifest.paddable(sym) for sym in self.signature.symbols)
+        # False: padding the batch was not proven safe, so every request runs at its exact size
+        # (never padded, chunked or merged with others).
+        self.batch_paddable = BATCH not in manifest.padding or manifest.paddable(BATCH)
         self._input_symbol_axes = [
             [
                 (ax, self.signature.symbols.index(d))
@@ -385,6 +388,8 @@ class Model:
             outs = self._execute(arrays, 0, 0, (None,))
             return {s.name: o for s, o in zip(self.signature.outputs, outs)}
         dims = tuple(arrays[i].shape[axis] for i, axis in self._symbol_at) if self._symbol_at else ()
+        if not self.batch_paddable:
+            return self._run_exact(arrays, batch, dims)
         buckets = self._batches.get(dims)
         if buckets is None:
             target = self._padded_dims(dims)
@@ -420,6 +425,19 @@ class Model:
             else:
                 result[spec.name] = pieces[0][i]
         return result
+
+    def _run_exact(
+        self, arrays: list[np.ndarray], batch: int, dims: tuple[int, ...]
+    ) -> dict[str, np.ndarray]:
+        """A model whose batch padding was not proven safe: the executable of exactly this shape,
+        else the reference interpreter while that shape compiles in the background."""
+        key = (batch, *dims)
+        if key in self._executables:
+            outs = self._execute(arrays, 0, batch, key)
+            return {s.name: o for s, o in zip(self.signature.outputs, outs)}
+        if self.longtail is not None and batch <= self.longtail.policy.max_batch:
+            self.longtail.saw(key)
+        return self._run_reference(arrays, batch)
 
     def _padded_dims(self, dims: tuple[int, ...]) -> tuple[int, ...] | None:
         """The compiled symbol values with fewest elements that ``dims`` can be padded to: equal

@@ -132,7 +132,7 @@ def test_output_that_folds_the_batch_is_refused(tmp_path: Path) -> None:
     with pytest.raises(
         CompileError, match=r"would change its results(.|\n)*Sum \(Sum\): reduces over the N axis"
     ):
-        fourier.compile(p, tmp_path / "art")
+        fourier.compile(p, tmp_path / "art", require_padding_proof=True)
 
 
 def test_printer_is_deterministic_and_names_origins(zoo: dict[str, ZooModel]) -> None:

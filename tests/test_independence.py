@@ -1,8 +1,9 @@
 """Padding proven safe: the batch- and sequence-independence analysis (passes/independence.py).
 
 Before: a graph built with TensorFlow that mixes rows across the batch in one of many ways.
-Expected: compiling it is refused with a CompileError that names the TensorFlow node where rows
-mix. The row-local controls beside them compile and match TensorFlow at odd batch sizes, every
+Expected: with ``require_padding_proof`` compiling it is refused with a CompileError that names
+the TensorFlow node where rows mix; without, it compiles with a note naming that node and is
+served at exact batch sizes, matching TensorFlow at every size (never padded, chunked or merged). The row-local controls beside them compile and match TensorFlow at odd batch sizes, every
 zoo model is proven paddable, and padded rows never change a real row's bits.
 """
 
@@ -181,9 +182,42 @@ def test_row_mixing_graph_is_refused_naming_the_node(
     name, build, node = case
     pb = _freeze(build, tmp_path / f"{name}.pb")
     with pytest.raises(CompileError, match="padding a request to a bucket would change") as e:
-        fourier.compile(pb, tmp_path / "out", [4, 16])
+        fourier.compile(pb, tmp_path / "out", [4, 16], require_padding_proof=True)
     assert node in _culprits(str(e.value)), str(e.value)
     assert str(pb) in str(e.value), "the error names the file"
+
+
+EXACT = ["sum-over-batch", "running-count-over-the-batch", "position-from-end-of-batch"]
+
+
+@pytest.mark.parametrize("case", [c for c in MIXING if c[0] in EXACT], ids=EXACT)
+def test_unproven_batch_is_served_at_exact_sizes(
+    case: tuple[str, Callable[[], Any], str], tmp_path: Path
+) -> None:
+    """A graph whose rows mix still compiles: a bucket's own size runs its executable, any other
+    size the reference interpreter (its exact size compiles in the background), and a batcher
+    never merges two requests of it; every answer equals TensorFlow on the same request."""
+    name, build, node = case
+    pb = _freeze(build, tmp_path / f"{name}.pb")
+    report = fourier.compile(pb, tmp_path / "out", [4, 16])
+    assert any("not proven safe" in n and node in n for n in report.notes), report.notes
+    model = fourier.load(tmp_path / "out", warmup=False, cache_dir=None)
+    assert not model.batch_paddable
+    oracle = TFGraph(pb)
+    rng = np.random.default_rng(1)
+    for n in (4, 1, 7, 16, 33):
+        x = rng.uniform(-1, 1, (n, 8)).astype(np.float32)
+        np.testing.assert_allclose(model({"x": x})["y"], oracle({"x": x})["y"], rtol=RTOL, atol=ATOL)
+    ran = model.metrics.snapshot()
+    assert ran["requests_by_bucket"].get("4") == 1 and ran["requests_by_bucket"].get("16") == 1, ran
+    assert ran["padding_waste"] == 0.0
+    xs = [rng.uniform(-1, 1, (n, 8)).astype(np.float32) for n in (4, 4, 4)]
+    with fourier.Batcher(model, max_delay_ms=20) as batcher:
+        futures = [batcher.submit({"x": x}) for x in xs]
+        got = [f.result(timeout=60)["y"] for f in futures]
+    for x, g in zip(xs, got):
+        np.testing.assert_allclose(g, oracle({"x": x})["y"], rtol=RTOL, atol=ATOL)
+    model.close()
 
 
 def test_catalogue_has_at_least_20_patterns() -> None:

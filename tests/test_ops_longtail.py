@@ -513,4 +513,4 @@ def test_row_mixing_long_tail_graph_is_refused(build: Callable[[Any], Any], tmp_
 
     pb = _freeze(build, tmp_path / "mix.pb")
     with pytest.raises(CompileError, match="padding a request to a bucket would change"):
-        fourier.compile(pb, tmp_path / "out", [4, 8])
+        fourier.compile(pb, tmp_path / "out", [4, 8], require_padding_proof=True)
