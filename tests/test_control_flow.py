@@ -402,3 +402,45 @@ def test_recurrent_model_matches_tensorflow(
                 np.testing.assert_allclose(
                     a, w, rtol=RTOL, atol=ATOL, err_msg=f"batch {batch}, length {length}"
                 )
+
+
+def _nested_loops(tmp_path: Path, lower: bool) -> Path:
+    """A loop running a loop whose body holds a ``tf.cond``, frozen in either form."""
+    import os
+
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    @tf.function
+    def f(x: Any) -> Any:
+        def outer(i: Any, acc: Any) -> Any:
+            def inner(j: Any, a: Any) -> Any:
+                return j + 1, tf.cond(j > 0, lambda: a * 0.5 + tf.tanh(a), lambda: a - 1.0)
+
+            _, acc = tf.while_loop(lambda j, a: j < 3, inner, [0, acc])
+            return i + 1, acc + 1.0
+
+        _, y = tf.while_loop(lambda i, a: i < 2, outer, [0, x])
+        return tf.identity(y, name="y")
+
+    concrete = f.get_concrete_function(tf.TensorSpec([None, 4], tf.float32, name="x"))
+    frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=lower)
+    pb = tmp_path / f"nested_{'frames' if lower else 'functional'}.pb"
+    pb.write_bytes(frozen.graph.as_graph_def().SerializeToString())
+    return pb
+
+
+@pytest.mark.parametrize("lower", [False, True], ids=["functional", "frames"])
+def test_nested_loops_with_a_conditional_match_tensorflow(lower: bool, tmp_path: Path) -> None:
+    pb = _nested_loops(tmp_path, lower)
+    graph = load_graph(pb)
+    (loop,) = [n for n in graph.nodes if n.op == "StatelessWhile"]  # the rest are its regions
+    (inner,) = [n for n in decode_region(loop.attrs["body"]).nodes if n.op in ("While", "StatelessWhile")]
+    assert [n.op for n in decode_region(inner.attrs["body"]).nodes if n.op.endswith("If")] == ["StatelessIf"]
+    fourier.compile(pb, tmp_path / "out", buckets=(8, 64))
+    model, oracle = fourier.load(tmp_path / "out"), TFGraph(pb)
+    (name,) = oracle.outputs
+    for batch in (1, 7, 33):
+        x = rng.standard_normal((batch, 4)).astype(np.float32)
+        np.testing.assert_allclose(model({"x": x})[name], oracle({"x": x})[name], rtol=RTOL, atol=ATOL)

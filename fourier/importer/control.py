@@ -230,6 +230,9 @@ class RegionImporter:
         self, nodes: Sequence[Any], outputs: Sequence[str], types: Sequence[TensorType], name: str, where: str
     ) -> Graph:
         """The graph of ``nodes`` (reading parameters ``argI`` of ``types``) giving ``outputs``."""
+        for n in nodes:
+            if _is_param(n.name):
+                raise GraphImportError(f"{where}: node name {n.name!r} is reserved for region parameters")
         gd = GraphDef()
         gd.library.CopyFrom(self.graph_def.library)
         for i, t in enumerate(types):
@@ -295,16 +298,25 @@ def functionalize(graph_def: Any, source: str) -> tuple[Any, dict[str, Rebuilt]]
         if _is(n, "Enter"):
             enters.setdefault(n.attr["frame_name"].s.decode("utf-8", "replace"), []).append(n)
 
+    # A frame holds what its Enters reach before its Exits, and every frame entered from there
+    # (all of that frame's Enters: a nested loop's counter enters from a constant).
     members: dict[str, set[str]] = {}
     for frame, es in enters.items():
         seen: set[str] = set()
+        entered = {frame}
         stack = [e.name for e in es]
         while stack:
             n = stack.pop()
             if n in seen:
                 continue
             seen.add(n)
-            if _is(nodes[n], "Exit") and _frame_of_exit(nodes, nodes[n]) == frame:
+            node = nodes[n]
+            if _is(node, "Enter"):
+                inner = node.attr["frame_name"].s.decode("utf-8", "replace")
+                if inner not in entered:
+                    entered.add(inner)
+                    stack.extend(e.name for e in enters[inner])
+            if _is(node, "Exit") and _frame_of_exit(nodes, node) == frame:
                 continue
             stack.extend(c.name for c, _ in consumers.get(n, ()))
         members[frame] = seen
@@ -408,7 +420,7 @@ def _rebuild(
         structure.add(e.name)
         if e.attr["is_constant"].b:
             body_params[(e.name, 0)] = cond_params[(e.name, 0)] = k
-            built.body_outputs.append(f"arg{k}")
+            built.body_outputs.append(e.name)  # passed through: renamed argK below
             continue
         merges = [c for c, _ in consumers.get(e.name, ()) if _is(c, "Merge")]
         if len(merges) != 1:
@@ -459,7 +471,7 @@ def _rebuild(
         while stack:
             ref = stack.pop()
             name, idx = _ref(ref)
-            if _is_param(name) or (name, idx) in params:
+            if (name, idx) in params:
                 continue
             if name not in nodes:
                 raise GraphImportError(f"{where}: the {what} reads {ref!r}, which is not in the graph")
@@ -470,7 +482,8 @@ def _rebuild(
             if name in taken:
                 continue
             node = nodes[name]
-            if name not in members and _data(node) and node.op not in _FRAME_OPS_ALL:
+            outside = name not in members and (_data(node) or node.op == "Placeholder")
+            if outside and node.op not in _FRAME_OPS_ALL:
                 k = len(built.inputs)  # a value from outside the frame: an invariant operand
                 built.inputs.append(ref)
                 body_params[(name, idx)] = cond_params[(name, idx)] = k
@@ -493,9 +506,6 @@ def _rebuild(
                 copies.append(copy)
         return copies, [rename(r) for r in starts]
 
-    for name in nodes:
-        if _is_param(name):
-            raise GraphImportError(f"{where}: node name {name!r} is reserved for loop parameters")
     built.body, built.body_outputs = extract(list(built.body_outputs), body_params, "body")
     built.cond, (built.cond_output,) = extract(cond_data, cond_params, "condition")
     # Values from outside the frame are carried through the body unchanged.

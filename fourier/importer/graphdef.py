@@ -131,6 +131,8 @@ def import_graphdef(
 
     ``input_types`` gives Placeholders their types by name (a control-flow region's parameters,
     `fourier.importer.control`); ``region_depth`` is how deep such regions nest here."""
+    if not isinstance(graph_def, GraphDef):  # TensorFlow's own proto class: the same schema
+        graph_def = GraphDef.FromString(graph_def.SerializeToString())
     frames: dict[str, Rebuilt] = {}
     if any(n.op in FRAME_OPS for n in graph_def.node):  # loops and conditionals in the v1 form
         outputs = outputs or _default_outputs(graph_def)  # what rebuilding them leaves is unused
