@@ -51,6 +51,7 @@ __all__ = [
     "decode_region",
     "region_params",
     "run_region",
+    "analyse_region",
     "join_types",
     "MAX_REFERENCE_ITERATIONS",
     "WHILE_OPS",
@@ -535,6 +536,10 @@ register(
 
 def _set_item_infer(ctx: InferContext) -> list[TensorType]:
     t = _list_type(ctx)
+    if ctx.attrs["resize_if_index_out_of_bounds"]:
+        raise ctx.fail(
+            "resize_if_index_out_of_bounds = true (a list that grows) is not supported: lists have a fixed length"
+        )
     _check_index(ctx, 1)
     item = ctx.types[2]
     assert t.shape is not None
