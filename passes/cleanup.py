@@ -48,19 +48,20 @@ class DeadCodeElimination(Prune):
     summary = "remove dead nodes (alias of prune)"
 
 
-FORWARDING_OPS = ("Identity", "Snapshot", "StopGradient", "PreventGradient")
+FORWARDING_OPS = ("Identity", "Snapshot", "StopGradient", "PreventGradient", "IdentityN")
 
 
 @dataclass(frozen=True)
 class StripIdentity(Pass):
-    """Readers of Identity / Snapshot / StopGradient / PreventGradient read the input instead.
+    """Readers of Identity / Snapshot / StopGradient / PreventGradient read the input instead, and
+    readers of output ``i`` of IdentityN (Keras custom-gradient activations) read its input ``i``.
 
     An identity that is itself a graph output stays only if its input is a graph input (an
     output must be produced by a node, and renaming an input into an output is what it does).
     """
 
     name = "strip-identity"
-    summary = "forward Identity, Snapshot, StopGradient, PreventGradient"
+    summary = "forward Identity, Snapshot, StopGradient, PreventGradient, IdentityN"
 
     def run(self, graph: Graph) -> PassResult:
         rw = Rewriter(graph)
@@ -68,9 +69,11 @@ class StripIdentity(Pass):
         for node in list(graph.nodes):
             if node.op not in FORWARDING_OPS or not rw.alive(node):
                 continue
-            src = node.inputs[0]
-            if rw.is_output(node.output) and src.producer.op == "Placeholder":
+            if any(
+                rw.is_output(v) and src.producer.op == "Placeholder"
+                for v, src in zip(node.outputs, node.inputs)
+            ):
                 continue
-            rw.replace_node(node, [src])
+            rw.replace_node(node, list(node.inputs[: len(node.outputs)]))
             stats[node.op] += 1
         return PassResult(rw.finish(), stats)

@@ -171,3 +171,25 @@ def test_cse_no_merge() -> None:
 """
     expected = None
     check("cse", before, expected)
+
+
+def test_strip_identity_forwards_identity_n() -> None:
+    """Each output of IdentityN (Keras's custom-gradient swish) is its matching input."""
+    before = """
+    graph @t(%x: float32[N,4]) -> (float32[N,4]) {
+      %s = Sigmoid(%x) : float32[N,4]
+      %m = Mul(%x, %s) : float32[N,4]
+      %id, %id:1 = IdentityN(%m, %x) : float32[N,4], float32[N,4]
+      %y = Relu(%id) : float32[N,4]
+      return "y" = %y
+    }
+"""
+    expected = """
+    graph @t(%x: float32[N,4]) -> (float32[N,4]) {
+      %s = Sigmoid(%x) : float32[N,4]
+      %m = Mul(%x, %s) : float32[N,4]
+      %y = Relu(%m) : float32[N,4]
+      return "y" = %y
+    }
+"""
+    check("strip-identity,prune", before, expected)
