@@ -1,0 +1,113 @@
+"""Run an exported ONNX model with ONNX Runtime's CPU kernels: the serving half of the ONNX backend.
+
+It imports only numpy and onnxruntime (never the compiler or the exporter), so a runtime can load
+it as it loads `fourier.backends.xla`'s executables. One ``InferenceSession`` serves every batch
+size the model's symbolic dimensions allow; ``InferenceSession.run`` is safe to call from many
+threads at once, so an `OrtExecutable` is too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["OrtExecutable", "OrtInputError"]
+
+
+class OrtInputError(ValueError):
+    """A call's arguments do not match the model's inputs (count, dtype or rank)."""
+
+
+_ORT_TYPES: dict[str, np.dtype[Any]] = {
+    "tensor(float)": np.dtype("float32"),
+    "tensor(double)": np.dtype("float64"),
+    "tensor(float16)": np.dtype("float16"),
+    "tensor(int8)": np.dtype("int8"),
+    "tensor(int16)": np.dtype("int16"),
+    "tensor(int32)": np.dtype("int32"),
+    "tensor(int64)": np.dtype("int64"),
+    "tensor(uint8)": np.dtype("uint8"),
+    "tensor(uint16)": np.dtype("uint16"),
+    "tensor(uint32)": np.dtype("uint32"),
+    "tensor(uint64)": np.dtype("uint64"),
+    "tensor(bool)": np.dtype("bool"),
+}
+
+
+class OrtExecutable:
+    """An ONNX model in one ONNX Runtime CPU session: call it with numpy inputs in the graph's
+    input order, get numpy outputs in its output order (as `fourier.backends.xla.Executable`)."""
+
+    def __init__(
+        self,
+        model: bytes | str | Path,
+        *,
+        intra_op_threads: int = 0,
+        inter_op_threads: int = 1,
+        optimization_level: str = "all",
+        optimized_model_path: str | Path | None = None,
+    ) -> None:
+        """``model``: the serialized ONNX model, or a path to one. ``intra_op_threads``: threads
+        one call may use (0: ONNX Runtime's default, one per physical core). ``optimization_level``:
+        ``disable``, ``basic``, ``extended`` or ``all`` (ONNX Runtime's graph optimizations).
+        ``optimized_model_path``: where to write the graph ONNX Runtime actually runs (to inspect)."""
+        import onnxruntime as ort
+
+        levels = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }
+        if optimization_level not in levels:
+            raise ValueError(f"optimization_level {optimization_level!r} is not one of {sorted(levels)}")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = levels[optimization_level]
+        opts.intra_op_num_threads = int(intra_op_threads)
+        opts.inter_op_num_threads = int(inter_op_threads)
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.log_severity_level = 3
+        if optimized_model_path is not None:
+            opts.optimized_model_filepath = str(optimized_model_path)
+        source = str(model) if isinstance(model, (str, Path)) else model
+        self._session = ort.InferenceSession(source, sess_options=opts, providers=["CPUExecutionProvider"])
+        ins = self._session.get_inputs()
+        self.input_names: list[str] = [i.name for i in ins]
+        self.output_names: list[str] = [o.name for o in self._session.get_outputs()]
+        self.input_dtypes: list[np.dtype[Any] | None] = [_ORT_TYPES.get(str(i.type)) for i in ins]
+        self.input_shapes: list[list[Any]] = [list(i.shape) for i in ins]
+        self.intra_op_threads = int(intra_op_threads)
+
+    def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Run one call; ``inputs`` in the model's input order (``input_names``)."""
+        if len(inputs) != len(self.input_names):
+            raise OrtInputError(
+                f"expected {len(self.input_names)} inputs {self.input_names}, got {len(inputs)}"
+            )
+        feeds: dict[str, Any] = {}
+        for name, want, shape, x in zip(self.input_names, self.input_dtypes, self.input_shapes, inputs):
+            a = np.asarray(x)
+            if want is not None and a.dtype != want:
+                raise OrtInputError(f"input {name!r}: expected {want.name}, got {a.dtype.name}")
+            if a.ndim != len(shape):
+                raise OrtInputError(
+                    f"input {name!r}: expected rank {len(shape)} {shape}, got shape {a.shape}"
+                )
+            feeds[name] = a
+        return list(self._session.run(self.output_names, feeds))
+
+    def run_named(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run one call on inputs by name; outputs by name."""
+        missing = [n for n in self.input_names if n not in feeds]
+        if missing:
+            raise OrtInputError(f"missing inputs {missing}")
+        outs = self([feeds[n] for n in self.input_names])
+        return dict(zip(self.output_names, outs))
+
+    @property
+    def session(self) -> Any:
+        """The underlying ``onnxruntime.InferenceSession``."""
+        return self._session
