@@ -20,17 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fourier.ir.core import Graph, Node, Value
-from fourier.ir.types import BATCH, Sym
+from fourier.ir.core import Graph, Value
+from fourier.ir.types import BATCH
 from fourier.ops.padding import (
-    FREE,
     PROBE_SIZES,
-    SIZE,
     Culprit,
     State,
     has_symbol,
-    join_culprits,
     mixed,
+    node_states,
     rule_of,
 )
 from fourier.ops.registry import get_op
@@ -96,34 +94,12 @@ def has_rule(op: str) -> bool:
     return rule_of(get_op(op)) is not None
 
 
-def _rule(node: Node, ins: list[State], symbol: str) -> list[State]:
-    """The states of ``node``'s outputs, given its inputs' states."""
-    n_out = len(node.outputs)
-    if any(s.kind == "mixed" for s in ins):
-        return [join_culprits(s for s in ins if s.kind == "mixed")] * n_out
-    if node.outputs and all(v.known is not None for v in node.outputs):
-        # Known at compile time (shape arithmetic): free unless it holds the symbol's size.
-        sized = any(
-            isinstance(x, Sym) and symbol in x.names
-            for v in node.outputs
-            for x in v.known.reshape(-1).tolist()  # type: ignore[union-attr]
-        )
-        return [SIZE if sized else FREE] * n_out
-    rule = rule_of(get_op(node.op))
-    if rule is None:
-        return [mixed(node, "no independence rule for this op")] * n_out
-    return rule(node, ins, symbol)
-
-
 def analyze(graph: Graph, symbol: str = BATCH) -> Independence:
     """Prove (or refute) for each output that padding ``symbol`` leaves its real part unchanged."""
     states: dict[Value, State] = {}
     for node in graph.nodes:
         ins = [states.get(v, mixed(node, "input not analysed")) for v in node.inputs]
-        try:
-            outs = _rule(node, ins, symbol)
-        except Exception as e:  # a malformed node: refuse, do not guess
-            outs = [mixed(node, f"analysis failed ({type(e).__name__}: {e})")] * len(node.outputs)
+        outs = node_states(node, ins, symbol)
         for v, s in zip(node.outputs, outs):
             states[v] = s
     result = Independence(symbol, states=states)

@@ -34,7 +34,7 @@ from fourier.errors import CompileError, FourierError
 from fourier.ir.core import Graph, Node
 from fourier.ir.parser import parse_graph
 from fourier.ir.printer import INLINE_CONST_ELEMENTS, print_graph
-from fourier.ir.types import UNKNOWN, Dim, Sym, TensorType, dim_to_sym
+from fourier.ir.types import UNKNOWN, Dim, TensorType, dim_to_sym
 from fourier.ops.padding import (
     FREE,
     SIZE,
@@ -42,7 +42,7 @@ from fourier.ops.padding import (
     has_symbol,
     join_culprits,
     mixed,
-    rule_of,
+    node_states,
 )
 from fourier.ops.registry import Attr, InferContext, get_op, register, shape_value
 
@@ -263,27 +263,7 @@ def analyse_region(graph: Graph, params: Sequence[State], symbol: str) -> list[S
         if node.op == "Placeholder":
             states[id(node.output)] = params[int(node.name[3:])]
             continue
-        ins = [states[id(v)] for v in node.inputs]
-        n_out = len(node.outputs)
-        if any(s.kind == "mixed" for s in ins):
-            outs = [join_culprits(s for s in ins if s.kind == "mixed")] * n_out
-        elif node.outputs and all(v.known is not None for v in node.outputs):
-            sized = any(
-                isinstance(x, Sym) and symbol in x.names
-                for v in node.outputs
-                for x in v.known.reshape(-1).tolist()  # type: ignore[union-attr]
-            )
-            outs = [SIZE if sized else FREE] * n_out
-        else:
-            rule = rule_of(get_op(node.op))
-            try:
-                outs = (
-                    rule(node, ins, symbol)
-                    if rule
-                    else [mixed(node, "no independence rule for this op")] * n_out
-                )
-            except Exception as e:  # a malformed node: refuse, do not guess
-                outs = [mixed(node, f"analysis failed ({type(e).__name__}: {e})")] * n_out
+        outs = node_states(node, [states[id(v)] for v in node.inputs], symbol)
         for v, s in zip(node.outputs, outs):
             states[id(v)] = s
     return [states[id(v)] for _, v in graph.outputs]

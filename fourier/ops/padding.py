@@ -74,6 +74,7 @@ __all__ = [
     "OTHER_SIZE",
     "PROBE_MAX_ELEMENTS",
     "MAX_CULPRITS",
+    "node_states",
 ]
 
 PROBE_SIZES = (6, 10)  # sizes the analysed symbol takes in the two probes
@@ -496,3 +497,30 @@ def _movement(
             st = FREE  # positions kept: the contents at each position do not depend on the size
         states.append(st)
     return states
+
+
+# -- one node -------------------------------------------------------------------------------------
+
+
+def node_states(node: Node, ins: Sequence[State], symbol: str) -> list[State]:
+    """The states of ``node``'s outputs given its inputs': what holds for every op first (a mixed
+    input mixes; outputs known at compile time are free, or size if they hold the symbol's
+    size), then the op's rule; an op without one, or a rule failing on a malformed node, mixes
+    (the analysis never guesses). The step of the independence analysis, shared by regions."""
+    n_out = len(node.outputs)
+    if any(s.kind == "mixed" for s in ins):
+        return [join_culprits(s for s in ins if s.kind == "mixed")] * n_out
+    if node.outputs and all(v.known is not None for v in node.outputs):
+        sized = any(
+            isinstance(x, Sym) and symbol in x.names
+            for v in node.outputs
+            for x in v.known.reshape(-1).tolist()  # type: ignore[union-attr]
+        )
+        return [SIZE if sized else FREE] * n_out
+    rule = rule_of(get_op(node.op))
+    if rule is None:
+        return [mixed(node, "no independence rule for this op")] * n_out
+    try:
+        return rule(node, list(ins), symbol)
+    except Exception as e:  # a malformed node: refuse, do not guess
+        return [mixed(node, f"analysis failed ({type(e).__name__}: {e})")] * n_out
