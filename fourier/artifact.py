@@ -97,6 +97,9 @@ class Manifest:
     # Request-level inputs (`fourier.passes.hoist`): {"shared": [...], "hoisted": [...], ...};
     # empty when nothing was declared shared.
     hoist: dict[str, Any] = field(default_factory=dict)
+    # Inputs bound at compile time (``--const``): name -> {"dtype", "value"}; a request may still
+    # pass them, with exactly that value.
+    consts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def shared(self) -> tuple[str, ...]:
@@ -136,6 +139,7 @@ class Manifest:
             "ir_constants": dict(sorted(self.ir_constants.items())),
             "padding": self.padding,
             **({"hoist": self.hoist} if self.hoist else {}),
+            **({"consts": self.consts} if self.consts else {}),
             "files": dict(sorted(self.files.items())),
         }
 
@@ -168,6 +172,7 @@ class Manifest:
             ir_constants={str(k): str(v) for k, v in d.get("ir_constants", {}).items()},
             padding=dict(d.get("padding", {})),
             hoist=dict(d.get("hoist", {})),
+            consts=dict(d.get("consts", {})),
         )
 
 

@@ -209,6 +209,14 @@ def cli() -> None:
     "what depends only on them is computed once",
 )
 @click.option(
+    "--const",
+    "consts",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="bind an input that sets a shape at run time (a reshape target, an axis) to a value "
+    "(a number or a JSON list); repeatable",
+)
+@click.option(
     "--require-padding-proof",
     is_flag=True,
     help="refuse a graph whose batch padding cannot be proven safe (default: compile it and serve "
@@ -229,6 +237,7 @@ def compile_cmd(
     report_dir: Path | None,
     shared: str | None,
     require_padding_proof: bool,
+    consts: tuple[str, ...],
 ) -> None:
     """Compile MODEL (.pb, .pbtxt or SavedModel dir) into an artifact."""
     saved_model = _check_model(model)
@@ -270,6 +279,7 @@ def compile_cmd(
             max_bucket_bytes=max_bucket_bytes,
             shared=[n for n in shared.split(",") if n] if shared else (),
             require_padding_proof=require_padding_proof,
+            consts=_parse_consts(consts),
         )
     except BaseException:
         if progress["open"]:
@@ -310,6 +320,24 @@ def compile_cmd(
     )
     table.add_row("artifact size", f"{_size(report.artifact_bytes)} (weights {_size(report.weight_bytes)})")
     stdout.print(table)
+
+
+def _parse_consts(items: tuple[str, ...]) -> dict[str, Any]:
+    """``("k=8", "shape=[2, 4]")`` -> ``{"k": 8, "shape": [2, 4]}``; a bad item is a usage error."""
+    import json
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--const")
+        try:
+            out[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            raise click.BadParameter(
+                f"{name}: {raw!r} is not a number or a JSON list", param_hint="--const"
+            ) from None
+    return out
 
 
 def _hoist_line(hoist: dict[str, Any], limit: int = 6) -> str:

@@ -86,6 +86,24 @@ def _depends_on_batch(graph: Graph, node_name: str) -> bool:
     return False
 
 
+def _bind_hint(graph: Graph, shape: Sequence[Any]) -> str:
+    """For an output whose size is unknown: the inputs that may set it at run time, to bind."""
+    if UNKNOWN not in shape:
+        return ""
+    fed = [
+        n.name
+        for n in graph.inputs
+        if n.output.type.dtype.startswith(("int", "uint")) and BATCH not in (n.output.type.shape or ())
+    ]
+    if not fed:
+        return ""
+    return (
+        f"; if a value fed at run time sets it (a reshape target, an axis), bind that input to a "
+        f"constant with consts={{NAME: VALUE}} / --const NAME=VALUE (inputs without a batch "
+        f"dimension: {', '.join(fed)})"
+    )
+
+
 def graph_signature(graph: Graph) -> Signature:
     """The signature of a graph, or a CompileError if its shapes cannot be bucketed."""
     inputs = []
@@ -118,13 +136,14 @@ def graph_signature(graph: Graph) -> Signature:
             raise CompileError(
                 f"output {name!r} has type {v.type}: it depends on batched inputs but does not keep "
                 "the batch as its first dimension, so padding requests to a bucket would change it"
+                + _bind_hint(graph, shape)
             )
         spec = TensorSpec(name, v.type.dtype, shape)
         known = {n for s in inputs for n in s.symbols}
         if any(isinstance(d, str) and d == UNKNOWN for d in shape) or not set(spec.symbols) <= known:
             raise CompileError(
                 f"output {name!r} has type {v.type}: a dimension is unknown or depends on a symbol no "
-                "input has, so its size cannot be known for a compiled shape"
+                "input has, so its size cannot be known for a compiled shape" + _bind_hint(graph, shape)
             )
         outputs.append(spec)
     unused = tuple(TensorSpec(name, dtype, shape) for name, dtype, shape in graph.unused_inputs)
@@ -373,13 +392,19 @@ class Shape:
 
 
 def import_model(
-    model: str | Path | Graph, outputs: Sequence[str] | None = None, require_padding_proof: bool = False
+    model: str | Path | Graph,
+    outputs: Sequence[str] | None = None,
+    require_padding_proof: bool = False,
+    consts: Mapping[str, Any] | None = None,
 ) -> Imported:
     """The first stage: ``model`` (a path, or a Graph, then optimized in place later) imported
     and verified, its signature read and the padding of the batch analysed: proven safe, or
-    served at exact batch sizes (a CompileError instead with ``require_padding_proof``)."""
+    served at exact batch sizes (a CompileError instead with ``require_padding_proof``).
+    ``consts`` binds inputs to values known at compile time (``{"k": 8}``)."""
     started = time.perf_counter()
-    graph = model if isinstance(model, Graph) else load_graph(model, outputs)
+    if isinstance(model, Graph) and consts:
+        raise CompileError("consts bind inputs while importing: pass a model path, not a Graph")
+    graph = model if isinstance(model, Graph) else load_graph(model, outputs, consts)
     verify(graph)
     imported_ops = graph.num_ops()
     # First: its message names the nodes that make padding unsafe.
@@ -683,6 +708,9 @@ class Compiled:
             ir_constants=ir_constants,
             padding=optimized.padding,
             hoist=optimized.hoist.to_json() if optimized.hoist is not None else {},
+            consts={
+                k: {"dtype": v.dtype.name, "value": v.tolist()} for k, v in sorted(graph.bound_inputs.items())
+            },
         )
         out_path = write_artifact(Path(out), manifest, blobs, weights)
         size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())
@@ -747,6 +775,7 @@ def compile_model(
     max_bucket_bytes: int | None = None,
     shared: Sequence[str] = (),
     require_padding_proof: bool = False,
+    consts: Mapping[str, Any] | None = None,
 ) -> CompileReport:
     """Compile ``model`` (a path or an imported Graph) into the artifact directory ``out``.
 
@@ -759,12 +788,13 @@ def compile_model(
     names request-level inputs a request passes once (one user, N candidates): what depends only
     on them is computed once per request (`fourier.passes.hoist`). A batch whose padding cannot be
     proven safe is compiled anyway and served at exact batch sizes (noted in the report);
-    ``require_padding_proof`` refuses it instead.
+    ``require_padding_proof`` refuses it instead. ``consts`` binds inputs that set shapes at run
+    time (a reshape target, an axis) to values known at compile time.
 
     The stages one by one: `import_model`, `Imported.optimize`, `Optimized.lower`,
     `Lowered.compile`, `Compiled.package`.
     """
-    imported = import_model(model, outputs, require_padding_proof)
+    imported = import_model(model, outputs, require_padding_proof, consts)
     _check_dims(imported.signature, dims)  # before the passes: a mistake is refused at once
     optimized = imported.optimize(
         pipeline,

@@ -266,7 +266,20 @@ class Model:
         return len(inputs) == len(arrays) or self._unused.issuperset(inputs.keys() - self._inputs.keys())
 
     def _check_slow(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
-        unknown = [k for k in inputs if k not in self._inputs and k not in self._unused]
+        for name, bound in self.manifest.consts.items():  # bound at compile time: that value only
+            if name in inputs:
+                want = np.asarray(bound["value"], dtype=numpy_dtype(bound["dtype"]))
+                got = np.asarray(inputs[name])
+                if got.shape != want.shape or not np.array_equal(got, want):
+                    raise InputShapeError(
+                        f"input {name!r} was bound to {want.tolist()} when the model was compiled "
+                        f"(--const {name}=...), got {got.tolist() if got.size <= 8 else got.shape}"
+                    )
+        unknown = [
+            k
+            for k in inputs
+            if k not in self._inputs and k not in self._unused and k not in self.manifest.consts
+        ]
         if unknown:
             raise UnknownInputError(
                 f"unknown input {unknown[0]!r}; the model's inputs are: "

@@ -437,6 +437,7 @@ def hoist_shared(graph: Graph, shared: Sequence[str]) -> HoistPlan:
     new.source, new.source_sha256 = graph.source, graph.source_sha256
     new.unused_inputs = list(graph.unused_inputs)
     new.input_defaults = dict(graph.input_defaults)
+    new.bound_inputs = dict(graph.bound_inputs)
     one: dict[Value, Value] = {}  # old value -> its batch-1 form (hoisted side)
     full: dict[Value, Value] = {}  # old value -> its full-batch form
     old_like = graph.node(plan.like).output

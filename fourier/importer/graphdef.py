@@ -26,7 +26,7 @@ from fourier.importer.control import FRAME_OPS, FUNCTIONAL_OPS, Rebuilt, RegionI
 from fourier.importer.functions import Inliner
 from fourier.importer.protos import GraphDef, decode_attr
 from fourier.ir.core import Graph, Value
-from fourier.ir.types import UNKNOWN, TensorType
+from fourier.ir.types import UNKNOWN, TensorType, numpy_dtype
 from fourier.ops.registry import REQUIRED, get_op, has_op
 
 __all__ = ["load_graph", "import_graphdef", "parse_graphdef"]
@@ -82,8 +82,12 @@ def sequence_dim(axis: int) -> str:
     return "S" if axis == 1 else f"S{axis}"
 
 
-def load_graph(path: str | Path, outputs: Sequence[str] | None = None) -> Graph:
-    """Import a ``.pb`` / ``.pbtxt`` file or a SavedModel directory into a `Graph`."""
+def load_graph(
+    path: str | Path, outputs: Sequence[str] | None = None, consts: Mapping[str, Any] | None = None
+) -> Graph:
+    """Import a ``.pb`` / ``.pbtxt`` file or a SavedModel directory into a `Graph`; ``consts``
+    binds inputs to values known at compile time (a reshape target fed at run time), which
+    become constants (`Graph.bound_inputs`)."""
     p = Path(path)
     if p.is_dir():
         from fourier.importer.savedmodel import freeze_saved_model
@@ -96,6 +100,7 @@ def load_graph(path: str | Path, outputs: Sequence[str] | None = None) -> Graph:
             outputs or default_outputs,
             None if outputs else names,
             source_sha256=hashlib.sha256(data).hexdigest(),
+            consts=consts,
         )
     try:
         data = p.read_bytes()
@@ -103,7 +108,12 @@ def load_graph(path: str | Path, outputs: Sequence[str] | None = None) -> Graph:
         raise GraphImportError(f"{p}: cannot read ({e.strerror or e})") from e
     graph_def = parse_graphdef(data, str(p), text=p.suffix in (".pbtxt", ".txt"))
     return import_graphdef(
-        graph_def, str(p), outputs, source_sha256=hashlib.sha256(data).hexdigest(), name=p.stem
+        graph_def,
+        str(p),
+        outputs,
+        source_sha256=hashlib.sha256(data).hexdigest(),
+        name=p.stem,
+        consts=consts,
     )
 
 
@@ -126,11 +136,13 @@ def import_graphdef(
     name: str = "main",
     input_types: Mapping[str, TensorType] | None = None,
     region_depth: int = 0,
+    consts: Mapping[str, Any] | None = None,
 ) -> Graph:
     """Build a `Graph` from a GraphDef proto; ``outputs`` are tensor names (``node`` or ``node:i``).
 
     ``input_types`` gives Placeholders their types by name (a control-flow region's parameters,
-    `fourier.importer.control`); ``region_depth`` is how deep such regions nest here."""
+    `fourier.importer.control`); ``region_depth`` is how deep such regions nest here; ``consts``
+    binds inputs by name to constant values."""
     if not isinstance(graph_def, GraphDef):  # TensorFlow's own proto class: the same schema
         graph_def = GraphDef.FromString(graph_def.SerializeToString())
     frames: dict[str, Rebuilt] = {}
@@ -205,6 +217,7 @@ def import_graphdef(
 
     graph = Graph(name)
     graph.source, graph.source_sha256 = source, source_sha256
+    bound = _check_consts(consts or {}, nodes, source)
     values: dict[str, list[Value]] = {}
     regions = RegionImporter(graph_def, source, import_graphdef, region_depth, frames)
     for n in topo:
@@ -213,6 +226,9 @@ def import_graphdef(
             values[n] = graph.add_node(
                 "Placeholder", [], {"dtype": t.dtype, "shape": t.shape}, name=n, origin=(n,)
             ).outputs
+        elif n in bound:
+            values[n] = graph.add_node("Const", [], {"value": bound[n]}, name=n, origin=(n,)).outputs
+            graph.bound_inputs[n] = bound[n]
         elif nodes[n].op in FUNCTIONAL_OPS:
             where = f"{source}: node {n!r} ({nodes[n].op})"
             values[n] = regions.import_node(graph, nodes[n], _input_values(nodes[n], values, where))
@@ -240,6 +256,33 @@ def import_graphdef(
         named.append((label, outs[ref.index]))
     graph.set_outputs(named)
     return graph
+
+
+def _check_consts(consts: Mapping[str, Any], nodes: Mapping[str, Any], source: str) -> dict[str, np.ndarray]:
+    """The values inputs are bound to, as arrays of each input's declared dtype and shape."""
+    out: dict[str, np.ndarray] = {}
+    inputs = sorted(n for n, node in nodes.items() if node.op in _INPUT_OPS)
+    for name, raw in consts.items():
+        node = nodes.get(name)
+        if node is None or node.op not in _INPUT_OPS:
+            raise GraphImportError(
+                f"{source}: cannot bind {name!r}: it is not an input of the graph (inputs: {', '.join(inputs)})"
+            )
+        dtype, shape = _declared_type(node, source)
+        ranked = "shape" in node.attr and not node.attr["shape"].shape.unknown_rank
+        try:
+            value = np.asarray(raw).astype(numpy_dtype(dtype), casting="same_kind")
+        except (TypeError, ValueError) as e:
+            raise GraphImportError(f"{source}: cannot bind input {name!r} ({dtype}) to {raw!r}: {e}") from e
+        if (ranked and len(shape) != value.ndim) or any(
+            isinstance(d, int) and d != v for d, v in zip(shape, value.shape)
+        ):
+            raise GraphImportError(
+                f"{source}: cannot bind input {name!r}: it is declared {dtype}{list(shape)}, "
+                f"the value has shape {list(value.shape)}"
+            )
+        out[name] = value
+    return out
 
 
 def _declared_type(node: Any, source: str) -> tuple[str, tuple[Any, ...]]:

@@ -154,6 +154,8 @@ class Graph:
         # (name, dtype, shape), and the defaults of inputs a caller may omit (by input name).
         self.unused_inputs: list[tuple[str, str, tuple[Any, ...]]] = []
         self.input_defaults: dict[str, Any] = {}
+        # Inputs bound to constants at import (``--const NAME=VALUE``), by name.
+        self.bound_inputs: dict[str, np.ndarray] = {}
         self._names: set[str] = set()
 
     # -- construction -------------------------------------------------------------------------
