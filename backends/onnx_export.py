@@ -109,6 +109,7 @@ class _Builder:
         self._names: set[str] = set()
         self._node_names: set[str] = set()
         self._by_digest: dict[str, str] = {}
+        self.const_names: dict[int, str] = {}  # id(a Const node's array) -> the node's name
 
     def reserve(self, name: str) -> None:
         self._names.add(name)
@@ -124,7 +125,9 @@ class _Builder:
         """An initializer holding ``value``; identical values share one."""
         from onnx import numpy_helper
 
-        value = np.ascontiguousarray(value)
+        value = np.asarray(value)
+        if not value.flags.c_contiguous:  # (not ascontiguousarray: it makes scalars vectors)
+            value = value.copy(order="C")
         if value.dtype == object:
             raise TypeError("a symbolic value cannot be a constant")
         digest = hashlib.sha256(
@@ -175,10 +178,11 @@ class _Ctx:
         """``x`` as an ONNX tensor name (a known value becomes an initializer)."""
         if isinstance(x, str):
             return x
+        base = self.b.const_names.get(id(x), f"{self.op.name}/const")
         arr = np.asarray(x)
         if dtype is not None:
             arr = arr.astype(numpy_dtype(dtype))
-        return self.b.const(arr, f"{self.op.name}/const")
+        return self.b.const(arr, base)
 
     def ints(self, x: Operand, what: str) -> list[int]:
         if isinstance(x, str) or np.asarray(x).dtype == object:
@@ -394,7 +398,7 @@ def _floor_div(cx: _Ctx, x: Operand, y: Operand) -> Operand:
         cx.node("Xor", cx.node("Less", r, z), cx.node("Less", safe, z)),
     )
     floor = cx.node("Sub", q, cx.cast(adjust, dtype))
-    return cx.where_zero(zero, floor, dtype)
+    return cx.node("Where", zero, z, floor)
 
 
 @_converts("FloorMod")
@@ -402,7 +406,7 @@ def _floor_mod(cx: _Ctx, x: Operand, y: Operand) -> Operand:
     dtype = cx.out_dtype()
     if not _is_float(dtype):  # ONNX's integer Mod (fmod=0) takes the divisor's sign: floor mod
         zero, safe = _nonzero_divisor(cx, y, dtype)
-        return cx.where_zero(zero, cx.node("Mod", x, safe), dtype)
+        return cx.node("Where", zero, cx.scalar(0, dtype), cx.node("Mod", x, safe))
     # numpy's float mod: fmod, then moved into the divisor's sign.
     r = cx.node("Mod", x, y, fmod=1)
     z = cx.scalar(0, dtype)
@@ -417,7 +421,7 @@ def _floor_mod(cx: _Ctx, x: Operand, y: Operand) -> Operand:
 @_converts("DivNoNan")
 def _div_no_nan(cx: _Ctx, x: Operand, y: Operand) -> Operand:
     zero, safe = _nonzero_divisor(cx, y, cx.in_dtype(1))
-    return cx.where_zero(zero, cx.node("Div", x, safe), cx.out_dtype())
+    return cx.node("Where", zero, cx.scalar(0, cx.out_dtype()), cx.node("Div", x, safe))
 
 
 @_converts("SquaredDifference")
@@ -1144,13 +1148,15 @@ def _embedding_bag(cx: _Ctx, table: Operand, ids: Operand) -> Operand:
 
 @_converts("OneHot")
 def _one_hot(cx: _Ctx, ids: Operand, depth: Operand, on: Operand, off: Operand) -> Operand:
+    # ids == arange(depth) along the new axis: ids outside [0, depth) match nothing (all off), as
+    # in TensorFlow; ONNX's OneHot would count negative ids from the end, and ONNX Runtime has it
+    # for few dtype combinations.
     d = cx.ints(depth, "OneHot's depth")[0]
-    # ONNX counts negative ids from the end; TensorFlow's are out of range (all off): move them
-    # past the end, where ONNX gives all off too.
-    dtype = cx.in_dtype(0)
-    safe = cx.node("Where", cx.node("Less", ids, cx.scalar(0, dtype)), cx.scalar(d, dtype), ids)
-    values = cx.node("Concat", cx.unsqueeze(off, [0]), cx.unsqueeze(on, [0]), axis=0)
-    return cx.node("OneHot", safe, cx.i64([d]), values, axis=int(cx.attrs["axis"]))
+    r = cx.rank(0)
+    a = _axis(cx, int(cx.attrs["axis"]), r + 1)
+    positions = np.arange(d, dtype=numpy_dtype(cx.in_dtype(0))).reshape((d,) + (1,) * (r - a))
+    hot = cx.node("Equal", cx.unsqueeze(ids, [a]), positions)
+    return cx.node("Where", hot, on, off)
 
 
 # -- Fourier's own fused ops ----------------------------------------------------------------------
@@ -1289,7 +1295,9 @@ def export_onnx(
             env[id(node.output)] = node.name
             continue
         if node.op == "Const":
-            env[id(node.output)] = np.asarray(node.attrs["value"])
+            value = np.asarray(node.attrs["value"])
+            b.const_names[id(value)] = node.name
+            env[id(node.output)] = value
             continue
         args = [env[id(v)] for v in node.inputs]
         args = [_known(v, a) for v, a in zip(node.inputs, args)]
@@ -1323,8 +1331,8 @@ def export_onnx(
 
     outputs = []
     for name, v in graph.outputs:
-        value = env[id(v)]
-        src = value if isinstance(value, str) else b.const(np.asarray(value), f"{name}/value")
+        result = env[id(v)]
+        src = result if isinstance(result, str) else b.const(np.asarray(result), f"{name}/value")
         b.emit("Identity", [src], [name])
         outputs.append(
             helper.make_tensor_value_info(name, _onnx_dtype(v.type.dtype), _dims_proto(v.type.shape, sizes))
