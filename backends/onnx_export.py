@@ -110,6 +110,9 @@ class _Builder:
         self._node_names: set[str] = set()
         self._by_digest: dict[str, str] = {}
         self.const_names: dict[int, str] = {}  # id(a Const node's array) -> the node's name
+        # Const nodes used only as the table of axis-0 gathers, and their copies with a zero row
+        self.gather_tables: set[str] = set()
+        self.padded_tables: dict[str, str] = {}
 
     def reserve(self, name: str) -> None:
         self._names.add(name)
@@ -1106,6 +1109,23 @@ def _masked_gather(
     dtype = cx.in_dtype(1)
     if rows is None:
         raise cx.fail(f"the gathered axis of {cx.op.in_types[0]} must have a static size")
+    table_name = None if isinstance(params, str) else cx.b.const_names.get(id(params))
+    if isinstance(ids, str) and axis == 0 and table_name in cx.b.gather_tables:
+        # A constant table only ever gathered from: store it with one more row, of zeros, and send
+        # every out-of-range id there. The check then runs on the ids, not on the gathered rows
+        # (a Where over [N, ids, width] costs ONNX Runtime more than the gather itself).
+        assert table_name is not None
+        table = cx.b.padded_tables.get(table_name)
+        if table is None:
+            arr = np.asarray(params)
+            padded = np.concatenate([arr, np.zeros((1, *arr.shape[1:]), dtype=arr.dtype)])
+            table = cx.b.padded_tables[table_name] = cx.b.const(padded, table_name)
+        in_range = cx.node(
+            "And",
+            cx.node("GreaterOrEqual", ids, cx.scalar(0, dtype)),
+            cx.node("Less", ids, cx.scalar(rows, dtype)),
+        )
+        return cx.node("Gather", table, cx.node("Where", in_range, ids, cx.scalar(rows, dtype)), axis=0)
     if not isinstance(ids, str):  # known ids: the mask is known too
         idx = np.asarray(ids)
         valid = (idx >= 0) & (idx < rows)
@@ -1288,6 +1308,7 @@ def export_onnx(
     for name in out_names:
         b.reserve(name)
 
+    b.gather_tables = _gather_only_tables(graph)
     env: dict[int, Operand] = {}
     unsupported: dict[str, list[str]] = {}
     for node in graph.nodes:
@@ -1355,6 +1376,31 @@ def export_onnx(
 
 # The ONNX IR version that goes with each opset (ONNX Runtime refuses newer IR versions than it knows).
 _IR_VERSION_FOR_OPSET = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10, 22: 10}
+
+
+def _gather_only_tables(graph: Graph) -> set[str]:
+    """The arrays of Const nodes whose every use is as the table of an axis-0 GatherV2 or of an
+    EmbeddingBag: those may be stored padded (one zero row more) instead of as they are."""
+    uses: dict[int, list[bool]] = {}
+    for node in graph.nodes:
+        for i, v in enumerate(node.inputs):
+            if v.producer.op != "Const":
+                continue
+            ok = i == 0 and (
+                node.op == "EmbeddingBag"
+                or (
+                    node.op == "GatherV2"
+                    and node.inputs[2].known is not None
+                    and int(np.asarray(node.inputs[2].known).reshape(-1)[0]) == 0
+                )
+            )
+            uses.setdefault(id(v.producer), []).append(ok)
+    used_as_output = {id(v.producer) for _, v in graph.outputs}
+    return {
+        n.name
+        for n in graph.nodes
+        if n.op == "Const" and id(n) not in used_as_output and uses.get(id(n)) and all(uses[id(n)])
+    }
 
 
 def _known(v: Any, a: Operand) -> Operand:

@@ -491,7 +491,8 @@ def test_batch_broadcast_inner_axis1() -> None:
 
 def test_gather_out_of_range_ids_give_zeros() -> None:
     """GatherV2 with ids in [-3, 9) over 6 rows: negative and too-large ids give zero rows (the
-    reference's rule; ONNX's Gather would wrap -1 to the last row and fail on 6)."""
+    reference's rule; ONNX's Gather would wrap -1 to the last row and fail on 6). A table only ever
+    gathered from is stored with a zero row 6, where out-of-range ids are sent."""
     before = f"""
     graph @t(%ids: int32[N,5]) -> (float32[N,5,4]) {{
       %table = Const() {{value = {dense(TABLE)}}} : float32[6,4]
@@ -504,11 +505,38 @@ def test_gather_out_of_range_ids_give_zeros() -> None:
     g/GreaterOrEqual = GreaterOrEqual(ids, g/scalar)
     g/Less = Less(ids, g/scalar_1)
     g/And = And(g/GreaterOrEqual, g/Less)
+    g/Where = Where(g/And, ids, g/scalar_1)
+    g/Gather = Gather(table, g/Where) <axis=0>
+    out = Identity(g/Gather)
+    """
+    model = check_export(before, expected)
+    (table,) = [t for t in model.graph.initializer if t.name == "table"]
+    np.testing.assert_array_equal(
+        onnx.numpy_helper.to_array(table), np.concatenate([TABLE, np.zeros((1, 4))])
+    )
+
+
+def test_gather_from_shared_table_masks_rows() -> None:
+    """A table also used otherwise is stored as it is: the gathered rows are masked instead."""
+    before = f"""
+    graph @t(%ids: int32[N,5]) -> (float32[N,5,4], float32[6,4]) {{
+      %table = Const() {{value = {dense(TABLE)}}} : float32[6,4]
+      %axis = Const() {{value = dense<int32[] [0]>}} : int32[]
+      %g = GatherV2(%table, %ids, %axis) {{batch_dims = 0}} : float32[N,5,4]
+      %t2 = Identity(%table) : float32[6,4]
+      return "out" = %g, "table2" = %t2
+    }}
+    """
+    expected = """
+    g/GreaterOrEqual = GreaterOrEqual(ids, g/scalar)
+    g/Less = Less(ids, g/scalar_1)
+    g/And = And(g/GreaterOrEqual, g/Less)
     g/Where = Where(g/And, ids, g/scalar)
     g/Gather = Gather(table, g/Where) <axis=0>
     g/Unsqueeze = Unsqueeze(g/And, g/i64)
     g/Where_1 = Where(g/Unsqueeze, g/Gather, g/scalar_2)
     out = Identity(g/Where_1)
+    table2 = Identity(table)
     """
     check_export(before, expected)
 
@@ -876,8 +904,8 @@ def test_large_constants_stored_once() -> None:
     }}
     """
     model = check_export(before, feeds=lambda g, b: random_feeds(g, b, low=-2, high=70))
-    big = [t.name for t in model.graph.initializer if int(np.prod(t.dims)) == 64 * 8]
-    assert big == ["t1"]
+    big = [(t.name, list(t.dims)) for t in model.graph.initializer if int(np.prod(t.dims)) >= 64 * 8]
+    assert big == [("t1", [65, 8])]  # with its zero row for out-of-range ids
 
 
 def test_unsupported_op_names_nodes() -> None:
