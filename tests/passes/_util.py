@@ -46,11 +46,34 @@ def assert_same_outputs(
             np.testing.assert_allclose(got[name], want[name], rtol=rtol, atol=1e-6, err_msg=name)
 
 
+def assert_compiles(graph: Graph, batch: int = 3, rtol: float = 1e-5) -> None:
+    """A pass must never turn a compilable graph into an uncompilable one: the graph lowers,
+    XLA compiles it at ``batch`` rows, and it computes what the reference interpreter does."""
+    import jax
+
+    from fourier.backends.jax_lowering import lower_graph
+
+    feeds = random_feeds(graph, batch, seed=batch)
+    want = run_reference(graph, feeds)
+    lowered = lower_graph(graph)
+    with jax.enable_x64(True):
+        compiled = (
+            jax.jit(lowered.fn)
+            .lower(list(lowered.param_values), [feeds[n] for n in lowered.input_names])
+            .compile()
+        )
+        got = compiled(list(lowered.param_values), [feeds[n] for n in lowered.input_names])
+    for (name, _), out in zip(graph.outputs, got):
+        np.testing.assert_allclose(np.asarray(out), want[name], rtol=rtol, atol=1e-6, err_msg=name)
+
+
 def check(pipeline: str, before: str, expected: str | None) -> PipelineReport:
-    """Run ``pipeline`` on Before; the result must print as Expected (None: unchanged) and compute the same."""
+    """Run ``pipeline`` on Before; the result must print as Expected (None: unchanged), compute
+    the same, and still compile with XLA."""
     graph, original = ir(before), ir(before)
     report = PassManager(parse_pipeline(pipeline), verify=True).run(graph)
     want = str(original) if expected is None else str(ir(expected))
     assert str(graph) == want, f"\n--- got ---\n{graph}\n--- expected ---\n{want}"
     assert_same_outputs(original, graph)
+    assert_compiles(graph)
     return report
