@@ -113,6 +113,24 @@ class _Builder:
         # Const nodes used only as the table of axis-0 gathers, and their copies with a zero row
         self.gather_tables: set[str] = set()
         self.padded_tables: dict[str, str] = {}
+        # What some tensors were made from, for converters that rewrite across ops:
+        # Transpose output -> (input, perm); Unsqueeze output (of ExpandDims) -> (input, axes).
+        self.transposed_from: dict[str, tuple[str, list[int]]] = {}
+        self.unsqueezed_from: dict[str, tuple[str, list[int]]] = {}
+        # Split output with size 1 -> (input, axis, index, number of pieces).
+        self.unit_split_from: dict[str, tuple[str, int, int, int]] = {}
+
+    def prune(self, keep: Sequence[str]) -> None:
+        """Drop the nodes and initializers nothing that ``keep`` needs reads (a converter that
+        rewrote across ops leaves the nodes it bypassed unused)."""
+        needed = set(keep)
+        live = []
+        for node in reversed(self.nodes):
+            if any(o in needed for o in node.output):
+                live.append(node)
+                needed.update(i for i in node.input if i)
+        self.nodes = live[::-1]
+        self.initializers = [t for t in self.initializers if t.name in needed]
 
     def reserve(self, name: str) -> None:
         self._names.add(name)
@@ -662,10 +680,11 @@ def _einsum(cx: _Ctx, *xs: Operand) -> Operand:
 @_converts("FusedDense")
 def _fused_dense(cx: _Ctx, x: Operand, w: Operand, b: Operand | None = None) -> Operand:
     dtype = cx.out_dtype()
+    y: Operand
     if cx.rank(0) == 2 and dtype in ("float32", "float64", "float16"):
         y = cx.node("Gemm", x, w, *([b] if b is not None else []))
     else:  # rank > 2 (or rank 1): MatMul broadcasts over the leading axes
-        y = cx.node("MatMul", x, w)
+        y = _matmul_last_axis(cx, x, w)
         if b is not None:
             y = cx.node("Add", y, b)
     return _activate(cx, str(cx.attrs["activation"]), y, dtype)
@@ -768,7 +787,7 @@ def _fused_conv2d(cx: _Ctx, x: Operand, w: Operand, b: Operand | None = None) ->
     )
     if pointwise:  # 1x1, stride 1: a matmul over the channel axis
         w2 = cx.squeeze(w, [0, 1]) if isinstance(w, str) else np.asarray(w)[0, 0]
-        y: Operand = cx.node("MatMul", x, w2)
+        y: Operand = _matmul_last_axis(cx, x, w2)
         if b is not None:
             y = cx.node("Add", y, b)
     else:
@@ -886,7 +905,10 @@ def _reshape(cx: _Ctx, x: Operand, shape: Operand) -> Operand:
 def _expand_dims(cx: _Ctx, x: Operand, axis: Operand) -> Operand:
     rank = cx.rank(0) + 1
     a = _axis(cx, cx.ints(axis, "ExpandDims' axis")[0], rank)
-    return cx.unsqueeze(x, [a])
+    out = cx.unsqueeze(x, [a])
+    if isinstance(x, str):
+        cx.b.unsqueezed_from[out] = (x, [a])
+    return out
 
 
 @_converts("Squeeze")
@@ -906,22 +928,78 @@ def _squeeze(cx: _Ctx, x: Operand) -> Operand:
 
 @_converts("Transpose")
 def _transpose(cx: _Ctx, x: Operand, perm: Operand) -> Operand:
-    p = cx.ints(perm, "Transpose's perm")
-    return cx.node("Transpose", x, perm=[a % max(len(p), 1) for a in p])
+    p = [a % max(len(cx.ints(perm, "Transpose's perm")), 1) for a in cx.ints(perm, "Transpose's perm")]
+    out = cx.node("Transpose", x, perm=p)
+    if isinstance(x, str):
+        cx.b.transposed_from[out] = (x, p)
+    return out
+
+
+def _matmul_last_axis(cx: _Ctx, x: Operand, w: Operand) -> Operand:
+    """``x @ w`` over x's last axis. Where x is a transpose (then maybe an unsqueeze) that keeps
+    the last axis in place, the product is taken before the transpose and the (narrower) product
+    transposed instead: ONNX Runtime runs a Transpose as a copy it does not fuse (xDeepFM's CIN
+    transposes [16,N,676] before its 676 -> 64 product)."""
+    if isinstance(x, str):
+        base, axes = cx.b.unsqueezed_from.get(x, (x, []))
+        if base in cx.b.transposed_from:
+            src, perm = cx.b.transposed_from[base]
+            if perm and perm[-1] == len(perm) - 1:
+                y = cx.node("Transpose", cx.node("MatMul", src, w), perm=perm)
+                return cx.unsqueeze(y, axes) if axes else y
+    return cx.node("MatMul", x, w)
 
 
 @_converts("ConcatV2")
 def _concat(cx: _Ctx, *args: Operand) -> Operand:
     *xs, axis = args
-    a = _axis(cx, cx.ints(axis, "ConcatV2's axis")[0], cx.rank(0))
-    return xs[0] if len(xs) == 1 else cx.node("Concat", *xs, axis=a)
+    rank = cx.rank(0)
+    a = _axis(cx, cx.ints(axis, "ConcatV2's axis")[0], rank)
+    # A run of one tensor repeated (DIN's attention repeats its query 50 times) is one Tile:
+    # ONNX Runtime's Concat of 50 inputs costs several times more.
+    parts: list[Operand] = []
+    i = 0
+    while i < len(xs):
+        j = i + 1
+        while j < len(xs) and isinstance(xs[i], str) and xs[j] is xs[i]:
+            j += 1
+        parts.append(
+            xs[i]
+            if j - i == 1
+            else cx.node("Tile", xs[i], cx.i64([j - i if d == a else 1 for d in range(rank)]))
+        )
+        i = j
+    return parts[0] if len(parts) == 1 else cx.node("Concat", *parts, axis=a)
 
 
 @_converts("Pack")
 def _pack(cx: _Ctx, *xs: Operand) -> Operand:
-    a = _axis(cx, int(cx.attrs["axis"]), cx.rank(0) + 1)
+    rank = cx.rank(0)
+    a = _axis(cx, int(cx.attrs["axis"]), rank + 1)
+    whole = _whole_unit_split(cx, xs)
+    if whole is not None:
+        # Pack of every unit slice of one tensor, in order (xDeepFM's CIN splits [N,26,16] into
+        # 16 and stacks them): one transpose of that tensor instead of n unsqueezes and a concat.
+        src, s = whole
+        labels: list[Any] = list(range(rank))
+        with_one = labels[:s] + ["i", "one"] + labels[s + 1 :]  # src unsqueezed after axis s
+        out_labels = [*labels[:s], "one", *labels[s + 1 :]]
+        out_labels.insert(a, "i")
+        perm = [with_one.index(lab) for lab in out_labels]
+        return cx.node("Transpose", cx.unsqueeze(src, [s + 1]), perm=perm)
     parts = [cx.unsqueeze(x, [a]) for x in xs]
     return parts[0] if len(parts) == 1 else cx.node("Concat", *parts, axis=a)
+
+
+def _whole_unit_split(cx: _Ctx, xs: Sequence[Operand]) -> tuple[str, int] | None:
+    """(source, axis) when ``xs`` are all the size-1 pieces of one Split of ``source``, in order."""
+    if len(xs) < 2 or not all(isinstance(x, str) and x in cx.b.unit_split_from for x in xs):
+        return None
+    pieces = [cx.b.unit_split_from[x] for x in xs]  # type: ignore[index]
+    src, axis, _, n = pieces[0]
+    if n != len(xs) or any(p != (src, axis, i, n) for i, p in enumerate(pieces)):
+        return None
+    return src, axis
 
 
 @_converts("Unpack")
@@ -936,7 +1014,11 @@ def _split(cx: _Ctx, x: Operand, axis: int, sizes: list[int] | None, n: int) -> 
     if n == 1:
         return [x]
     if sizes is not None:
-        return list(cx.nodes("Split", [x, cx.i64(sizes)], n, axis=axis))
+        outs = list(cx.nodes("Split", [x, cx.i64(sizes)], n, axis=axis))
+        if isinstance(x, str) and all(size == 1 for size in sizes):
+            for i, out in enumerate(outs):
+                cx.b.unit_split_from[out] = (x, axis, i, n)
+        return list(outs)
     if cx.opset >= 18:
         return list(cx.nodes("Split", [x], n, axis=axis, num_outputs=n))
     return list(cx.nodes("Split", [x], n, axis=axis))  # before 18: equal parts, one per output
@@ -1364,6 +1446,7 @@ def export_onnx(
         )
         for n in inputs
     ]
+    b.prune(out_names)
     onnx_graph = helper.make_graph(b.nodes, graph.name, graph_inputs, outputs, initializer=b.initializers)
     imports = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in sorted(b.used_domains)]
     model = helper.make_model(onnx_graph, opset_imports=imports, producer_name="fourier")

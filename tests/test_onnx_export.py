@@ -871,6 +871,91 @@ def test_avg_pool_same_excludes_padding() -> None:
     check_export(before)
 
 
+# -- forms chosen for ONNX Runtime -----------------------------------------------------------------
+
+
+def test_concat_of_one_tensor_repeated_is_tile() -> None:
+    """ConcatV2 of x, x, x, y along axis 1 -> Concat(Tile(x, 3), y) (DIN repeats its query 50 times)."""
+    before = """
+    graph @t(%x: float32[N,1,2], %y: float32[N,2,2]) -> (float32[N,5,2]) {
+      %ax = Const() {value = dense<int32[] [1]>} : int32[]
+      %c = ConcatV2(%x, %x, %x, %y, %ax) : float32[N,5,2]
+      return "out" = %c
+    }
+    """
+    expected = """
+    c/Tile = Tile(x, c/i64)
+    c/Concat = Concat(c/Tile, y) <axis=1>
+    out = Identity(c/Concat)
+    """
+    check_export(before, expected)
+
+
+def test_pack_of_whole_unit_split_is_transpose() -> None:
+    """Pack(axis 0) of all 4 unit slices of x[N,3,4] along axis 2 -> [4,N,3,1]: one Unsqueeze and
+    one Transpose; the Split, now unused, is pruned."""
+    before = """
+    graph @t(%x: float32[N,3,4]) -> (float32[4,N,3,1]) {
+      %ones = Const() {value = dense<int32[4] [1, 1, 1, 1]>} : int32[4]
+      %ax = Const() {value = dense<int32[] [2]>} : int32[]
+      %s, %s:1, %s:2, %s:3 = SplitV(%x, %ones, %ax) {num_split = 4} : float32[N,3,1], float32[N,3,1], float32[N,3,1], float32[N,3,1]
+      %p = Pack(%s, %s:1, %s:2, %s:3) {axis = 0} : float32[4,N,3,1]
+      return "out" = %p
+    }
+    """
+    expected = """
+    p/Unsqueeze = Unsqueeze(x, p/i64)
+    p/Transpose = Transpose(p/Unsqueeze) <perm=[2, 0, 1, 3]>
+    out = Identity(p/Transpose)
+    """
+    model = check_export(before, expected)
+    assert not [t.name for t in model.graph.initializer if t.name == "ones"]
+
+
+@pytest.mark.parametrize(("axis", "order"), [(1, [1, 2, 3, 0]), (2, [0, 1, 3, 2]), (3, [3, 2, 1, 0])])
+def test_pack_of_unit_split_other_axes(axis: int, order: list[int]) -> None:
+    """Other Pack axes, and pieces out of order (then the plain Unsqueeze + Concat form)."""
+    outs = ", ".join(f"%s:{i}" if i else "%s" for i in order)
+    before = f"""
+    graph @t(%x: float32[N,3,4]) -> (float32[*]) {{
+      %ones = Const() {{value = dense<int32[4] [1, 1, 1, 1]>}} : int32[4]
+      %ax = Const() {{value = dense<int32[] [2]>}} : int32[]
+      %s, %s:1, %s:2, %s:3 = SplitV(%x, %ones, %ax) {{num_split = 4}} : float32[N,3,1], float32[N,3,1], float32[N,3,1], float32[N,3,1]
+      %p = Pack({outs}) {{axis = {axis}}} : float32[*]
+      return "out" = %p
+    }}
+    """
+    shape = ["N", 3, 1]
+    shape.insert(axis, 4)
+    text = before.replace("float32[*]", f"float32[{','.join(map(str, shape))}]")
+    check_export(text)
+
+
+def test_matmul_before_transpose() -> None:
+    """A pointwise FusedConv2D (matmul) of ExpandDims(Transpose(y)) where the transpose keeps the
+    last axis: the product is taken on y and the narrower result transposed (xDeepFM's CIN)."""
+    w = RNG.normal(size=(1, 1, 6, 2)).astype(np.float32)
+    before = f"""
+    graph @t(%y: float32[3,N,6]) -> (float32[N,1,3,2]) {{
+      %perm = Const() {{value = dense<int32[3] [1, 0, 2]>}} : int32[3]
+      %t = Transpose(%y, %perm) : float32[N,3,6]
+      %ax = Const() {{value = dense<int32[] [-3]>}} : int32[]
+      %e = ExpandDims(%t, %ax) : float32[N,1,3,6]
+      %w = Const() {{value = {dense(w)}}} : float32[1,1,6,2]
+      %c = FusedConv2D(%e, %w) {{{_conv_attrs(1, "VALID", False, "Relu", "matmul")}}} : float32[N,1,3,2]
+      return "out" = %c
+    }}
+    """
+    expected = """
+    c/MatMul = MatMul(y, c/const)
+    c/Transpose = Transpose(c/MatMul) <perm=[1, 0, 2]>
+    c/Unsqueeze = Unsqueeze(c/Transpose, e/i64)
+    c/Relu = Relu(c/Unsqueeze)
+    out = Identity(c/Relu)
+    """
+    check_export(before, expected, feeds=lambda g, b: {"y": RNG.normal(size=(3, b, 6)).astype(np.float32)})
+
+
 # -- the graph's surface --------------------------------------------------------------------------
 
 
