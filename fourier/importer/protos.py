@@ -47,6 +47,7 @@ DTYPE_NAMES: dict[int, str] = {
     types_pb2.DT_UINT32: "uint32",
     types_pb2.DT_UINT64: "uint64",
     types_pb2.DT_BOOL: "bool",
+    types_pb2.DT_STRING: "string",
 }
 
 
@@ -80,6 +81,8 @@ def tensor_to_numpy(proto: tensor_pb2.TensorProto, where: str) -> np.ndarray:
         raise GraphImportError(f"{where}: constant has unknown rank")
     dims = [int(d.size) for d in proto.tensor_shape.dim]
     count = _element_count(dims, where)
+    if dtype == "string":
+        return _strings(proto, dims, count, where)
     if count * np_dtype.itemsize > MAX_CONST_BYTES:
         raise GraphImportError(
             f"{where}: constant of shape {dims} ({dtype}) needs {count * np_dtype.itemsize} bytes, "
@@ -119,6 +122,23 @@ def tensor_to_numpy(proto: tensor_pb2.TensorProto, where: str) -> np.ndarray:
     if raw.size:
         out[: raw.size] = raw
         out[raw.size :] = raw[-1]  # TensorFlow repeats the last value
+    return out.reshape(dims)
+
+
+def _strings(proto: tensor_pb2.TensorProto, dims: list[int], count: int, where: str) -> np.ndarray:
+    """A string constant as an object array of ``bytes`` (TensorFlow's fill rule: the last value
+    repeats; none given: empty strings), its total size checked like any constant's."""
+    values = list(proto.string_val)
+    if len(values) > count:
+        raise GraphImportError(f"{where}: {len(values)} strings given for shape {dims}")
+    total = sum(len(v) for v in values) + (count - len(values)) * (len(values[-1]) if values else 0)
+    if total > MAX_CONST_BYTES:
+        raise GraphImportError(
+            f"{where}: string constant of shape {dims} holds {total} bytes, more than {MAX_CONST_BYTES}"
+        )
+    out = np.empty(count, dtype=object)
+    out[: len(values)] = values
+    out[len(values) :] = values[-1] if values else b""  # TensorFlow repeats the last value
     return out.reshape(dims)
 
 

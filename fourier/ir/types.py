@@ -18,6 +18,7 @@ __all__ = [
     "UNKNOWN",
     "Dim",
     "DTYPES",
+    "HOST_DTYPES",
     "Sym",
     "TensorType",
     "dim_to_sym",
@@ -45,11 +46,19 @@ DTYPES = (
     "bfloat16",
     "float32",
     "float64",
+    "string",  # bytes of any length (numpy object arrays of ``bytes``): host values only
+    "resource",  # a handle to host state (a hash table): host values only
 )
+
+# IR dtypes XLA cannot hold: a value of one of these is computed on the host (`fourier.host`).
+HOST_DTYPES = ("string", "resource")
 
 
 def numpy_dtype(name: str) -> np.dtype:
-    """The numpy dtype for an IR dtype name (bfloat16 through ml_dtypes)."""
+    """The numpy dtype for an IR dtype name (bfloat16 through ml_dtypes; strings and resources
+    are object arrays)."""
+    if name in HOST_DTYPES:
+        return np.dtype(object)
     if name == "bfloat16":
         import ml_dtypes
 

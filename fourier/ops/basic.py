@@ -44,7 +44,8 @@ register(
 
 def _const_infer(ctx: InferContext) -> list[TensorType]:
     value = ctx.attrs["value"]
-    return [TensorType(value.dtype.name, tuple(int(d) for d in value.shape))]
+    dtype = "string" if value.dtype == object else value.dtype.name  # strings: arrays of bytes
+    return [TensorType(dtype, tuple(int(d) for d in value.shape))]
 
 
 register(

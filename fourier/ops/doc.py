@@ -10,7 +10,7 @@ from fourier.ops.registry import OpDef, all_ops
 
 __all__ = ["render"]
 
-_FAMILIES = ("basic", "math", "array", "reduce", "nn", "longtail", "image", "control", "fused")
+_FAMILIES = ("basic", "math", "array", "reduce", "nn", "longtail", "image", "control", "host", "fused")
 
 _HEAD = """# Ops
 
@@ -18,7 +18,9 @@ Every op the IR can hold, by registry family (`fourier/ops/<family>.py`). Names,
 attributes are TensorFlow's; each entry also holds shape inference with a symbolic batch dim, a
 numpy reference and a JAX lowering, and `tests/test_ops.py` runs every one of them through both.
 TF ops not listed here are reported at import, all at once, with the nodes that use them. The
-`fused` family holds Fourier's own ops, which only passes create (see docs/passes.md).
+`fused` family holds Fourier's own ops, which only passes create (see docs/passes.md). The `host`
+family's ops with strings or tables run on the host only (`fourier.host`: a graph holding them is
+partitioned, and their lowering refuses them).
 """
 
 _SEMANTICS = """## Semantics worth knowing

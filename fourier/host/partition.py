@@ -1,0 +1,284 @@
+"""Place every node of a graph on the host or the device, with the fewest values crossing.
+
+What must run on the host: ops with the ``host`` trait (hash tables, string hashing,
+`fourier.ops.host`) and every op that reads or produces a string or a table handle
+(`fourier.ir.types.HOST_DTYPES`), and, since the host part runs before the device part, everything
+such a node reads from. Everything else has a device lowering and goes to the device, except that
+a cheap op holding no weights (a cast, a reshape, a concatenation, an elementwise op on what the
+host made) may stay on the host when that leaves fewer values to cross.
+
+The choice is a minimum s-t cut (networkx) over a flow network built from the IR:
+
+- source -> node (unbounded) for what must run on the host; node -> sink for what may run on
+  the device: ``MOVE_COST`` for a cheap op (less than one crossing, all of them together), else
+  unbounded (it never moves);
+- per value a node computes, node -> value (capacity 1) and value -> each reader (unbounded): a
+  value crosses once however many device nodes read it;
+- reader -> producer (unbounded) for every edge: nothing the device computes flows back to the
+  host.
+
+Graph inputs and constants are not placed: each part gets its own copy of those it reads. The
+`Plan` holds the placement, the crossing values and the two parts as ordinary IR graphs: the
+host part maps the inputs it reads to the crossing values (and the outputs computed on the host);
+the device part reads the crossing values as inputs beside the graph's own, and `fourier.compile`
+compiles it like any graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+import fourier.ops  # noqa: F401  (fills the registry the parts are built with)
+from fourier.importer.graphdef import sequence_dim
+from fourier.ir.core import Graph, Node, Value
+from fourier.ir.printer import INLINE_CONST_ELEMENTS
+from fourier.ir.types import HOST_DTYPES, UNKNOWN, TensorType
+from fourier.ir.verifier import verify
+from fourier.ops.registry import get_op
+
+__all__ = ["HOST", "DEVICE", "Crossing", "Plan", "partition", "MOVE_COST_TOTAL"]
+
+HOST, DEVICE = "host", "device"
+_FREE = ("Placeholder", "Const")  # copied into each part that reads them, never placed
+# Cheap ops that may stay on the host when that saves crossings (besides elementwise/identity ops).
+_MOVABLE = frozenset(
+    {"Cast", "Reshape", "ExpandDims", "Squeeze", "ConcatV2", "Pack", "SelectV2", "Select",
+     "ZerosLike", "OnesLike", "Transpose", "StridedSlice", "Slice"}
+)  # fmt: skip
+# All movable nodes on the host together cost less than this one crossing: a crossing saved always
+# wins, and with nothing saved every movable node stays on the device.
+MOVE_COST_TOTAL = 0.5
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """A value the host part computes and the device part reads: the device part's input ``name``."""
+
+    value: Value
+    name: str
+    readers: tuple[str, ...]  # the device nodes reading it
+
+    @property
+    def type(self) -> TensorType:
+        return self.value.type
+
+    def __str__(self) -> str:
+        readers = ", ".join(self.readers[:3]) + (", ..." if len(self.readers) > 3 else "")
+        return f"{self.value.name} : {self.type} -> input {self.name!r} (read by {readers})"
+
+
+@dataclass
+class Plan:
+    """Where each node runs (`placement`, with `reasons` for the host side), the values that
+    cross, and the two parts as IR graphs (``device`` is None when nothing runs there)."""
+
+    graph: Graph
+    placement: dict[str, str]
+    reasons: dict[str, str]
+    crossings: list[Crossing]
+    host: Graph
+    device: Graph | None
+    host_outputs: list[str] = field(default_factory=list)  # graph outputs the host part computes
+    cut_value: float = 0.0
+
+    @property
+    def host_nodes(self) -> list[Node]:
+        return [n for n in self.graph.nodes if self.placement.get(n.name) == HOST]
+
+    @property
+    def device_nodes(self) -> list[Node]:
+        return [n for n in self.graph.nodes if self.placement.get(n.name) == DEVICE]
+
+    def __str__(self) -> str:
+        host, device = self.host_nodes, self.device_nodes
+        lines = [
+            f"partition of @{self.graph.name}: {len(host)} nodes on the host, {len(device)} on the "
+            f"device, {len(self.crossings)} values cross"
+        ]
+        inputs = sorted({i.name for i in self.host.inputs})
+        lines.append(f"host (reads {', '.join(inputs) or 'no inputs'}):")
+        for n in host:
+            lines.append(f"  {n.op:<26} {n.name}  ({self.reasons.get(n.name, '')})")
+        lines.append("crossing (host -> device):")
+        lines += [f"  {c}" for c in self.crossings] or ["  (none)"]
+        if self.host_outputs:
+            lines.append(f"outputs computed on the host: {', '.join(self.host_outputs)}")
+        counts: dict[str, int] = {}
+        for n in device:
+            counts[n.op] = counts.get(n.op, 0) + 1
+        ops = ", ".join(
+            f"{op} x{c}" if c > 1 else op for op, c in sorted(counts.items(), key=lambda kv: -kv[1])
+        )
+        lines.append(f"device: {ops or '(nothing)'}")
+        return "\n".join(lines)
+
+
+def _must_host(node: Node) -> str | None:
+    """Why ``node`` can only run on the host, or None."""
+    if "host" in get_op(node.op).traits:
+        return "host op"
+    for what, values in (("reads", node.inputs), ("makes", node.outputs)):
+        for v in values:
+            if v.type.dtype in HOST_DTYPES:
+                return f"{what} a {v.type.dtype} value"
+    return None
+
+
+def _movable(node: Node) -> bool:
+    """A cheap op holding no weights, which may stay on the host to save crossings."""
+    traits = get_op(node.op).traits
+    if node.op not in _MOVABLE and not ({"elementwise", "identity"} & traits):
+        return False
+    return not any(
+        v.producer.op == "Const" and v.producer.attrs["value"].size > INLINE_CONST_ELEMENTS
+        for v in node.inputs
+    )
+
+
+def _readers(graph: Graph) -> dict[int, list[Node]]:
+    out: dict[int, list[Node]] = {}
+    for n in graph.nodes:
+        for v in n.inputs:
+            out.setdefault(id(v), []).append(n)
+    return out
+
+
+def partition(graph: Graph) -> Plan:
+    """Place every node of ``graph`` on the host or the device and build the two parts."""
+    nodes = [n for n in graph.nodes if n.op not in _FREE]
+    reasons: dict[str, str] = {}
+    for n in nodes:
+        why = _must_host(n)
+        if why is not None:
+            reasons[n.name] = why
+    # What a host node reads is computed on the host too (the host part runs first).
+    stack = [n for n in nodes if n.name in reasons]
+    while stack:
+        n = stack.pop()
+        for v in n.inputs:
+            p = v.producer
+            if p.op not in _FREE and p.name not in reasons:
+                reasons[p.name] = f"feeds {n.name}"
+                stack.append(p)
+
+    readers = _readers(graph)
+    movable = [n for n in nodes if n.name not in reasons and _movable(n)]
+    move_cost = MOVE_COST_TOTAL / (len(movable) + 1)
+    net = nx.DiGraph()
+    src, sink = ("s",), ("t",)
+    net.add_nodes_from([src, sink])
+    for n in nodes:
+        if n.name in reasons:
+            net.add_edge(src, n.name)  # no capacity: unbounded
+        elif n in movable:
+            net.add_edge(n.name, sink, capacity=move_cost)
+        else:
+            net.add_edge(n.name, sink)
+        for v in n.outputs:
+            users = [r for r in readers.get(id(v), []) if r.op not in _FREE]
+            if not users:
+                continue
+            aux = ("value", n.name, v.index)
+            net.add_edge(n.name, aux, capacity=1.0)
+            for r in users:
+                net.add_edge(aux, r.name)
+                net.add_edge(r.name, n.name)  # a device node never feeds a host node
+    cut_value = 0.0
+    host_side: set[str] = set(reasons)
+    if reasons:
+        cut_value, (reach, _) = nx.minimum_cut(net, src, sink)
+        host_side = {x for x in reach if isinstance(x, str)}
+    for name in host_side - set(reasons):
+        reasons[name] = "on the host: fewer values cross"
+    placement = {n.name: HOST if n.name in host_side else DEVICE for n in nodes}
+    return _build(graph, placement, reasons, readers, cut_value)
+
+
+def _build(
+    graph: Graph,
+    placement: dict[str, str],
+    reasons: dict[str, str],
+    readers: dict[int, list[Node]],
+    cut_value: float,
+) -> Plan:
+    on_host = [n for n in graph.nodes if placement.get(n.name) == HOST]
+    on_device = [n for n in graph.nodes if placement.get(n.name) == DEVICE]
+    crossings: list[Crossing] = []
+    device_names = {n.name for n in graph.nodes if placement.get(n.name) != HOST}
+    for n in on_host:
+        for v in n.outputs:
+            users = [r.name for r in readers.get(id(v), []) if placement.get(r.name) == DEVICE]
+            if users:
+                base = n.name if v.index == 0 else f"{n.name}_{v.index}"
+                name, i = base, 1
+                while name in device_names:
+                    name, i = f"{base}_{i}", i + 1
+                device_names.add(name)
+                crossings.append(Crossing(v, name, tuple(users)))
+
+    # Outputs the device computes come from the device part; when nothing runs there, the host
+    # part returns every output (an input or a constant returned as it is included).
+    from_host = [(name, v) for name, v in graph.outputs if placement.get(v.producer.name) == HOST]
+    from_device = [(name, v) for name, v in graph.outputs if placement.get(v.producer.name) != HOST]
+    device = None
+    if on_device:
+        device = _part(graph.name, graph, on_device, {id(c.value): c for c in crossings}, from_device)
+        device.unused_inputs = list(graph.unused_inputs)
+    else:
+        from_host = list(graph.outputs)
+    host = _part(f"{graph.name}_host", graph, on_host, {}, [(c.name, c.value) for c in crossings] + from_host)
+    host_outputs = [name for name, _ in from_host]
+    return Plan(graph, placement, reasons, crossings, host, device, host_outputs, cut_value)
+
+
+def _part(
+    name: str,
+    graph: Graph,
+    members: Iterable[Node],
+    crossing: dict[int, Crossing],
+    outputs: list[tuple[str, Value]],
+) -> Graph:
+    """A graph of ``members`` (in graph order), with copies of the inputs and constants they read
+    and an input per crossing value they read; returns ``outputs``."""
+    part = Graph(name)
+    part.source, part.source_sha256 = graph.source, graph.source_sha256
+    members = list(members)
+    env: dict[int, Value] = {}
+    wanted = {id(v) for n in members for v in n.inputs} | {id(v) for _, v in outputs}
+    for c in crossing.values():  # crossing values first: inputs of the part
+        if id(c.value) in wanted:
+            shape = c.type.shape
+            if shape is not None:
+                shape = tuple(sequence_dim(a) if d == UNKNOWN else d for a, d in enumerate(shape))
+            node = part.add_node(
+                "Placeholder",
+                [],
+                {"dtype": c.type.dtype, "shape": shape},
+                name=c.name,
+                origin=c.value.producer.origin,
+            )
+            env[id(c.value)] = node.output
+    for n in graph.nodes:
+        free = n.op in _FREE and any(id(v) in wanted for v in n.outputs) and id(n.output) not in env
+        if not free and n not in members:
+            continue
+        node = part.add_node(
+            n.op,
+            [env[id(v)] for v in n.inputs],
+            dict(n.attrs),
+            name=n.name,
+            origin=n.origin,
+            rule=n.rule,
+            types=[v.type for v in n.outputs],
+        )
+        node.lineage = n.lineage
+        for old, new in zip(n.outputs, node.outputs):
+            env[id(old)] = new
+        if n.op == "Placeholder" and n.name in graph.input_defaults:
+            part.input_defaults[n.name] = graph.input_defaults[n.name]
+    part.set_outputs([(label, env[id(v)]) for label, v in outputs])
+    verify(part)
+    return part

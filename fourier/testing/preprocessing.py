@@ -1,0 +1,233 @@
+"""A ranking model with Keras preprocessing inside, exported as a SavedModel, for `fourier.host`.
+
+The model (Keras 2, ``tf-keras``, seeded weights, an unknown batch) reads raw request fields:
+
+- ``user``     string  -> ``StringLookup`` (a vocabulary with non-ASCII words) -> embedding
+- ``item``     string  -> ``Hashing(num_bins=HASH_BINS)`` (FarmHash)              -> embedding
+- ``tag``      string  -> ``Hashing(num_bins, salt=...)`` (SipHash)                -> embedding
+- ``category`` int64   -> ``IntegerLookup``                                        -> embedding
+- ``age``      float32 -> ``Discretization(bin_boundaries=...)``                   -> embedding
+- ``price``    float32 -> straight into the DNN
+
+then the embeddings and ``price`` concatenated into a small DNN with a sigmoid output. Every input
+is ``[batch, 1]``. Built with TensorFlow once and cached under ``$FOURIER_PREPROCESSING_DIR`` or
+``~/.cache/fourier/preprocessing/<key>``, the key hashing this file and the TensorFlow version::
+
+    python -m fourier.testing.preprocessing [--out DIR]
+
+`random_requests` makes request dicts with out-of-vocabulary, empty and non-ASCII strings;
+`random_strings` makes strings for the hash tests (every length 0..64, multibyte UTF-8, long ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "PreprocessingModel",
+    "USER_VOCAB",
+    "CATEGORY_VOCAB",
+    "AGE_BOUNDARIES",
+    "HASH_BINS",
+    "TAG_SALT",
+    "preprocessing_dir",
+    "ensure_preprocessing",
+    "build",
+    "random_requests",
+    "random_strings",
+]
+
+USER_VOCAB = ("alice", "bob", "carol", "dave", "zoë", "josé", "東京", "москва", "🙂user", "x" * 40)
+CATEGORY_VOCAB = (3, 7, 11, 42, 1000, 123456789012)
+AGE_BOUNDARIES = (18.0, 25.0, 35.0, 50.0, 65.0)
+HASH_BINS = 64
+TAG_SALT = (7, 1234567)
+EMBED = 8
+NAME = "ranking"
+
+
+@dataclass(frozen=True)
+class PreprocessingModel:
+    """The SavedModel on disk, its input names and its output name."""
+
+    path: Path
+    inputs: tuple[str, ...]
+    output: str
+
+
+def _tf_env() -> None:
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _cache_key() -> str:
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    try:
+        from importlib.metadata import version
+
+        h.update(version("tensorflow").encode())
+    except Exception:
+        pass
+    return h.hexdigest()[:12]
+
+
+def preprocessing_dir() -> Path:
+    """Where the model is cached: ``$FOURIER_PREPROCESSING_DIR`` or ``~/.cache/fourier/preprocessing/<key>``."""
+    env = os.environ.get("FOURIER_PREPROCESSING_DIR")
+    if env:
+        return Path(env)
+    return Path.home() / ".cache" / "fourier" / "preprocessing" / _cache_key()
+
+
+def _model(seed: int) -> Any:
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    user = tf.keras.Input((1,), dtype=tf.string, name="user")
+    item = tf.keras.Input((1,), dtype=tf.string, name="item")
+    tag = tf.keras.Input((1,), dtype=tf.string, name="tag")
+    category = tf.keras.Input((1,), dtype=tf.int64, name="category")
+    age = tf.keras.Input((1,), dtype=tf.float32, name="age")
+    price = tf.keras.Input((1,), dtype=tf.float32, name="price")
+    ids = [
+        (layers.StringLookup(vocabulary=list(USER_VOCAB), name="user_lookup")(user), len(USER_VOCAB) + 1),
+        (layers.Hashing(num_bins=HASH_BINS, name="item_hash")(item), HASH_BINS),
+        (layers.Hashing(num_bins=HASH_BINS, salt=list(TAG_SALT), name="tag_hash")(tag), HASH_BINS),
+        (layers.IntegerLookup(vocabulary=list(CATEGORY_VOCAB), name="category_lookup")(category), len(CATEGORY_VOCAB) + 1),
+        (layers.Discretization(bin_boundaries=list(AGE_BOUNDARIES), name="age_bucket")(age), len(AGE_BOUNDARIES) + 1),
+    ]  # fmt: skip
+    embedded = [
+        layers.Flatten()(layers.Embedding(rows, EMBED, name=f"embed_{i}")(x))
+        for i, (x, rows) in enumerate(ids)
+    ]
+    x = layers.Concatenate()([*embedded, price])
+    x = layers.Dense(32, activation="relu", name="dense_0")(x)
+    x = layers.Dense(16, activation="relu", name="dense_1")(x)
+    out = layers.Dense(1, activation="sigmoid", name="score")(x)
+    model = tf.keras.Model([user, item, tag, category, age, price], out)
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        if w.dtype.is_floating:
+            shape = tuple(int(d) for d in w.shape)
+            scale = 0.5 if "embed" in w.name else 1.0 / np.sqrt(max(shape[0], 1))
+            w.assign(rng.normal(0.0, scale, shape).astype(np.float32))
+    return model
+
+
+def build(out_dir: Path, seed: int = 1234) -> PreprocessingModel:
+    """Build the model with TensorFlow and write it as a SavedModel under ``out_dir``."""
+    _tf_env()
+    import tensorflow as tf
+
+    tf.keras.backend.clear_session()
+    tf.random.set_seed(seed)
+    model = _model(seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".{NAME}."))
+    try:
+        model.save(str(tmp / NAME), include_optimizer=False)
+        meta = {"inputs": [i.name.split(":")[0] for i in model.inputs], "output": "score"}
+        (tmp / NAME / "fourier.json").write_text(json.dumps(meta))
+        target = out_dir / NAME
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp / NAME, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return _read(out_dir)
+
+
+def _read(out_dir: Path) -> PreprocessingModel:
+    meta = json.loads((out_dir / NAME / "fourier.json").read_text())
+    return PreprocessingModel(out_dir / NAME, tuple(meta["inputs"]), meta["output"])
+
+
+def ensure_preprocessing(out_dir: Path | None = None) -> PreprocessingModel:
+    """The SavedModel, building it (with TensorFlow) if it is not cached yet."""
+    out = out_dir or preprocessing_dir()
+    if (out / NAME / "fourier.json").exists():
+        return _read(out)
+    return build(out)
+
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 _-"
+_MULTIBYTE = "éüßñçøåœ東京大阪日本語москваπλ🙂🚀👍🏽\u0301\u200d"
+
+
+def _object(items: list[Any]) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
+def random_requests(batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A request for ``batch`` rows: strings in and out of the vocabulary, empty and non-ASCII
+    ones, ``str`` and ``bytes`` mixed; categories in and out of the vocabulary; ages around and on
+    the boundaries."""
+    rng = np.random.default_rng(seed)
+
+    def word(i: int) -> str | bytes:
+        kind = rng.integers(0, 6)
+        if kind == 0:
+            s = USER_VOCAB[int(rng.integers(len(USER_VOCAB)))]
+        elif kind == 1:
+            s = ""
+        elif kind == 2:
+            s = "".join(rng.choice(list(_MULTIBYTE), int(rng.integers(1, 6))))
+        else:
+            s = "".join(rng.choice(list(_ALPHABET), int(rng.integers(1, 20))))
+        return s.encode("utf-8") if i % 2 else s
+
+    strings = {k: _object([word(i) for i in range(batch)]).reshape(batch, 1) for k in ("user", "item", "tag")}
+    cats = np.array(CATEGORY_VOCAB + (0, -5, 99), dtype=np.int64)
+    ages = np.concatenate([np.array(AGE_BOUNDARIES, np.float32), rng.uniform(0, 90, 16).astype(np.float32)])
+    return {
+        **strings,
+        "category": cats[rng.integers(0, len(cats), batch)].reshape(batch, 1),
+        "age": ages[rng.integers(0, len(ages), batch)].reshape(batch, 1),
+        "price": rng.uniform(0, 3, (batch, 1)).astype(np.float32),
+    }
+
+
+def random_strings(count: int, seed: int = 0) -> np.ndarray:
+    """``count`` strings (an object array of ``bytes``) for the hash tests: every length 0..64
+    several times (the hashes branch on 0-3, 4-7, 8-16, 17-32, 33-64 and loop over 64-byte blocks),
+    random bytes, multibyte UTF-8, and long ones (1-5 KB)."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 65, count)
+    lengths[: min(count, 65 * 8)] = np.arange(min(count, 65 * 8)) % 65
+    longs = rng.random(count) < 0.002
+    lengths[longs] = rng.integers(1025, 5000, int(longs.sum()))
+    mid = (rng.random(count) < 0.05) & ~longs
+    lengths[mid] = rng.integers(65, 1025, int(mid.sum()))
+    pool = rng.integers(0, 256, int(lengths.sum()) + 1, dtype=np.uint8).tobytes()
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    items: list[bytes] = [pool[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+    chars = list(_MULTIBYTE + _ALPHABET)
+    for i in np.flatnonzero(rng.random(count) < 0.2).tolist():  # text, multibyte UTF-8 included
+        items[i] = "".join(rng.choice(chars, int(lengths[i]) // 2 + 1)).encode("utf-8")
+    return _object(items)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    print(ensure_preprocessing(args.out).path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
