@@ -674,7 +674,104 @@ def _batch_mat_mul(cx: _Ctx, x: Operand, y: Operand) -> Operand:
 
 @_converts("Einsum")
 def _einsum(cx: _Ctx, *xs: Operand) -> Operand:
-    return cx.node("Einsum", *xs, equation=str(cx.attrs["equation"]).replace(" ", ""))
+    equation = str(cx.attrs["equation"]).replace(" ", "")
+    if len(xs) == 2:
+        out = _einsum_as_matmul(cx, equation, xs[0], xs[1])
+        if out is not None:
+            return out
+    return cx.node("Einsum", *xs, equation=equation)
+
+
+def _einsum_as_matmul(cx: _Ctx, equation: str, a: Operand, b: Operand) -> Operand | None:
+    """A two-operand einsum as Transpose / Reshape around one batched MatMul (ONNX Runtime's
+    Einsum runs attention's ``aecd,abcd->acbe`` several times slower than MatMul); None when the
+    equation has an ellipsis, a repeated label, or shapes the reshapes cannot state."""
+    if "->" not in equation or "." in equation:
+        return None
+    inputs, out = equation.split("->")
+    if inputs.count(",") != 1:
+        return None
+    la, lb = inputs.split(",")
+    if any(len(set(x)) != len(x) for x in (la, lb, out)) or not set(out) <= set(la) | set(lb):
+        return None
+    ta, tb = cx.op.in_types
+    if ta.shape is None or tb.shape is None or len(ta.shape) != len(la) or len(tb.shape) != len(lb):
+        return None
+    # MatMul puts the first operand's free axes before the second's: take the operands in the
+    # order that leaves the product in the output's order (attention's ``aecd,abcd->acbe``
+    # would otherwise transpose its [N,heads,S,S] scores).
+    ends_in_a = [x for x in out if x in la and x not in lb][-1:] == [out[-1]]
+    if ends_in_a and [x for x in out if x in lb and x not in la]:
+        a, b, la, lb, ta, tb = b, a, lb, la, tb, ta
+    sizes: dict[str, int | None] = {}
+    for labels, t in ((la, ta), (lb, tb)):
+        for i, label in enumerate(labels):
+            d = cx.dim(t, i)
+            if label not in sizes or sizes[label] in (None, 1):
+                sizes[label] = d
+    # Labels in one operand only, and not in the output, are summed out first.
+    for which in (0, 1):
+        labels, other = (la, lb) if which == 0 else (lb, la)
+        lone = [i for i, label in enumerate(labels) if label not in other and label not in out]
+        if lone:
+            reduced = cx.reduce("Sum", a if which == 0 else b, lone, False)
+            kept = "".join(label for label in labels if label in other or label in out)
+            if which == 0:
+                a, la = reduced, kept
+            else:
+                b, lb = reduced, kept
+    batch = [x for x in out if x in la and x in lb]
+    left = [x for x in out if x in la and x not in lb]
+    right = [x for x in out if x in lb and x not in la]
+    contracted = [x for x in la if x in lb and x not in out]
+    if len(batch) + len(left) + len(right) != len(out):
+        return None
+
+    def group(labels: list[str]) -> int | None:
+        total = 1
+        for label in labels:
+            size = sizes[label]
+            if size is None:
+                return None
+            total *= size
+        return total
+
+    def arrange(x: Operand, labels: str, order: list[str], groups: list[list[str]]) -> Operand | None:
+        perm = [labels.index(label) for label in order]
+        if perm != list(range(len(perm))):
+            x = cx.node("Transpose", x, perm=perm)
+        if all(len(g) == 1 for g in groups):
+            return x
+        target = [0] * (len(order) - sum(len(g) for g in groups))  # leading batch axes: copied
+        unknown = 0
+        for g in groups:
+            size = group(g)
+            unknown += size is None
+            target.append(-1 if size is None else size)
+        if unknown > 1:
+            return None
+        return cx.node("Reshape", x, cx.i64(target))
+
+    # Without batch labels the second operand is a matrix, which MatMul broadcasts over every
+    # leading axis of the first: its free axes need no merging ([N,S,64] @ [64,192]).
+    a_groups = [left, contracted] if batch else [contracted]
+    a2 = arrange(a, la, batch + left + contracted, a_groups)
+    b2 = arrange(b, lb, batch + contracted + right, [contracted, right])
+    if a2 is None or b2 is None:
+        return None
+    y: Operand = cx.node("MatMul", a2, b2)
+    produced = batch + left + right
+    lead = batch if batch else left  # the product's leading axes, as they are
+    merged = left + right if batch else right
+    if len(merged) != (2 if batch else 1) or (batch and len(left) != 1):
+        dims = [-1 if sizes[x] is None else sizes[x] for x in merged]
+        if sum(1 for d in dims if d == -1) > 1:
+            return None
+        y = cx.node("Reshape", y, cx.i64([0] * len(lead) + [int(d) for d in dims]))  # type: ignore[arg-type]
+    perm = [produced.index(x) for x in out]
+    if perm != list(range(len(perm))):
+        y = cx.node("Transpose", y, perm=perm)
+    return y
 
 
 @_converts("FusedDense")

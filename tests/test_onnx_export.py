@@ -843,6 +843,51 @@ def test_batch_mat_mul_adjoints_and_einsum() -> None:
     assert model.graph.node[0].op_type == "FusedMatMul"
 
 
+@pytest.mark.parametrize(
+    ("equation", "a", "b", "out"),
+    [
+        ("abc,cde->abde", "N,S,4", "4,3,2", "N,S,3,2"),  # attention's projections
+        ("abcd,cde->abe", "N,S,3,2", "3,2,4", "N,S,4"),
+        ("aecd,abcd->acbe", "N,S,3,2", "N,S,3,2", "N,3,S,S"),  # attention scores
+        ("acbe,aecd->abcd", "N,3,S,S", "N,S,3,2", "N,S,3,2"),  # scores @ values
+        ("bij,bjk->bik", "N,2,3", "N,3,4", "N,2,4"),
+        ("ij,kj->ik", "N,3", "4,3", "N,4"),
+        ("bi,bi->b", "N,3", "N,3", "N"),
+        ("bi,j->bij", "N,3", "2", "N,3,2"),  # outer product: nothing contracted
+        ("bij,k->bik", "N,3,2", "4", "N,3,4"),  # j summed out of one operand first
+        ("bij,bkj->bjik", "N,3,2", "N,4,2", "N,2,3,4"),  # j kept as a batch label
+    ],
+)
+def test_einsum_as_matmul(equation: str, a: str, b: str, out: str) -> None:
+    """Two-operand einsums become Transpose / Reshape around one MatMul (ONNX Runtime's Einsum is
+    several times slower on attention), with the operands ordered to spare the output transpose."""
+    before = f"""
+    graph @t(%a: float32[{a}], %b: float32[{b}]) -> (float32[{out}]) {{
+      %e = Einsum(%a, %b) {{equation = "{equation}"}} : float32[{out}]
+      return "out" = %e
+    }}
+    """
+    model = check_export(before, feeds=lambda g, n: random_feeds(g, n, seq=4, seed=n))
+    assert "Einsum" not in [n.op_type for n in model.graph.node]
+
+
+def test_einsum_attention_scores_form() -> None:
+    """``aecd,abcd->acbe``: the operands are swapped so that MatMul leaves [N,heads,S,S] in order."""
+    before = """
+    graph @t(%k: float32[N,S,3,2], %q: float32[N,S,3,2]) -> (float32[N,3,S,S]) {
+      %e = Einsum(%k, %q) {equation = "aecd,abcd->acbe"} : float32[N,3,S,S]
+      return "out" = %e
+    }
+    """
+    expected = """
+    e/Transpose = Transpose(q) <perm=[0, 2, 1, 3]>
+    e/Transpose_1 = Transpose(k) <perm=[0, 2, 3, 1]>
+    e/MatMul = MatMul(e/Transpose, e/Transpose_1)
+    out = Identity(e/MatMul)
+    """
+    check_export(before, expected)
+
+
 def test_pooling_and_batch_norm() -> None:
     scale = RNG.uniform(0.5, 1.5, size=(2,)).astype(np.float32)
     var = RNG.uniform(0.5, 1.5, size=(2,)).astype(np.float32)
