@@ -101,7 +101,11 @@ class Plan:
         inputs = sorted({i.name for i in self.host.inputs})
         lines.append(f"host (reads {', '.join(inputs) or 'no inputs'}):")
         for n in host:
-            lines.append(f"  {n.op:<26} {n.name}  ({self.reasons.get(n.name, '')})")
+            if n.op != "Identity":
+                lines.append(f"  {n.op:<26} {n.name}  ({self.reasons.get(n.name, '')})")
+        identities = sum(1 for n in host if n.op == "Identity")
+        if identities:
+            lines.append(f"  (and {identities} Identity)")
         lines.append("crossing (host -> device):")
         lines += [f"  {c}" for c in self.crossings] or ["  (none)"]
         if self.host_outputs:

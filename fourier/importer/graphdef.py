@@ -386,10 +386,9 @@ def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source
             raise GraphImportError(f"{where}: required attribute {spec.name!r} is missing")
     if node.op == "Const" and "dtype" in node.attr:
         declared = decode_attr(node.attr["dtype"], "type", f"{where} attribute 'dtype'")
-        if declared != attrs["value"].dtype.name:
-            raise GraphImportError(
-                f"{where}: dtype attribute says {declared}, the tensor holds {attrs['value'].dtype.name}"
-            )
+        held = "string" if attrs["value"].dtype == object else attrs["value"].dtype.name
+        if declared != held:
+            raise GraphImportError(f"{where}: dtype attribute says {declared}, the tensor holds {held}")
     if node.op == "Placeholder" and attrs.get("shape") is None:
         raise GraphImportError(f"{where}: input has unknown rank; export it with a shape")
     if node.op == "Placeholder":

@@ -10,10 +10,18 @@ The model (Keras 2, ``tf-keras``, seeded weights, an unknown batch) reads raw re
 - ``price``    float32 -> straight into the DNN
 
 then the embeddings and ``price`` concatenated into a small DNN with a sigmoid output. Every input
-is ``[batch, 1]``. Built with TensorFlow once and cached under ``$FOURIER_PREPROCESSING_DIR`` or
+is ``[batch, 1]``.
+
+A second model, ``variants``, holds the lookup layers' other forms (several OOV buckets, mask
+tokens, ``Hashing`` with a mask and on integers, an inverted ``StringLookup`` that outputs
+strings), each an output of its own, all from inputs ``s`` (string) and ``i`` (int64),
+``[batch, 2]``: what those layers freeze into (string ``Equal``, ``SelectV2``, ``AsString``, string
+tables' values) with nothing for the device.
+
+Built with TensorFlow once and cached under ``$FOURIER_PREPROCESSING_DIR`` or
 ``~/.cache/fourier/preprocessing/<key>``, the key hashing this file and the TensorFlow version::
 
-    python -m fourier.testing.preprocessing [--out DIR]
+    python -m fourier.testing.preprocessing [--out DIR] [names...]
 
 `random_requests` makes request dicts with out-of-vocabulary, empty and non-ASCII strings;
 `random_strings` makes strings for the hash tests (every length 0..64, multibyte UTF-8, long ones).
@@ -35,6 +43,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "NAMES",
     "PreprocessingModel",
     "USER_VOCAB",
     "CATEGORY_VOCAB",
@@ -54,16 +63,16 @@ AGE_BOUNDARIES = (18.0, 25.0, 35.0, 50.0, 65.0)
 HASH_BINS = 64
 TAG_SALT = (7, 1234567)
 EMBED = 8
-NAME = "ranking"
+NAMES = ("ranking", "variants")
 
 
 @dataclass(frozen=True)
 class PreprocessingModel:
-    """The SavedModel on disk, its input names and its output name."""
+    """A SavedModel on disk, its input names and its output names."""
 
     path: Path
     inputs: tuple[str, ...]
-    output: str
+    outputs: tuple[str, ...]
 
 
 def _tf_env() -> None:
@@ -116,7 +125,7 @@ def _model(seed: int) -> Any:
     x = layers.Dense(32, activation="relu", name="dense_0")(x)
     x = layers.Dense(16, activation="relu", name="dense_1")(x)
     out = layers.Dense(1, activation="sigmoid", name="score")(x)
-    model = tf.keras.Model([user, item, tag, category, age, price], out)
+    model = tf.keras.Model([user, item, tag, category, age, price], {"score": out})
     rng = np.random.default_rng(seed)
     for w in model.weights:
         if w.dtype.is_floating:
@@ -126,40 +135,62 @@ def _model(seed: int) -> Any:
     return model
 
 
-def build(out_dir: Path, seed: int = 1234) -> PreprocessingModel:
-    """Build the model with TensorFlow and write it as a SavedModel under ``out_dir``."""
+def _variants() -> Any:
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    s = tf.keras.Input((2,), dtype=tf.string, name="s")
+    i = tf.keras.Input((2,), dtype=tf.int64, name="i")
+    outputs = {
+        "oov_buckets": layers.StringLookup(vocabulary=list(USER_VOCAB[:4]), num_oov_indices=3)(s),
+        "masked": layers.StringLookup(vocabulary=list(USER_VOCAB[4:]), mask_token="")(s),
+        "int_masked": layers.IntegerLookup(vocabulary=list(CATEGORY_VOCAB), mask_token=0)(i),
+        "int_oov_buckets": layers.IntegerLookup(vocabulary=list(CATEGORY_VOCAB), num_oov_indices=3)(i),
+        "hash_masked": layers.Hashing(num_bins=HASH_BINS, mask_value="alice")(s),
+        "hash_ints": layers.Hashing(num_bins=HASH_BINS)(i),
+        "inverted": layers.StringLookup(vocabulary=list(USER_VOCAB), invert=True)(
+            layers.IntegerLookup(vocabulary=list(CATEGORY_VOCAB))(i)
+        ),
+    }
+    return tf.keras.Model([s, i], outputs)
+
+
+def build(out_dir: Path, name: str = "ranking", seed: int = 1234) -> PreprocessingModel:
+    """Build one model with TensorFlow and write it as a SavedModel ``out_dir/name``."""
     _tf_env()
     import tensorflow as tf
 
     tf.keras.backend.clear_session()
     tf.random.set_seed(seed)
-    model = _model(seed)
+    model = _model(seed) if name == "ranking" else _variants()
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".{NAME}."))
+    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".{name}."))
     try:
-        model.save(str(tmp / NAME), include_optimizer=False)
-        meta = {"inputs": [i.name.split(":")[0] for i in model.inputs], "output": "score"}
-        (tmp / NAME / "fourier.json").write_text(json.dumps(meta))
-        target = out_dir / NAME
+        model.save(str(tmp / name), include_optimizer=False)
+        meta = {"inputs": [i.name.split(":")[0] for i in model.inputs], "outputs": sorted(model.output_names)}
+        (tmp / name / "fourier.json").write_text(json.dumps(meta))
+        target = out_dir / name
         if target.exists():
             shutil.rmtree(target)
-        os.replace(tmp / NAME, target)
+        os.replace(tmp / name, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return _read(out_dir)
+    return _read(out_dir, name)
 
 
-def _read(out_dir: Path) -> PreprocessingModel:
-    meta = json.loads((out_dir / NAME / "fourier.json").read_text())
-    return PreprocessingModel(out_dir / NAME, tuple(meta["inputs"]), meta["output"])
+def _read(out_dir: Path, name: str) -> PreprocessingModel:
+    meta = json.loads((out_dir / name / "fourier.json").read_text())
+    return PreprocessingModel(out_dir / name, tuple(meta["inputs"]), tuple(meta["outputs"]))
 
 
-def ensure_preprocessing(out_dir: Path | None = None) -> PreprocessingModel:
-    """The SavedModel, building it (with TensorFlow) if it is not cached yet."""
+def ensure_preprocessing(name: str = "ranking", out_dir: Path | None = None) -> PreprocessingModel:
+    """The named SavedModel (``ranking`` or ``variants``), built with TensorFlow if not cached."""
+    if name not in NAMES:
+        raise KeyError(f"unknown preprocessing model {name!r}; known: {', '.join(NAMES)}")
     out = out_dir or preprocessing_dir()
-    if (out / NAME / "fourier.json").exists():
-        return _read(out)
-    return build(out)
+    if (out / name / "fourier.json").exists():
+        return _read(out, name)
+    return build(out, name)
 
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 _-"
@@ -172,10 +203,10 @@ def _object(items: list[Any]) -> np.ndarray:
     return out
 
 
-def random_requests(batch: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """A request for ``batch`` rows: strings in and out of the vocabulary, empty and non-ASCII
-    ones, ``str`` and ``bytes`` mixed; categories in and out of the vocabulary; ages around and on
-    the boundaries."""
+def random_requests(batch: int, seed: int = 0, model: str = "ranking") -> dict[str, np.ndarray]:
+    """A request for ``batch`` rows of ``model``: strings in and out of the vocabulary, empty and
+    non-ASCII ones, ``str`` and ``bytes`` mixed; categories in and out of the vocabulary (0, the
+    mask, included); ages around and on the boundaries."""
     rng = np.random.default_rng(seed)
 
     def word(i: int) -> str | bytes:
@@ -190,8 +221,13 @@ def random_requests(batch: int, seed: int = 0) -> dict[str, np.ndarray]:
             s = "".join(rng.choice(list(_ALPHABET), int(rng.integers(1, 20))))
         return s.encode("utf-8") if i % 2 else s
 
-    strings = {k: _object([word(i) for i in range(batch)]).reshape(batch, 1) for k in ("user", "item", "tag")}
     cats = np.array(CATEGORY_VOCAB + (0, -5, 99), dtype=np.int64)
+    if model == "variants":
+        return {
+            "s": _object([word(i) for i in range(2 * batch)]).reshape(batch, 2),
+            "i": cats[rng.integers(0, len(cats), (batch, 2))],
+        }
+    strings = {k: _object([word(i) for i in range(batch)]).reshape(batch, 1) for k in ("user", "item", "tag")}
     ages = np.concatenate([np.array(AGE_BOUNDARIES, np.float32), rng.uniform(0, 90, 16).astype(np.float32)])
     return {
         **strings,
@@ -223,9 +259,11 @@ def random_strings(count: int, seed: int = 0) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=list(NAMES))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    print(ensure_preprocessing(args.out).path)
+    for name in args.names:
+        print(ensure_preprocessing(name, args.out).path)
     return 0
 
 
