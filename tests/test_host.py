@@ -10,6 +10,8 @@ match TensorFlow on the SavedModel.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,10 @@ import fourier
 from fourier.backends.jax_lowering import lower_graph
 from fourier.errors import CompileError, FourierError, InputDtypeError
 from fourier.host import hashing
-from fourier.host.executor import HostExecutor, PartitionedModel
+from fourier.host.executor import HostExecutor, HostPart, PartitionedModel
 from fourier.host.extract import HostModel, TableRecoveryError, load_model
 from fourier.host.partition import DEVICE, HOST, partition
+from fourier.host.saved import load_host, save_host
 from fourier.host.tables import HostTable, load_tables, save_tables
 from fourier.interpreter import run_reference
 from fourier.ir.core import Graph
@@ -267,7 +270,7 @@ def test_frozen_pb_with_constant_table_initializer_is_recovered(tmp_path: Path) 
     model = load_model(pb, outputs=["y"])
     assert len(model.tables) == 1
     plan = partition(model.graph)
-    got = PartitionedModel(plan, model.tables, lambda f: run_reference(plan.device, f))({"x": feed})
+    got = PartitionedModel.from_plan(plan, model.tables, lambda f: run_reference(plan.device, f))({"x": feed})
     np.testing.assert_array_equal(got["y"], want)
 
 
@@ -317,7 +320,7 @@ def test_partition_keeps_cheap_ops_on_the_host_when_fewer_values_cross() -> None
         "x": np.ones((2, 4), np.float32),
     }
     want = HostExecutor(g, {})(feeds)["y"]  # the whole graph on numpy
-    got = PartitionedModel(plan, {}, lambda f: run_reference(plan.device, f))(feeds)["y"]  # type: ignore[arg-type]
+    got = PartitionedModel.from_plan(plan, {}, lambda f: run_reference(plan.device, f))(feeds)["y"]  # type: ignore[arg-type]
     np.testing.assert_array_equal(got, want)
 
 
@@ -398,7 +401,7 @@ def test_ranking_model_host_part_and_compiled_device_part_match_tensorflow(
     verify(plan.device)
 
     fourier.compile(plan.device, tmp_path / "device", [1, 8, 64])
-    served = PartitionedModel(plan, imported.tables, fourier.load(tmp_path / "device"))
+    served = PartitionedModel.from_plan(plan, imported.tables, fourier.load(tmp_path / "device"))
     loaded = tf.saved_model.load(str(ranking.path))  # keeps the signature's variables alive
     signature = loaded.signatures["serving_default"]
     seen: set[str] = set()
@@ -428,7 +431,7 @@ def test_lookup_layer_variants_run_on_the_host_exactly() -> None:
     assert plan.device is None and sorted(plan.host_outputs) == sorted(variants.outputs)
     ops = {n.op for n in plan.host_nodes}
     assert {"AsString", "Equal", "SelectV2", "StringToHashBucketFast", "LookupTableFindV2"} <= ops
-    served = PartitionedModel(plan, model.tables, None)
+    served = PartitionedModel.from_plan(plan, model.tables, None)
     loaded = tf.saved_model.load(str(variants.path))  # keeps the signature's variables alive
     signature = loaded.signatures["serving_default"]
     for batch in (1, 7, 33):
@@ -437,3 +440,56 @@ def test_lookup_layer_variants_run_on_the_host_exactly() -> None:
         want = signature(**_tf_request(request))
         for name in variants.outputs:
             assert got[name].tolist() == want[name].numpy().tolist(), name
+
+
+# Serving in a process where TensorFlow cannot be imported: the host part from its files, the
+# device part from its artifact; the modules the serving side must not load are listed.
+_SERVE = """
+import sys
+sys.modules["tensorflow"] = None  # importing it fails
+import numpy as np
+import fourier
+from fourier.host.executor import PartitionedModel
+from fourier.host.saved import load_host
+from fourier.testing.preprocessing import random_requests
+art = sys.argv[1]
+served = PartitionedModel(load_host(art), fourier.load(art))
+for batch in (1, 7, 33):
+    np.save(f"{art}/out{batch}.npy", served(random_requests(batch, seed=batch))["score"])
+bad = ("fourier.compiler", "fourier.importer", "fourier.passes", "fourier.backends.jax_lowering", "networkx")
+print(sorted(m for m in sys.modules if m.startswith(bad)))
+"""
+
+
+def test_host_part_serves_from_its_files_without_tensorflow(
+    ranking: PreprocessingModel, imported: HostModel, tmp_path: Path
+) -> None:
+    """Before: the ranking model partitioned; the device part compiled into an artifact and the
+    host part saved beside it (host.json, host_tables.safetensors).
+    Expected: the saved host part loads back equal; a process that cannot import TensorFlow (and
+    loads neither the compiler, the importer nor networkx) serves the model, matching TensorFlow
+    at batches 1, 7 and 33."""
+    plan = partition(imported.graph)
+    assert plan.device is not None
+    art = tmp_path / "art"
+    fourier.compile(plan.device, art, [1, 8, 64])
+    part = HostPart.from_plan(plan, imported.tables)
+    save_host(part, art)
+    back = load_host(art)
+    assert str(back.graph) == str(part.graph) and sorted(back.tables) == sorted(part.tables)
+    assert (back.crossings, back.device_inputs, back.outputs) == (
+        part.crossings,
+        part.device_inputs,
+        part.outputs,
+    )
+
+    run = subprocess.run(
+        [sys.executable, "-c", _SERVE, str(art)], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().splitlines()[-1] == "[]", run.stdout
+    loaded = tf.saved_model.load(str(ranking.path))  # keeps the signature's variables alive
+    signature = loaded.signatures["serving_default"]
+    for batch in (1, 7, 33):
+        want = signature(**_tf_request(random_requests(batch, seed=batch)))["score"].numpy()
+        np.testing.assert_allclose(np.load(art / f"out{batch}.npy"), want, rtol=RTOL, atol=ATOL)

@@ -2,9 +2,11 @@
 
 `HostExecutor` runs a plan's host graph (`fourier.host.partition.Plan.host`) with each op's
 registry reference, the host ops included (`fourier.ops.host`), its tables bound from
-`HostTable` s by name: no TensorFlow, no JAX. `PartitionedModel` is the whole model: the host part,
-then the device part (any callable from a dict of arrays to a dict of arrays: a model
-`fourier.load` returns, or the reference interpreter), outputs in the graph's order.
+`HostTable` s by name: no TensorFlow, no JAX. A `HostPart` is what serving needs of a plan (the
+host graph, its tables, the names that connect it to the device part; `fourier.host.saved` stores
+it); `PartitionedModel` is the whole model: the host part, then the device part (any callable from
+a dict of arrays to a dict of arrays: a model `fourier.load` returns, or the reference
+interpreter), outputs in the graph's order. Nothing here imports the compiler or the importer.
 
 String inputs may be numpy arrays of ``bytes`` or ``str`` objects (dtype object, ``S`` or
 ``U``) or nested lists; they are hashed and looked up as bytes (``str`` as UTF-8).
@@ -13,19 +15,22 @@ String inputs may be numpy arrays of ``bytes`` or ``str`` objects (dtype object,
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fourier.errors import FourierError, InputDtypeError, InputShapeError, MissingInputError
 from fourier.host.hashing import to_bytes
-from fourier.host.partition import Plan
 from fourier.host.tables import HostTable
 from fourier.ir.core import Graph, Node
 from fourier.ir.types import TensorType
 from fourier.ops.registry import get_op
 
-__all__ = ["HostExecutor", "PartitionedModel", "HostRunError", "check_tables"]
+if TYPE_CHECKING:  # a plan is made at compile time; serving reads a HostPart
+    from fourier.host.partition import Plan
+
+__all__ = ["HostExecutor", "HostPart", "PartitionedModel", "HostRunError", "check_tables"]
 
 DeviceFn = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
 
@@ -113,39 +118,72 @@ class HostExecutor:
         return {name: env[id(v)] for name, v in self.graph.outputs}
 
 
+@dataclass(frozen=True)
+class HostPart:
+    """What serving needs of a plan: the host graph and its tables; ``crossings``, the host
+    outputs the device part reads (its inputs of those names); ``device_inputs``, the model's own
+    inputs the device part reads; ``outputs``, the model's outputs in order; ``host_outputs``,
+    those the host part computes; ``device``, whether there is a device part."""
+
+    graph: Graph
+    tables: Mapping[str, HostTable]
+    crossings: tuple[str, ...]
+    device_inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    host_outputs: tuple[str, ...]
+    device: bool
+
+    @staticmethod
+    def from_plan(plan: Plan, tables: Mapping[str, HostTable]) -> HostPart:
+        """The host side of ``plan`` with the tables it reads (all checked present)."""
+        crossings = tuple(c.name for c in plan.crossings)
+        device_inputs = tuple(
+            n.name for n in (plan.device.inputs if plan.device else []) if n.name not in set(crossings)
+        )
+        used = {n.attrs["shared_name"] for n in plan.host.nodes if n.op == "HashTableV2"}
+        part = HostPart(
+            plan.host,
+            {k: v for k, v in tables.items() if k in used},
+            crossings,
+            device_inputs,
+            tuple(name for name, _ in plan.graph.outputs),
+            tuple(plan.host_outputs),
+            plan.device is not None,
+        )
+        check_tables(part.graph, part.tables)
+        return part
+
+
 class PartitionedModel:
     """A partitioned model: the host part on numpy, then ``device`` (a callable on the device
-    part's inputs, such as a `fourier.load` model); returns the graph's outputs by name."""
+    part's inputs, such as a `fourier.load` model); returns the model's outputs by name."""
 
-    def __init__(self, plan: Plan, tables: Mapping[str, HostTable], device: DeviceFn | None) -> None:
-        if plan.device is not None and device is None:
-            raise ValueError(
-                f"the plan of @{plan.graph.name} has a device part: give the callable that runs it"
-            )
-        self.plan = plan
-        self.host = HostExecutor(plan.host, tables)
-        self.device = device
-        self._crossing = [c.name for c in plan.crossings]
-        self._device_inputs = (
-            [n.name for n in plan.device.inputs if n.name not in set(self._crossing)] if plan.device else []
-        )
-        self.output_names = [name for name, _ in plan.graph.outputs]
+    def __init__(self, part: HostPart, device: DeviceFn | None) -> None:
+        if part.device and device is None:
+            raise ValueError(f"@{part.graph.name} has a device part: give the callable that runs it")
+        self.part = part
+        self.host = HostExecutor(part.graph, part.tables)
+        self.device = device if part.device else None
+
+    @staticmethod
+    def from_plan(plan: Plan, tables: Mapping[str, HostTable], device: DeviceFn | None) -> PartitionedModel:
+        return PartitionedModel(HostPart.from_plan(plan, tables), device)
 
     @property
     def input_names(self) -> list[str]:
-        """Every input the model reads (host part's and device part's)."""
-        return sorted(set(self.host.inputs) | set(self._device_inputs))
+        """Every input the model reads (the host part's and the device part's)."""
+        return sorted(set(self.host.inputs) | set(self.part.device_inputs))
 
     def __call__(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         host_out = self.host({k: feeds[k] for k in self.host.inputs if k in feeds})
         results = dict(host_out)
-        if self.plan.device is not None and self.device is not None:
+        if self.device is not None:
             dev_feeds: dict[str, np.ndarray] = {}
-            for name in self._device_inputs:
+            for name in self.part.device_inputs:
                 if name not in feeds:
                     raise MissingInputError(f"missing input {name!r}")
                 dev_feeds[name] = np.asarray(feeds[name])
-            for name in self._crossing:
+            for name in self.part.crossings:
                 dev_feeds[name] = host_out[name]
             results.update(self.device(dev_feeds))
-        return {name: results[name] for name in self.output_names}
+        return {name: results[name] for name in self.part.outputs}
