@@ -249,6 +249,16 @@ def test_frozen_pb_without_table_contents_is_refused_naming_the_table(
         load_model(pb)
 
 
+def test_plain_import_of_a_model_with_tables_points_to_fourier_host(ranking: PreprocessingModel) -> None:
+    """Before: the SavedModel imported by the plain importer (which keeps no tables).
+    Expected: GraphImportError naming the table's resource input and where tables import."""
+    from fourier.errors import GraphImportError
+    from fourier.importer.graphdef import load_graph
+
+    with pytest.raises(GraphImportError, match="'unknown.*DT_RESOURCE.*fourier.host.extract.load_model"):
+        load_graph(ranking.path)
+
+
 def test_frozen_pb_with_constant_table_initializer_is_recovered(tmp_path: Path) -> None:
     """Before: a TF1-style graph: a HashTableV2 initialized from constants, a lookup, +1.
     Expected: the table is recovered from the .pb (no TensorFlow needed) and the host part

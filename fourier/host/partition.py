@@ -211,7 +211,9 @@ def _build(
     on_host = [n for n in graph.nodes if placement.get(n.name) == HOST]
     on_device = [n for n in graph.nodes if placement.get(n.name) == DEVICE]
     crossings: list[Crossing] = []
+    # A crossing is named after its producer, unlike any device node, input or output label.
     device_names = {n.name for n in graph.nodes if placement.get(n.name) != HOST}
+    device_names |= {label for label, _ in graph.outputs}
     for n in on_host:
         for v in n.outputs:
             users = [r.name for r in readers.get(id(v), []) if placement.get(r.name) == DEVICE]

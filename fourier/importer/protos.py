@@ -56,6 +56,12 @@ def dtype_name(enum: int, where: str) -> str:
     if enum in DTYPE_NAMES:
         return DTYPE_NAMES[enum]
     label = types_pb2.DataType.Name(enum) if enum in types_pb2.DataType.values() else str(enum)
+    if enum == types_pb2.DT_RESOURCE:  # what freezing leaves of a hash table (or a variable)
+        raise GraphImportError(
+            f"{where}: dtype DT_RESOURCE is not supported: a handle to state outside the graph (a hash "
+            "table, or a variable freezing did not fold); a SavedModel's tables import with "
+            "fourier.host.extract.load_model"
+        )
     raise GraphImportError(f"{where}: dtype {label} is not supported")
 
 
