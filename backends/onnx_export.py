@@ -782,13 +782,42 @@ def _einsum_as_matmul(cx: _Ctx, equation: str, a: Operand, b: Operand) -> Operan
 def _fused_dense(cx: _Ctx, x: Operand, w: Operand, b: Operand | None = None) -> Operand:
     dtype = cx.out_dtype()
     y: Operand
-    if cx.rank(0) == 2 and dtype in ("float32", "float64", "float16"):
+    gemm = dtype in ("float32", "float64", "float16")
+    out_dims = _reshape_target(cx, cx.op.out_types[0])
+    if gemm and cx.rank(0) == 2:
         y = cx.node("Gemm", x, w, *([b] if b is not None else []))
-    else:  # rank > 2 (or rank 1): MatMul broadcasts over the leading axes
+    elif gemm and cx.rank(0) > 2 and out_dims is not None and not _sinks_transpose(cx, x):
+        # [..., K] -> [-1, K] -> Gemm -> [..., N]: ONNX Runtime fuses Gemm with its bias and
+        # activation, and not MatMul with a following Add (both reshapes are views).
+        k = cx.dim(cx.op.in_types[1], 0)
+        flat = cx.node("Reshape", x, cx.i64([-1, -1 if k is None else k]))
+        y = cx.node("Gemm", flat, w, *([b] if b is not None else []))
+        y = _activate(cx, str(cx.attrs["activation"]), y, dtype)
+        return cx.node("Reshape", y, cx.i64(out_dims))
+    else:  # rank 1, or a transposed input (see _matmul_last_axis): MatMul over the leading axes
         y = _matmul_last_axis(cx, x, w)
         if b is not None:
             y = cx.node("Add", y, b)
     return _activate(cx, str(cx.attrs["activation"]), y, dtype)
+
+
+def _reshape_target(cx: _Ctx, t: TensorType) -> list[int] | None:
+    """``t``'s shape as a Reshape target: static sizes and at most one -1; else None."""
+    if t.shape is None:
+        return None
+    dims = [cx.dim(t, i) for i in range(len(t.shape))]
+    if sum(d is None for d in dims) > 1 or 0 in dims:
+        return None
+    return [-1 if d is None else int(d) for d in dims]
+
+
+def _sinks_transpose(cx: _Ctx, x: Operand) -> bool:
+    """Whether `_matmul_last_axis` would take the product before a transpose of ``x``."""
+    if not isinstance(x, str):
+        return False
+    base, _ = cx.b.unsqueezed_from.get(x, (x, []))
+    perm = cx.b.transposed_from.get(base, ("", []))[1]
+    return bool(perm) and perm[-1] == len(perm) - 1
 
 
 # -- convolution and pooling ----------------------------------------------------------------------
@@ -1042,13 +1071,11 @@ def _matmul_last_axis(cx: _Ctx, x: Operand, w: Operand) -> Operand:
     the last axis in place, the product is taken before the transpose and the (narrower) product
     transposed instead: ONNX Runtime runs a Transpose as a copy it does not fuse (xDeepFM's CIN
     transposes [16,N,676] before its 676 -> 64 product)."""
-    if isinstance(x, str):
+    if isinstance(x, str) and _sinks_transpose(cx, x):
         base, axes = cx.b.unsqueezed_from.get(x, (x, []))
-        if base in cx.b.transposed_from:
-            src, perm = cx.b.transposed_from[base]
-            if perm and perm[-1] == len(perm) - 1:
-                y = cx.node("Transpose", cx.node("MatMul", src, w), perm=perm)
-                return cx.unsqueeze(y, axes) if axes else y
+        src, perm = cx.b.transposed_from[base]
+        y = cx.node("Transpose", cx.node("MatMul", src, w), perm=perm)
+        return cx.unsqueeze(y, axes) if axes else y
     return cx.node("MatMul", x, w)
 
 

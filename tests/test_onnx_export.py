@@ -230,7 +230,8 @@ def test_fused_dense_rank2_gemm() -> None:
 
 
 def test_fused_dense_rank3_gelu() -> None:
-    """FusedDense on [N,S,3] -> MatMul + Add, then exact GELU in the erf form ORT fuses."""
+    """FusedDense on [N,S,3] (two symbols: no static reshape to a matrix) -> MatMul + Add, then
+    exact GELU in the erf form ONNX Runtime fuses."""
     before = f"""
     graph @t(%x: float32[N,S,3]) -> (float32[N,S,4]) {{
       %w = Const() {{value = {dense(W34)}}} : float32[3,4]
@@ -250,6 +251,29 @@ def test_fused_dense_rank3_gelu() -> None:
     out = Identity(y/Mul_1)
     """
     check_export(before, expected)
+
+
+def test_fused_dense_rank3_as_gemm() -> None:
+    """FusedDense on [N,5,3] -> a [-1,3] view, Gemm (which ORT fuses with the activation), and the
+    [-1,5,4] view back."""
+    before = f"""
+    graph @t(%x: float32[N,5,3]) -> (float32[N,5,4]) {{
+      %w = Const() {{value = {dense(W34)}}} : float32[3,4]
+      %b = Const() {{value = {dense(B4)}}} : float32[4]
+      %y = FusedDense(%x, %w, %b) {{activation = "Relu"}} : float32[N,5,4]
+      return "out" = %y
+    }}
+    """
+    expected = """
+    y/Reshape = Reshape(x, y/i64)
+    y/Gemm = Gemm(y/Reshape, w, b)
+    y/Relu = Relu(y/Gemm)
+    y/Reshape_1 = Reshape(y/Relu, y/i64_1)
+    out = Identity(y/Reshape_1)
+    """
+    model = check_export(before, expected)
+    shapes = {t.name: onnx.numpy_helper.to_array(t).tolist() for t in model.graph.initializer}
+    assert shapes["y/i64"] == [-1, 3] and shapes["y/i64_1"] == [-1, 5, 4]
 
 
 @pytest.mark.parametrize("activation", ["", "Relu6", "Sigmoid", "Tanh", "Swish", "Gelu"])
