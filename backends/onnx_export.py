@@ -1318,10 +1318,8 @@ def _masked_gather(
 ) -> str:
     """``params`` taken at ``ids`` along ``axis``, with zeros for ids outside ``[0, rows)``."""
     dtype = cx.in_dtype(1)
-    if rows is None:
-        raise cx.fail(f"the gathered axis of {cx.op.in_types[0]} must have a static size")
     table_name = None if isinstance(params, str) else cx.b.const_names.get(id(params))
-    if isinstance(ids, str) and axis == 0 and table_name in cx.b.gather_tables:
+    if isinstance(ids, str) and axis == 0 and table_name in cx.b.gather_tables and rows is not None:
         # A constant table only ever gathered from: store it with one more row, of zeros, and send
         # every out-of-range id there. The check then runs on the ids, not on the gathered rows
         # (a Where over [N, ids, width] costs ONNX Runtime more than the gather itself).
@@ -1337,7 +1335,7 @@ def _masked_gather(
             cx.node("Less", ids, cx.scalar(rows, dtype)),
         )
         return cx.node("Gather", table, cx.node("Where", in_range, ids, cx.scalar(rows, dtype)), axis=0)
-    if not isinstance(ids, str):  # known ids: the mask is known too
+    if not isinstance(ids, str) and rows is not None:  # known ids: the mask is known too
         idx = np.asarray(ids)
         valid = (idx >= 0) & (idx < rows)
         gathered = cx.node("Gather", params, np.where(valid, idx, 0).astype(idx.dtype), axis=axis)
@@ -1346,9 +1344,13 @@ def _masked_gather(
         mask: Operand = valid
     else:
         zero = cx.scalar(0, dtype)
-        mask = cx.node(
-            "And", cx.node("GreaterOrEqual", ids, zero), cx.node("Less", ids, cx.scalar(rows, dtype))
-        )
+        ids = cx.t(ids)
+        if rows is not None:
+            limit = cx.scalar(rows, dtype)
+        else:  # a symbolic length (gathering along S): read at run time
+            length = cx.slice(cx.node("Shape", params), [axis], [axis + 1], [0], [1])
+            limit = cx.cast(cx.squeeze(length, [0]), dtype)
+        mask = cx.node("And", cx.node("GreaterOrEqual", ids, zero), cx.node("Less", ids, limit))
         gathered = cx.node("Gather", params, cx.node("Where", mask, ids, zero), axis=axis)
     prank = cx.rank(0)
     trailing = list(range(axis + ids_rank, axis + ids_rank + prank - axis - 1))

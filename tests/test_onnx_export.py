@@ -597,6 +597,26 @@ def test_gather_runtime_params_inner_axis() -> None:
     check_export(before)
 
 
+def test_gather_along_a_symbolic_axis() -> None:
+    """Gathering along S (its length read at run time): ids at or past S, and negative ones, give zeros."""
+    before = """
+    graph @t(%x: float32[N,S,2], %ids: int32[3]) -> (float32[N,3,2], float32[N,2,2]) {
+      %axis = Const() {value = dense<int32[] [1]>} : int32[]
+      %g = GatherV2(%x, %ids, %axis) {batch_dims = 0} : float32[N,3,2]
+      %known = Const() {value = dense<int32[2] [4, 0]>} : int32[2]
+      %k = GatherV2(%x, %known, %axis) {batch_dims = 0} : float32[N,2,2]
+      return "g" = %g, "k" = %k
+    }
+    """
+
+    def feeds(g: Graph, b: int) -> dict[str, np.ndarray]:
+        f = random_feeds(g, b, seq=b + 2, seed=b)
+        f["ids"] = np.array([-1, b + 1, b + 2], dtype=np.int32)  # negative, the last row, past S
+        return f
+
+    check_export(before, feeds=feeds, batches=(1, 3))
+
+
 @pytest.mark.parametrize("dtype", ["int32", "int64", "float32"])
 @pytest.mark.parametrize("op", ["FloorDiv", "FloorMod"])
 def test_floor_div_mod(op: str, dtype: str) -> None:
