@@ -7,20 +7,29 @@ one converter per op (`CONVERTERS`), which emits standard ONNX ops (default doma
 TensorFlow's semantics as Fourier's reference defines them:
 
 - ``GatherV2`` / ``EmbeddingBag``: an id outside ``[0, rows)`` gives a row of zeros (ONNX's Gather
-  wraps negative ids and fails on large ones, so ids are masked).
+  wraps negative ids and fails on large ones). A constant table only ever gathered from is stored
+  with one extra zero row that out-of-range ids are sent to; other gathers mask their rows.
 - ``FloorDiv`` / ``FloorMod``: floor semantics (ONNX's integer ``Div`` truncates); an integer
-  divisor of zero gives 0, as numpy does.
+  divisor of zero gives 0, as numpy does. ``OneHot``: out-of-range ids are all off.
 - NHWC convolutions and pooling are transposed around ONNX's NCHW ``Conv`` (ONNX Runtime's
-  transpose optimizer cancels the transposes between neighbouring convolutions); a 1x1 convolution
-  that the ``conv-algorithm`` pass marked ``matmul`` is a ``MatMul`` over the channel axis.
-- Fourier's fused ops are expanded: ``FusedDense`` to ``Gemm`` (rank 2) or ``MatMul`` + ``Add``,
-  then the activation; ``LayerNorm`` to ``LayerNormalization`` (opset >= 17); ``Gelu`` to the exact
-  erf form (``Gelu`` itself at opset >= 20); ``FusedElementwise`` to its body's steps.
+  transpose optimizer cancels the transposes between neighbouring convolutions). A 1x1
+  convolution that the ``conv-algorithm`` pass marked ``matmul`` is a ``MatMul`` over the channel
+  axis, unless the graph also has windowed convolutions (then one NCHW layout is cheaper).
+- Fourier's fused ops are expanded: ``FusedDense`` to ``Gemm`` (between two reshapes for rank > 2)
+  or ``MatMul`` + ``Add``, then the activation; ``LayerNorm`` to ``LayerNormalization`` (opset >=
+  17); ``Gelu`` to the exact erf form (``Gelu`` itself at opset >= 20); ``BatchBroadcast`` to an
+  ``Expand`` to the batch of its ``like`` input; ``FusedElementwise`` to its body's steps.
 
-ONNX Runtime's own graph optimizer fuses these standard patterns into its contrib kernels
-(``Gemm`` + activation, ``FusedMatMul`` for transposed operands, ``Gelu``, ``LayerNormalization``),
-so the exported model stays portable (TensorRT, other runtimes) and loses nothing on ORT;
-``contrib_ops=True`` emits ``com.microsoft`` ``Gelu`` / ``FusedMatMul`` directly instead.
+Some forms are chosen for what ONNX Runtime runs fast, each from local facts: a two-operand
+``Einsum`` is one ``MatMul`` between transposes/reshapes; a ``ConcatV2`` of one tensor repeated is a
+``Tile``; a ``Pack`` of every unit slice of one ``Split`` is a ``Transpose``; a matmul of a transposed
+input that keeps the last axis is taken before the transpose. Nodes left unused are pruned.
+
+ONNX Runtime's own graph optimizer fuses the standard patterns into its contrib kernels
+(``Gemm`` + activation, ``FusedMatMul`` for transposed operands, ``Gelu`` / ``BiasGelu``,
+``SkipLayerNormalization``), so the exported model stays portable (TensorRT, other runtimes) and
+loses nothing on ORT; ``contrib_ops=True`` emits ``com.microsoft`` ``Gelu`` / ``FusedMatMul``
+directly instead.
 
 Shapes: the batch dimension ``N`` and sequence symbols (``S``) become ``dim_param`` s, or fixed
 sizes with ``batch=`` / ``dims=``. Large constants become initializers, identical ones stored once.
@@ -1308,6 +1317,31 @@ def _mirror_pad(cx: _Ctx, x: Operand, paddings: Operand) -> Operand:
 @_converts("Range")
 def _range(cx: _Ctx, start: Operand, limit: Operand, delta: Operand) -> Operand:
     return cx.node("Range", start, limit, delta)
+
+
+@_converts("ReverseV2")
+def _reverse(cx: _Ctx, x: Operand, axis: Operand) -> Operand:
+    rank = cx.rank(0)
+    axes = sorted({_axis(cx, a, rank) for a in cx.ints(axis, "ReverseV2's axis")})
+    if not axes:
+        return x
+    n = len(axes)
+    return cx.slice(x, [-1] * n, [_INT64_MIN] * n, axes, [-1] * n)
+
+
+_BITWISE = {
+    "BitwiseAnd": "BitwiseAnd",
+    "BitwiseOr": "BitwiseOr",
+    "BitwiseXor": "BitwiseXor",
+    "Invert": "BitwiseNot",
+}
+
+
+@_converts(*_BITWISE)
+def _bitwise(cx: _Ctx, *xs: Operand) -> Operand:
+    if cx.opset < 18:
+        raise cx.fail(f"ONNX has {_BITWISE[cx.op.op]} from opset 18; this export is opset {cx.opset}")
+    return cx.node(_BITWISE[cx.op.op], *xs)
 
 
 # -- gathering ------------------------------------------------------------------------------------

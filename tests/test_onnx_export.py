@@ -868,6 +868,23 @@ def test_misc_array_ops() -> None:
     check_export(before)
 
 
+def test_reverse_and_bitwise() -> None:
+    """ReverseV2 is a Slice with step -1; bitwise ops need opset 18 (refused, named, before it)."""
+    before = """
+    graph @t(%x: float32[N,3,4], %i: int32[N,4], %j: int32[4]) -> (float32[N,3,4], int32[N,4]) {
+      %axes = Const() {value = dense<int32[2] [-1, 1]>} : int32[2]
+      %r = ReverseV2(%x, %axes) : float32[N,3,4]
+      %a = BitwiseAnd(%i, %j) : int32[N,4]
+      %o = BitwiseXor(%a, %j) : int32[N,4]
+      %n = Invert(%o) : int32[N,4]
+      return "r" = %r, "n" = %n
+    }
+    """
+    check_export(before, opset=18)
+    with pytest.raises(ExportError, match=r"node 'a' \(BitwiseAnd\): ONNX has BitwiseAnd from opset 18"):
+        export_onnx(ir(before), opset=17)
+
+
 def test_elementwise_math() -> None:
     """The unary and binary math ops whose ONNX forms differ from TensorFlow's names."""
     before = """
