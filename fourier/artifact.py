@@ -100,6 +100,9 @@ class Manifest:
     # Inputs bound at compile time (``--const``): name -> {"dtype", "value"}; a request may still
     # pass them, with exactly that value.
     consts: dict[str, Any] = field(default_factory=dict)
+    # The host part (`fourier.host`: strings, tables) in host.json / host_tables.safetensors:
+    # its inputs, the crossing values it hands the executables, ...; empty when there is none.
+    host: dict[str, Any] = field(default_factory=dict)
 
     @property
     def shared(self) -> tuple[str, ...]:
@@ -140,6 +143,7 @@ class Manifest:
             "padding": self.padding,
             **({"hoist": self.hoist} if self.hoist else {}),
             **({"consts": self.consts} if self.consts else {}),
+            **({"host": self.host} if self.host else {}),
             "files": dict(sorted(self.files.items())),
         }
 
@@ -173,6 +177,7 @@ class Manifest:
             padding=dict(d.get("padding", {})),
             hoist=dict(d.get("hoist", {})),
             consts=dict(d.get("consts", {})),
+            host=dict(d.get("host", {})),
         )
 
 

@@ -77,6 +77,12 @@ class Batcher:
         buckets = model.buckets
         if not buckets:
             raise FourierError(f"{model.path}: a model with static shapes cannot be batched")
+        part = getattr(model, "host_part", None)
+        if part is not None and part.host_outputs:
+            raise FourierError(
+                f"{model.path}: outputs {', '.join(part.host_outputs)} are computed on the host; "
+                "the batcher serves device outputs only: call the model directly"
+            )
         self.model = model
         self.max_batch = max_batch or max(buckets)
         if self.max_batch < 1:

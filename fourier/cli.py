@@ -290,6 +290,8 @@ def compile_cmd(
 
         paths = write_report_dir(report.passes, report_dir, model.name, str(model))
         console.print(f"pass report: {escape(', '.join(map(str, paths)))}")
+    if report.host is not None:
+        console.print(escape(report.host))
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
     table = Table(title="compiled", show_header=False)
@@ -377,6 +379,14 @@ def inspect_cmd(artifact: Path) -> None:
     table.add_row("passes", ", ".join(m.passes) or "(none)")
     if m.hoist:
         table.add_row("hoisted", _hoist_line(m.hoist))
+    if m.host:
+        h = m.host
+        table.add_row(
+            "host part",
+            f"{h.get('nodes', 0)} nodes on numpy before the executables (strings, tables): reads "
+            f"{', '.join(h.get('inputs', []))}; hands {', '.join(h.get('crossings', []))} to the "
+            f"executables; tables {', '.join(h.get('tables', [])) or '(none)'}",
+        )
     table.add_row("weights", f"{len(m.params)} tensors")
     stdout.print(table)
     sig = Table(title="signature")

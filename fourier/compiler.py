@@ -14,6 +14,7 @@ dims) are functions here too.
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,11 @@ from typing import Any
 from fourier.artifact import BucketEntry, Manifest, ParamSpec, versions, write_artifact
 from fourier.backends.jax_lowering import LoweredGraph, lower_graph
 from fourier.backends.xla import ArgSpec, compile_bucket, device_for, export_polymorphic
-from fourier.errors import CompileError
+from fourier.errors import CompileError, GraphImportError
+from fourier.host.executor import HostPart
+from fourier.host.extract import load_model
+from fourier.host.partition import needs_host, partition
+from fourier.host.saved import save_host
 from fourier.importer import load_graph
 from fourier.ir.core import Graph
 from fourier.ir.saved import SavedGraph, save_graph
@@ -70,6 +75,7 @@ class CompileReport:
     imported_ops: int = 0
     passes: Any = None  # the PipelineReport of the optimization passes
     hoist: HoistPlan | None = None  # request-level hoisting, if inputs were declared shared
+    host: str | None = None  # the host/device partition (printed), if the model has a host part
 
 
 def _depends_on_batch(graph: Graph, node_name: str) -> bool:
@@ -404,13 +410,57 @@ def import_model(
     started = time.perf_counter()
     if isinstance(model, Graph) and consts:
         raise CompileError("consts bind inputs while importing: pass a model path, not a Graph")
-    graph = model if isinstance(model, Graph) else load_graph(model, outputs, consts)
+    graph, tables = (model, {}) if isinstance(model, Graph) else _load(model, outputs, consts)
+    host: HostSide | None = None
+    if needs_host(graph):  # strings, tables: that part runs on the host, the rest is compiled
+        plan = partition(graph)
+        if plan.device is None:
+            raise CompileError(
+                f"{graph.source or graph.name}: every node runs on the host (strings or tables all "
+                "the way to the outputs): there is nothing to compile for a device"
+            )
+        host = HostSide(plan, HostPart.from_plan(plan, tables))
+        graph = plan.device
     verify(graph)
     imported_ops = graph.num_ops()
     # First: its message names the nodes that make padding unsafe.
     padding = check_padding(graph, require=require_padding_proof)
     signature = graph_signature(graph)
-    return Imported(graph, signature, padding, imported_ops, graph.op_counts(), started)
+    return Imported(graph, signature, padding, imported_ops, graph.op_counts(), started, host=host)
+
+
+def _load(
+    model: str | Path, outputs: Sequence[str] | None, consts: Mapping[str, Any] | None
+) -> tuple[Graph, dict[str, Any]]:
+    """The graph and the contents of the hash tables it reads (a SavedModel's lookup layers,
+    read with TensorFlow here at compile time; none for most graphs)."""
+    try:
+        return load_graph(model, outputs, consts), {}
+    except GraphImportError as e:
+        if "fourier.host" not in str(e):  # not a graph with tables
+            raise
+    if consts:
+        raise CompileError(f"{model}: consts are not supported for a model with tables yet")
+    loaded = load_model(model, outputs)
+    return loaded.graph, dict(loaded.tables)
+
+
+@dataclass
+class HostSide:
+    """The part of a graph that runs on the host (strings, tables) and how it meets the device."""
+
+    plan: Any  # fourier.host.partition.Plan
+    part: Any  # fourier.host.executor.HostPart
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "inputs": sorted(n.name for n in self.part.graph.inputs),
+            "crossings": list(self.part.crossings),
+            "device_inputs": list(self.part.device_inputs),
+            "host_outputs": list(self.part.host_outputs),
+            "tables": sorted(self.part.tables),
+            "nodes": len(self.plan.host_nodes),
+        }
 
 
 @dataclass
@@ -425,6 +475,7 @@ class Imported:
     op_counts: dict[str, int]
     started: float = field(default_factory=time.perf_counter, repr=False)  # perf_counter at import
     optimized: bool = field(default=False, repr=False)  # the graph has been optimized in place
+    host: HostSide | None = None  # the host part (strings, tables), if the model has one
 
     def optimize(
         self,
@@ -689,6 +740,11 @@ class Compiled:
         blobs["graph.fir"] = saved.text.encode()
         weights = dict(zip(lowered.param_names, lowered.param_values))
         ir_constants = _ir_constants(saved, lowered, weights)
+        host = optimized.imported.host
+        if host is not None:  # the host part's files, hashed with the rest
+            with tempfile.TemporaryDirectory() as tmp:
+                for f in save_host(host.part, tmp):
+                    blobs[f.name] = f.read_bytes()
         layout = self.lowered.layout
         manifest = Manifest(
             signature=signature,
@@ -711,6 +767,7 @@ class Compiled:
             consts={
                 k: {"dtype": v.dtype.name, "value": v.tolist()} for k, v in sorted(graph.bound_inputs.items())
             },
+            host=host.to_json() if host is not None else {},
         )
         out_path = write_artifact(Path(out), manifest, blobs, weights)
         size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())
@@ -728,6 +785,7 @@ class Compiled:
             imported_ops=optimized.imported.imported_ops,
             passes=optimized.report,
             hoist=optimized.hoist,
+            host=str(host.plan) if host is not None else None,
         )
 
     def as_text(self, shape: str | None = None) -> str:

@@ -96,6 +96,10 @@ class Model:
         # with ``check_shared`` every row must equal it).
         self.shared = frozenset(n for n in manifest.shared if n in self._inputs)
         self.check_shared = False
+        # The host part (`attach_host`): strings and tables, run on numpy before the executables.
+        self._host: Any = None
+        self.host_part: Any = None
+        self.host_inputs: tuple[str, ...] = ()
         self._fast = [
             (
                 s.name,
@@ -216,9 +220,46 @@ class Model:
     # -- checking -----------------------------------------------------------------------------
 
     def check(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
-        """Check ``inputs`` against the signature: (arrays in signature order, batch size)."""
+        """Check ``inputs`` against the signature: (arrays in signature order, batch size). A
+        model with a host part runs it first, on the request as given (`attach_host`)."""
+        if self._host is not None:
+            inputs = self._through_host(inputs)[0]
         ok = self._check_fast(inputs)
         return ok if ok is not None else self._check_slow(inputs)
+
+    # -- the host part ----------------------------------------------------------------------------
+
+    def attach_host(self, root: Path) -> None:
+        """Load the artifact's host part (``host.json``, ``host_tables.safetensors``): requests
+        then pass the model's own inputs (strings included); the host part turns the ones it
+        reads into the values the executables take."""
+        from fourier.host.executor import HostExecutor
+        from fourier.host.saved import load_host
+
+        part = load_host(root)
+        self.host_part = part
+        self._host = HostExecutor(part.graph, part.tables)
+        self.host_inputs = tuple(self._host.inputs)
+
+    def _through_host(self, inputs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(the executables' inputs, the host part's outputs) for a request of the model's inputs."""
+        assert self._host is not None and self.host_part is not None
+        part = self.host_part
+        known = set(self.host_inputs) | set(part.device_inputs) | self._unused | set(self.manifest.consts)
+        unknown = [k for k in inputs if k not in known]
+        if unknown:
+            raise UnknownInputError(
+                f"unknown input {unknown[0]!r}; the model's inputs are: " + ", ".join(sorted(known))
+            )
+        t0 = time.perf_counter()
+        out = self._host({k: inputs[k] for k in self.host_inputs if k in inputs})
+        self.metrics.observe("host", time.perf_counter() - t0)
+        feed: dict[str, Any] = {
+            k: v for k, v in inputs.items() if k not in self.host_inputs or k in part.device_inputs
+        }
+        for name in part.crossings:
+            feed[name] = out[name]
+        return feed, out
 
     def _check_fast(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None] | None:
         """The common case (numpy arrays, all valid) in a few µs; None sends the request to
@@ -382,14 +423,22 @@ class Model:
         """Run the model on a dict of arrays by input name (or the same as keyword arguments, or
         one bare array for a model with one input); returns outputs by name."""
         t0 = time.perf_counter()
+        host_out: dict[str, np.ndarray] = {}
         try:
             if type(inputs) is not dict or named:
                 inputs = self._as_mapping(inputs, named)
-            arrays, batch = self.check(inputs)
+            if self._host is not None:
+                inputs, host_out = self._through_host(inputs)
+                arrays, batch = self._check_fast(inputs) or self._check_slow(inputs)
+            else:
+                arrays, batch = self.check(inputs)
         except InputError as e:
             self.metrics.error(type(e).__name__)
             raise
         result = self.run_checked(arrays, batch)
+        if self.host_part is not None:  # outputs in the model's order, some computed on the host
+            result.update({k: host_out[k] for k in self.host_part.host_outputs})
+            result = {k: result[k] for k in self.host_part.outputs}
         self.metrics.request(batch or 0, time.perf_counter() - t0)
         return result
 
@@ -689,6 +738,8 @@ def load(
     )
     model = Model(root, manifest, executables, info, replicas)
     model.check_shared = check_shared
+    if manifest.host:  # strings and tables run on the host first (numpy, no TensorFlow)
+        model.attach_host(root)
     if manifest.polymorphic and manifest.buckets:
         cached = _attach_longtail(model, replicas, layout, longtail, cache_dir)
         model.load_info = dataclasses.replace(

@@ -120,6 +120,11 @@ class Plan:
         return "\n".join(lines)
 
 
+def needs_host(graph: Graph) -> bool:
+    """Whether some node of ``graph`` can only run on the host (strings, tables, host ops)."""
+    return any(_must_host(n) is not None for n in graph.nodes)
+
+
 def _must_host(node: Node) -> str | None:
     """Why ``node`` can only run on the host, or None."""
     if "host" in get_op(node.op).traits:
