@@ -30,7 +30,6 @@ Built with TensorFlow once and cached under ``$FOURIER_PREPROCESSING_DIR`` or
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fourier.testing.cache import cache_dir, tf_env
 
 __all__ = [
     "NAMES",
@@ -75,29 +76,9 @@ class PreprocessingModel:
     outputs: tuple[str, ...]
 
 
-def _tf_env() -> None:
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _cache_key() -> str:
-    h = hashlib.sha256(Path(__file__).read_bytes())
-    try:
-        from importlib.metadata import version
-
-        h.update(version("tensorflow").encode())
-    except Exception:
-        pass
-    return h.hexdigest()[:12]
-
-
 def preprocessing_dir() -> Path:
     """Where the model is cached: ``$FOURIER_PREPROCESSING_DIR`` or ``~/.cache/fourier/preprocessing/<key>``."""
-    env = os.environ.get("FOURIER_PREPROCESSING_DIR")
-    if env:
-        return Path(env)
-    return Path.home() / ".cache" / "fourier" / "preprocessing" / _cache_key()
+    return cache_dir("preprocessing", "FOURIER_PREPROCESSING_DIR", __file__)
 
 
 def _model(seed: int) -> Any:
@@ -157,7 +138,7 @@ def _variants() -> Any:
 
 def build(out_dir: Path, name: str = "ranking", seed: int = 1234) -> PreprocessingModel:
     """Build one model with TensorFlow and write it as a SavedModel ``out_dir/name``."""
-    _tf_env()
+    tf_env()
     import tensorflow as tf
 
     tf.keras.backend.clear_session()

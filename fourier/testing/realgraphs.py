@@ -19,7 +19,6 @@ this file and the TensorFlow version::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fourier.testing.cache import cache_dir, tf_env
 
 __all__ = ["REAL_NAMES", "RealGraph", "realgraphs_dir", "ensure_realgraphs", "random_inputs"]
 
@@ -48,29 +49,9 @@ class RealGraph:
     outputs: tuple[str, ...]
 
 
-def _tf_env() -> None:
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _cache_key() -> str:
-    h = hashlib.sha256(Path(__file__).read_bytes())
-    try:
-        from importlib.metadata import version
-
-        h.update(version("tensorflow").encode())
-    except Exception:
-        pass
-    return h.hexdigest()[:12]
-
-
 def realgraphs_dir() -> Path:
     """Where real graphs are cached: ``$FOURIER_REALGRAPHS_DIR`` or ``~/.cache/fourier/realgraphs/<key>``."""
-    env = os.environ.get("FOURIER_REALGRAPHS_DIR")
-    if env:
-        return Path(env)
-    return Path.home() / ".cache" / "fourier" / "realgraphs" / _cache_key()
+    return cache_dir("realgraphs", "FOURIER_REALGRAPHS_DIR", __file__)
 
 
 def _randomize(model: Any, seed: int) -> None:
@@ -173,7 +154,7 @@ _BUILDERS: dict[str, Callable[[], Any]] = {"efficientnetb0": _efficientnetb0, "c
 
 def build(name: str, out_dir: Path, seed: int = 1234) -> RealGraph:
     """Build one real graph with TensorFlow and write ``NAME.pb`` and ``NAME.json``."""
-    _tf_env()
+    tf_env()
     import tensorflow as tf
 
     tf.keras.backend.clear_session()

@@ -30,7 +30,6 @@ this file and the TensorFlow version::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fourier.testing.cache import cache_dir, tf_env
 
 __all__ = [
     "MODELS",
@@ -73,30 +74,10 @@ class RecurrentGraph:
     outputs: tuple[str, ...]
 
 
-def _tf_env() -> None:
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _cache_key() -> str:
-    h = hashlib.sha256(Path(__file__).read_bytes())
-    try:
-        from importlib.metadata import version
-
-        h.update(version("tensorflow").encode())
-    except Exception:
-        pass
-    return h.hexdigest()[:12]
-
-
 def recurrent_dir() -> Path:
     """Where recurrent graphs are cached: ``$FOURIER_RECURRENT_DIR`` or
     ``~/.cache/fourier/recurrent/<key>``."""
-    env = os.environ.get("FOURIER_RECURRENT_DIR")
-    if env:
-        return Path(env)
-    return Path.home() / ".cache" / "fourier" / "recurrent" / _cache_key()
+    return cache_dir("recurrent", "FOURIER_RECURRENT_DIR", __file__)
 
 
 def _randomize(model: Any, seed: int) -> None:
@@ -172,7 +153,7 @@ def _freeze(model: Any, lower_control_flow: bool) -> tuple[Any, str, list[str]]:
 
 def build(name: str, out_dir: Path, seed: int = 1234) -> RecurrentGraph:
     """Build one recurrent graph (``MODEL_FORM``) with TensorFlow; write ``NAME.pb`` and ``NAME.json``."""
-    _tf_env()
+    tf_env()
     import tensorflow as tf
 
     if name not in RECURRENT_NAMES:

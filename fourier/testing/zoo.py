@@ -30,7 +30,6 @@ inputs (id ranges, history padding) for tests and benchmarks.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fourier.testing.cache import cache_dir, tf_env
 
 __all__ = ["ZOO_NAMES", "ZooModel", "zoo_dir", "ensure_zoo", "random_inputs"]
 
@@ -81,41 +82,9 @@ class ZooModel:
     dims: dict[str, list[int]]  # sizes to compile for each unknown non-batch dimension (--dim)
 
 
-def _tf_env() -> None:
-    # deepctr needs Keras 2 (tf-keras); oneDNN's LayerNorm fusion uses epsilon 1e-3 instead of the
-    # model's and moves a transformer's outputs by 2.6 %.
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _cache_key() -> str:
-    h = hashlib.sha256(Path(__file__).read_bytes())
-    try:
-        from importlib.metadata import version
-
-        h.update(version("tensorflow-cpu" if _has_dist("tensorflow-cpu") else "tensorflow").encode())
-    except Exception:
-        pass
-    return h.hexdigest()[:12]
-
-
-def _has_dist(name: str) -> bool:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        version(name)
-        return True
-    except PackageNotFoundError:
-        return False
-
-
 def zoo_dir() -> Path:
     """Where the zoo is cached: ``$FOURIER_ZOO_DIR`` or ``~/.cache/fourier/zoo/<key>``."""
-    env = os.environ.get("FOURIER_ZOO_DIR")
-    if env:
-        return Path(env)
-    return Path.home() / ".cache" / "fourier" / "zoo" / _cache_key()
+    return cache_dir("zoo", "FOURIER_ZOO_DIR", __file__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,7 +407,7 @@ _BUILDERS: dict[str, Callable[[int], tuple[Any, list[dict[str, Any]]]]] = {
 
 def build_model(name: str, out_dir: Path, seed: int = 1234) -> ZooModel:
     """Build one zoo model with TensorFlow and write ``NAME.pb`` and ``NAME.json``."""
-    _tf_env()
+    tf_env()
     import tensorflow as tf
 
     tf.keras.backend.clear_session()
