@@ -49,11 +49,14 @@ class OrtExecutable:
         inter_op_threads: int = 1,
         optimization_level: str = "all",
         optimized_model_path: str | Path | None = None,
+        spin: bool = True,
     ) -> None:
         """``model``: the serialized ONNX model, or a path to one. ``intra_op_threads``: threads
         one call may use (0: ONNX Runtime's default, one per physical core). ``optimization_level``:
         ``disable``, ``basic``, ``extended`` or ``all`` (ONNX Runtime's graph optimizations).
-        ``optimized_model_path``: where to write the graph ONNX Runtime actually runs (to inspect)."""
+        ``optimized_model_path``: where to write the graph ONNX Runtime actually runs (to inspect).
+        ``spin``: whether idle intra-op threads spin for work (ONNX Runtime's default; on a host
+        whose cores other processes share, spinning threads slow everyone, this call included)."""
         import onnxruntime as ort
 
         levels = {
@@ -70,6 +73,7 @@ class OrtExecutable:
         opts.inter_op_num_threads = int(inter_op_threads)
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         if optimized_model_path is not None:
             opts.optimized_model_filepath = str(optimized_model_path)
         source = str(model) if isinstance(model, (str, Path)) else model

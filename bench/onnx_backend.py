@@ -184,6 +184,9 @@ def bench_model(
             "model": name,
             "batch": batch,
             "threads": threads,
+            # The host's load average after timing: the 2 cores are shared, and a loaded host
+            # slows multi-threaded ONNX Runtime sessions far more than XLA (spinning thread pool).
+            "loadavg_1m": round(os.getloadavg()[0], 2),
             "engines": timing,
             "max_abs_diff_vs_tf": max_diff,
             "setup": setup,
