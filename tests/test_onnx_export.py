@@ -204,6 +204,48 @@ def test_zoo_static_batch(zoo: dict[str, ZooModel], exported: Callable[[str], _E
         np.testing.assert_allclose(got[out], want[out], rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize(
+    ("name", "shared"),
+    [
+        ("twotower", ["user_id", "user_hist", "user_dense"]),  # the whole user tower
+        ("ranker", ["user_ids", "user_dense"]),
+        ("deepfm", ["C1", "C2", "C3", "C4", "C5", "C6", "I1", "I2", "I3"]),
+    ],
+)
+def test_zoo_hoisted_matches_tensorflow(name: str, shared: list[str], zoo: dict[str, ZooModel]) -> None:
+    """Hoisted graphs (``optimize(shared=...)``, BatchBroadcast to the candidates' batch): shared
+    inputs as one row through ONNX Runtime = TensorFlow on the rows repeated."""
+    from fourier.compiler import import_model
+    from fourier.testing.oracle import TFGraph
+
+    graph = import_model(zoo[name].pb).optimize(shared=shared).graph
+    assert "BatchBroadcast" in graph.op_counts()
+    session = OrtExecutable(export_onnx(graph).SerializeToString(), intra_op_threads=1)
+    tf = TFGraph(zoo[name].pb)
+    for n in (1, 7, 33):
+        feeds = random_inputs(zoo[name], n, seed=n, seq=16)
+        one = {k: (v[:1] if k in shared else v) for k, v in feeds.items()}
+        repeated = {k: (np.repeat(v[:1], n, 0) if k in shared else v) for k, v in feeds.items()}
+        got = session.run_named({k: one[k] for k in session.input_names})
+        want = tf(repeated)
+        for out in want:
+            np.testing.assert_allclose(
+                got[out], want[out], rtol=RTOL, atol=ATOL, err_msg=f"{name} {out} @ {n}"
+            )
+
+
+@pytest.mark.parametrize("opset", [13, 18, 21])
+def test_zoo_other_opsets(opset: int, zoo: dict[str, ZooModel], exported: Callable[[str], _Exported]) -> None:
+    """Opset 13 (LayerNorm expanded, reduce axes as attributes) to 21 (Split's num_outputs)."""
+    for name in ("xdeepfm", "bst"):
+        e = exported(name)
+        feeds = random_inputs(zoo[name], 7, seed=opset)
+        got = run_ort(export_onnx(e.graph, opset=opset), feeds)
+        want = e.tf(feeds)
+        for out in want:
+            np.testing.assert_allclose(got[out], want[out], rtol=RTOL, atol=ATOL, err_msg=f"{name} {out}")
+
+
 # -- Fourier's fused ops --------------------------------------------------------------------------
 
 RNG = np.random.default_rng(7)
