@@ -4,7 +4,8 @@ ONNX Runtime's CPU kernels (`fourier.backends.onnxruntime_exec`).
 - Every zoo model, imported and optimized at -O2, exported once with a symbolic batch, matches
   TensorFlow at batches 1, 7, 33 and 128 within rtol 1e-4, atol 1e-5 (conftest's float32
   tolerance: a fusion may reorder sums; ONNX Runtime's kernels reorder them again, and no model
-  needs looser).
+  needs looser). So do a static-batch export, opsets 13, 18 and 21, and hoisted graphs
+  (``optimize(shared=...)``, shared inputs fed as one row).
 - Each op the exporter converts on its own (Fourier's fused ops, and the TensorFlow semantics that
   ONNX lacks: out-of-range gather ids, floor division, StridedSlice masks, ...) is a Before / Expected
   pair: the IR text, the ONNX nodes it exports to where the form matters, and the outputs compared
