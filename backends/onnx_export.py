@@ -305,6 +305,7 @@ class _Ctx:
         return self.node("Slice", x, self.i64(starts), self.i64(ends), self.i64(axes), self.i64(steps))
 
     def where_zero(self, cond: Operand, x: Operand, dtype: str) -> str:
+        """``x`` where ``cond``, else 0."""
         return self.node("Where", cond, x, self.scalar(0, dtype))
 
 
@@ -1270,26 +1271,24 @@ def _strided_slice(cx: _Ctx, x: Operand, begin: Operand, end: Operand, strides: 
 
 @_converts("Tile")
 def _tile(cx: _Ctx, x: Operand, multiples: Operand) -> Operand:
-    m = multiples if isinstance(multiples, str) else cx.i64(cx.ints(multiples, "Tile's multiples"))
-    if isinstance(m, str) and cx.in_dtype(1) != "int64" and isinstance(multiples, str):
-        m = cx.cast(m, "int64")
-    return cx.node("Tile", x, m)
+    return cx.node("Tile", x, _shape_operand(cx, multiples, 1, "Tile's multiples"))
 
 
-def _shape_operand(cx: _Ctx, s: Operand, i: int) -> str:
+def _shape_operand(cx: _Ctx, s: Operand, i: int, what: str) -> str:
+    """Operand ``i`` (a shape, or Tile's multiples) as an int64 vector."""
     if not isinstance(s, str):
-        return cx.i64(cx.ints(s, "the shape"))
+        return cx.i64(cx.ints(s, what))
     return s if cx.in_dtype(i) == "int64" else cx.cast(s, "int64")
 
 
 @_converts("Fill")
 def _fill(cx: _Ctx, dims: Operand, value: Operand) -> Operand:
-    return cx.node("Expand", value, _shape_operand(cx, dims, 0))
+    return cx.node("Expand", value, _shape_operand(cx, dims, 0, "Fill's dims"))
 
 
 @_converts("BroadcastTo")
 def _broadcast_to(cx: _Ctx, x: Operand, shape: Operand) -> Operand:
-    return cx.node("Expand", x, _shape_operand(cx, shape, 1))
+    return cx.node("Expand", x, _shape_operand(cx, shape, 1, "BroadcastTo's shape"))
 
 
 def _pads(cx: _Ctx, paddings: Operand) -> str:
