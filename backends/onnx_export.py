@@ -46,7 +46,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from fourier.errors import CompileError
+from fourier.errors import CompileError, FourierError
 from fourier.ir.core import Graph
 from fourier.ir.types import BATCH, TensorType, dim_to_sym, numpy_dtype
 from fourier.ops.registry import InferContext, get_op
@@ -1469,7 +1469,10 @@ def _fused_elementwise(cx: _Ctx, *inputs: Operand) -> Operand:
         opdef = get_op(op)
         (out_t,) = opdef.infer(InferContext(op, name, attrs, in_types))
         step = _Op(op, name, attrs, in_types, [out_t])
-        (value,) = _convert(cx.b, step, [env[a] for a in args])
+        try:
+            (value,) = _convert(cx.b, step, [env[a] for a in args])
+        except _Unsupported as e:
+            raise _Unsupported(f"{e} (in a FusedElementwise body)") from e
         env.append(value)
         types.append(out_t)
     return env[-1]
@@ -1579,8 +1582,14 @@ def export_onnx(
             outs = [f"<unsupported {node.name}>"] * len(node.outputs)
         except ExportError:
             raise
-        except CompileError as e:
+        except FourierError as e:
             raise ExportError(f"node {node.name!r} ({node.op}): {e}") from e
+        except (TypeError, ValueError, IndexError, ArithmeticError) as e:
+            # Folding with the reference, or a converter, met shapes the IR's types did not rule out.
+            types = ", ".join(str(t) for t in op.in_types)
+            raise ExportError(
+                f"node {node.name!r} ({node.op}) on inputs ({types}) cannot be exported: {e}"
+            ) from e
         if len(outs) != len(node.outputs):
             raise ExportError(
                 f"node {node.name!r} ({node.op}): the converter gave {len(outs)} outputs, "

@@ -1170,12 +1170,16 @@ def test_unsupported_op_names_nodes() -> None:
       %cp2 = Cumprod(%y, %ax) {exclusive = false, reverse = false} : float32[N,3]
       %at = Atan2(%x, %y) : float32[N,3]
       %s = AddV2(%cp, %cp2) : float32[N,3]
-      return "s" = %s, "at" = %at
+      %fe = FusedElementwise(%x, %y) {body = "[[\\"Atan2\\",[0,1],{}],[\\"Neg\\",[2],{}]]"} : float32[N,3]
+      return "s" = %s, "at" = %at, "fe" = %fe
     }
     """
     with pytest.raises(ExportError) as err:
         export_onnx(ir(before))
-    assert str(err.value) == ("t: 2 op type(s) have no ONNX export:\n  Atan2: 'at'\n  Cumprod: 'cp', 'cp2'")
+    assert str(err.value) == (
+        "t: 3 op type(s) have no ONNX export:\n  Atan2: 'at'\n"
+        "  Atan2 (in a FusedElementwise body): 'fe'\n  Cumprod: 'cp', 'cp2'"
+    )
 
 
 def test_unsupported_form_names_node_and_operand() -> None:
