@@ -25,6 +25,7 @@ __all__ = [
     "list_passes",
     "inspect",
     "import_graph",
+    "export_onnx",
 ]
 
 
@@ -186,3 +187,25 @@ def import_graph(path: str | Path, outputs: Sequence[str] | None = None) -> Grap
     graph = load_graph(Path(path), list(outputs) if outputs else None)
     verify(graph)
     return graph
+
+
+def export_onnx(
+    model: str | Path,
+    out: str | Path,
+    *,
+    opt_level: int = 2,
+    outputs: Sequence[str] | None = None,
+    batch: int | None = None,
+    opset: int = 17,
+) -> Path:
+    """Fourier's optimized graph of ``model`` as a standalone ONNX file (for ONNX Runtime or
+    TensorRT users): imported, optimized at ``opt_level``, exported with the batch symbolic (or
+    static at ``batch``)."""
+    from fourier.backends.onnx_export import export_onnx as _export
+    from fourier.compiler import import_model
+
+    optimized = import_model(model, outputs).optimize(opt_level=opt_level)
+    proto = _export(optimized.graph, opset=opset, batch=batch)
+    path = Path(out)
+    path.write_bytes(proto.SerializeToString())
+    return path

@@ -103,6 +103,9 @@ class Manifest:
     # The host part (`fourier.host`: strings, tables) in host.json / host_tables.safetensors:
     # its inputs, the crossing values it hands the executables, ...; empty when there is none.
     host: dict[str, Any] = field(default_factory=dict)
+    # The executor per compiled batch: {"kind": "xla" | "onnxruntime" | "auto", "onnx": file,
+    # "choice": {batch: "xla" | "onnxruntime"}, "timings_us": {batch: {...}}}; empty: XLA only.
+    backend: dict[str, Any] = field(default_factory=dict)
 
     @property
     def shared(self) -> tuple[str, ...]:
@@ -144,6 +147,7 @@ class Manifest:
             **({"hoist": self.hoist} if self.hoist else {}),
             **({"consts": self.consts} if self.consts else {}),
             **({"host": self.host} if self.host else {}),
+            **({"backend": self.backend} if self.backend else {}),
             "files": dict(sorted(self.files.items())),
         }
 
@@ -178,6 +182,7 @@ class Manifest:
             hoist=dict(d.get("hoist", {})),
             consts=dict(d.get("consts", {})),
             host=dict(d.get("host", {})),
+            backend=dict(d.get("backend", {})),
         )
 
 

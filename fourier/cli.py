@@ -209,6 +209,14 @@ def cli() -> None:
     "what depends only on them is computed once",
 )
 @click.option(
+    "--backend",
+    type=click.Choice(["xla", "onnxruntime", "auto"]),
+    default="xla",
+    show_default=True,
+    help="CPU executor: XLA, ONNX Runtime (the optimized graph exported to ONNX), or auto "
+    "(both measured here per bucket, the faster recorded)",
+)
+@click.option(
     "--const",
     "consts",
     multiple=True,
@@ -238,6 +246,7 @@ def compile_cmd(
     shared: str | None,
     require_padding_proof: bool,
     consts: tuple[str, ...],
+    backend: str,
 ) -> None:
     """Compile MODEL (.pb, .pbtxt or SavedModel dir) into an artifact."""
     saved_model = _check_model(model)
@@ -280,6 +289,7 @@ def compile_cmd(
             shared=[n for n in shared.split(",") if n] if shared else (),
             require_padding_proof=require_padding_proof,
             consts=_parse_consts(consts),
+            backend=backend,
         )
     except BaseException:
         if progress["open"]:
@@ -356,6 +366,31 @@ def _hoist_line(hoist: dict[str, Any], limit: int = 6) -> str:
     return line + (f"\n  {shown}" if shown else "")
 
 
+@cli.command("export-onnx")
+@click.argument("model", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), help="the ONNX file [MODEL.onnx]")
+@click.option("-O", "opt_level", type=click.IntRange(0, 2), default=2, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=None, help="a static batch [symbolic]")
+@click.option("--opset", type=click.IntRange(13, 21), default=17, show_default=True)
+@click.option("--outputs", default=None, help="comma-separated output tensors [graph sinks]")
+def export_onnx_cmd(
+    model: Path, out: Path | None, opt_level: int, batch: int | None, opset: int, outputs: str | None
+) -> None:
+    """Write Fourier's optimized graph of MODEL as a standalone ONNX file."""
+    _check_model(model)
+    from fourier import api
+
+    path = api.export_onnx(
+        model,
+        out or model.with_suffix(".onnx"),
+        opt_level=opt_level,
+        outputs=outputs.split(",") if outputs else None,
+        batch=batch,
+        opset=opset,
+    )
+    stdout.print(f"wrote {escape(str(path))} ({_size(path.stat().st_size)})")
+
+
 @cli.command("inspect")
 @click.argument("artifact", type=click.Path(exists=True, path_type=Path))
 def inspect_cmd(artifact: Path) -> None:
@@ -379,6 +414,12 @@ def inspect_cmd(artifact: Path) -> None:
     table.add_row("passes", ", ".join(m.passes) or "(none)")
     if m.hoist:
         table.add_row("hoisted", _hoist_line(m.hoist))
+    if m.backend:
+        b = m.backend
+        chosen = ", ".join(f"{k}: {v}" for k, v in b.get("choice", {}).items())
+        table.add_row(
+            "backend", f"{b.get('kind')} ({b.get('onnx')})" + (f"; per bucket {chosen}" if chosen else "")
+        )
     if m.host:
         h = m.host
         table.add_row(

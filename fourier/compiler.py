@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 DEFAULT_BUCKETS = (32, 64, 128)
+BACKENDS = ("xla", "onnxruntime", "auto")
+ONNX_FILE = "model.onnx"
 
 
 @dataclass
@@ -319,6 +321,48 @@ def _check_dims(signature: Signature, dims: Mapping[str, Sequence[int]] | None) 
 _AFTER_HOISTING = frozenset(
     {"embedding-bag", "fuse-tables", "fuse-gathers", "fuse-horizontal", "fuse-elementwise"}
 )
+
+
+def choose_backend(root: Path, manifest: Manifest, calls: int = 30) -> dict[str, Any]:
+    """Time XLA's executables and ONNX Runtime on the written artifact at every bucket (the
+    runtime's own paths, device-part inputs drawn at random) and pick the faster per bucket:
+    ``{"choice": {batch: backend}, "timings_us": {batch: {"xla": us, "onnxruntime": us}}}``."""
+    import numpy as np
+
+    from fourier.runtime import load
+
+    symbols = manifest.signature.symbols
+    dims = {s: min(e.dims.get(s, 1) for e in manifest.executables) for s in symbols}
+    served = {b: load(root, cache_dir=None, backend=b, warmup=False) for b in ("xla", "onnxruntime")}
+    rng = np.random.default_rng(0)
+    choice: dict[str, str] = {}
+    timings: dict[str, dict[str, float]] = {}
+    for batch in manifest.buckets or []:
+        arrays = []
+        for spec in manifest.signature.inputs:
+            shape = spec.concrete(batch, dims)
+            dt = numpy_dtype(spec.dtype)
+            if np.issubdtype(dt, np.integer):
+                arrays.append(rng.integers(0, 2, shape).astype(dt))  # ids valid in every table
+            elif dt == np.bool_:
+                arrays.append(rng.integers(0, 2, shape).astype(bool))
+            else:
+                arrays.append(rng.uniform(0, 1, shape).astype(dt))
+        row: dict[str, float] = {}
+        for name, model in served.items():
+            for _ in range(3):
+                model.run_checked(arrays, batch)
+            ts = []
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                model.run_checked(arrays, batch)
+                ts.append(time.perf_counter() - t0)
+            row[name] = round(float(np.median(ts)) * 1e6, 1)
+        timings[str(batch)] = row
+        choice[str(batch)] = min(row, key=row.__getitem__)
+    for model in served.values():
+        model.close()
+    return {"choice": choice, "timings_us": timings}
 
 
 def _shared_signature(signature: Signature, shared: Sequence[str]) -> Signature:
@@ -653,11 +697,22 @@ class Lowered:
         *,
         on_start: Callable[[str], None] | None = None,
         on_bucket: Callable[[str, float], None] | None = None,
+        backend: str = "xla",
     ) -> Compiled:
         """Export StableHLO and compile an executable for every shape (on ``platform``, default
         the device `Optimized.lower` chose), plus a batch-polymorphic module for long-tail sizes.
-        ``on_start(label)`` and ``on_bucket(label, seconds)`` report progress."""
+        ``on_start(label)`` and ``on_bucket(label, seconds)`` report progress. ``backend``
+        ``"onnxruntime"`` also exports the optimized graph to ONNX and serves it with ONNX
+        Runtime's CPU kernels; ``"auto"`` measures both on this machine per bucket and records
+        the faster (`choose_backend`)."""
         device = self.device if platform is None else device_for(platform)
+        if backend not in BACKENDS:
+            raise CompileError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend != "xla" and device.platform != "cpu":
+            raise CompileError(
+                f"backend {backend!r} runs on the CPU (ONNX Runtime's CPU kernels); this compile is "
+                f"for {device.platform}: use backend 'xla'"
+            )
         blobs: dict[str, bytes] = {}
         entries: list[BucketEntry] = []
         seconds: dict[str, float] = {}
@@ -690,7 +745,7 @@ class Lowered:
                 notes.append(
                     f"no batch-polymorphic module ({type(e).__name__}: {e}); long-tail batches will run chunked"
                 )
-        return Compiled(self, device, entries, blobs, seconds, polymorphic, notes)
+        return Compiled(self, device, entries, blobs, seconds, polymorphic, notes, backend)
 
     def as_text(self, shape: str | None = None) -> str:
         """The StableHLO (MLIR text) of one shape (a tag such as ``b32``; default the first)."""
@@ -730,6 +785,7 @@ class Compiled:
     seconds: dict[str, float]  # by shape tag
     polymorphic: str | None  # the batch-polymorphic module's path, if it could be exported
     notes: list[str] = field(default_factory=list)
+    backend: str = "xla"  # xla | onnxruntime | auto (measured per bucket when packaged)
 
     def package(self, out: str | Path) -> CompileReport:
         """Write the artifact directory ``out`` (manifest, weights, IR, modules, executables)."""
@@ -740,6 +796,12 @@ class Compiled:
         blobs["graph.fir"] = saved.text.encode()
         weights = dict(zip(lowered.param_names, lowered.param_values))
         ir_constants = _ir_constants(saved, lowered, weights)
+        backend: dict[str, Any] = {}
+        if self.backend != "xla":  # the optimized graph for ONNX Runtime, beside the executables
+            from fourier.backends.onnx_export import export_onnx
+
+            blobs[ONNX_FILE] = export_onnx(graph).SerializeToString()
+            backend = {"kind": self.backend, "onnx": ONNX_FILE}
         host = optimized.imported.host
         if host is not None:  # the host part's files, hashed with the rest
             with tempfile.TemporaryDirectory() as tmp:
@@ -768,8 +830,12 @@ class Compiled:
                 k: {"dtype": v.dtype.name, "value": v.tolist()} for k, v in sorted(graph.bound_inputs.items())
             },
             host=host.to_json() if host is not None else {},
+            backend=backend,
         )
         out_path = write_artifact(Path(out), manifest, blobs, weights)
+        if self.backend == "auto":  # measured here, on the compiling machine, per bucket
+            manifest.backend = {**backend, **choose_backend(out_path, manifest)}
+            write_artifact(out_path, manifest, {**blobs}, weights)
         size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())
         return CompileReport(
             out=out_path,
@@ -834,6 +900,7 @@ def compile_model(
     shared: Sequence[str] = (),
     require_padding_proof: bool = False,
     consts: Mapping[str, Any] | None = None,
+    backend: str = "xla",
 ) -> CompileReport:
     """Compile ``model`` (a path or an imported Graph) into the artifact directory ``out``.
 
@@ -847,7 +914,10 @@ def compile_model(
     on them is computed once per request (`fourier.passes.hoist`). A batch whose padding cannot be
     proven safe is compiled anyway and served at exact batch sizes (noted in the report);
     ``require_padding_proof`` refuses it instead. ``consts`` binds inputs that set shapes at run
-    time (a reshape target, an axis) to values known at compile time.
+    time (a reshape target, an axis) to values known at compile time. ``backend`` picks the CPU
+    executor: ``"xla"`` (the default), ``"onnxruntime"`` (the optimized graph exported to ONNX,
+    run by ONNX Runtime), or ``"auto"`` (both measured on this machine per bucket, the faster
+    recorded in the manifest).
 
     The stages one by one: `import_model`, `Imported.optimize`, `Optimized.lower`,
     `Lowered.compile`, `Compiled.package`.
@@ -866,5 +936,5 @@ def compile_model(
     lowered = optimized.lower(
         buckets, dims, pack_inputs=pack_inputs, max_bucket_bytes=max_bucket_bytes, platform=platform
     )
-    compiled = lowered.compile(on_start=on_start, on_bucket=on_bucket)
+    compiled = lowered.compile(on_start=on_start, on_bucket=on_bucket, backend=backend)
     return compiled.package(out)

@@ -100,6 +100,10 @@ class Model:
         self._host: Any = None
         self.host_part: Any = None
         self.host_inputs: tuple[str, ...] = ()
+        # ONNX Runtime (`attach_backend`): for every batch, or for the buckets chosen at compile time.
+        self._ort: Any = None
+        self._ort_all = False
+        self._ort_buckets: frozenset[int] = frozenset()
         self._fast = [
             (
                 s.name,
@@ -226,6 +230,45 @@ class Model:
             inputs = self._through_host(inputs)[0]
         ok = self._check_fast(inputs)
         return ok if ok is not None else self._check_slow(inputs)
+
+    # -- ONNX Runtime ---------------------------------------------------------------------------
+
+    def attach_backend(self, root: Path, platform: str, override: str | None = None) -> None:
+        """Serve some or all batches with ONNX Runtime where the artifact holds the ONNX graph
+        (``manifest.backend``) and this is a CPU: every batch (``onnxruntime``), or the buckets
+        that measured faster with it (``auto``); ``override`` forces one executor."""
+        spec = self.manifest.backend
+        if override not in (None, "xla", "onnxruntime"):
+            raise ValueError(f"backend must be 'xla', 'onnxruntime' or None, got {override!r}")
+        if override == "onnxruntime" and not spec.get("onnx"):
+            raise ArtifactError(
+                f"{root}: compiled without the ONNX backend (compile with backend='onnxruntime')"
+            )
+        if not spec.get("onnx") or override == "xla" or platform != "cpu":
+            return
+        from fourier.backends.onnxruntime_exec import OrtExecutable
+
+        self._ort = OrtExecutable(root / spec["onnx"])
+        if override == "onnxruntime" or spec.get("kind") == "onnxruntime":
+            self._ort_all = True
+        else:
+            self._ort_buckets = frozenset(
+                int(b) for b, which in spec.get("choice", {}).items() if which == "onnxruntime"
+            )
+
+    def _ort_serves(self, batch: int, dims: tuple[int, ...]) -> bool:
+        if self._ort is None:
+            return False
+        if self._ort_all:
+            return True
+        buckets = self._batches.get(dims)
+        return buckets is not None and self.bucket_for(batch, dims) in self._ort_buckets
+
+    def _run_ort(self, arrays: list[np.ndarray], batch: int) -> dict[str, np.ndarray]:
+        """The request as it is (ONNX Runtime takes any batch: nothing padded or chunked)."""
+        outs = self._ort(arrays)
+        self.metrics.executed("onnxruntime", batch, 0)
+        return {s.name: o for s, o in zip(self.signature.outputs, outs)}
 
     # -- the host part ----------------------------------------------------------------------------
 
@@ -450,6 +493,8 @@ class Model:
             outs = self._execute(arrays, 0, 0, (None,))
             return {s.name: o for s, o in zip(self.signature.outputs, outs)}
         dims = tuple(arrays[i].shape[axis] for i, axis in self._symbol_at) if self._symbol_at else ()
+        if self._ort is not None and self._ort_serves(batch, dims):
+            return self._run_ort(arrays, batch)
         if not self.batch_paddable:
             return self._run_exact(arrays, batch, dims)
         buckets = self._batches.get(dims)
@@ -686,6 +731,7 @@ def load(
     copy_path: str = "auto",
     slots: int = 4,
     check_shared: bool = False,
+    backend: str | None = None,
 ) -> Model:
     """Load an artifact directory for serving (on ``platform``, default JAX's default device).
 
@@ -702,6 +748,10 @@ def load(
     owned by the runtime (`fourier.gpu_copy`), with up to ``slots`` requests in flight per shape
     and device, and falls back to JAX's transfers (saying why in ``model.load_info.notes``) where
     that cannot be used; ``"cuda"`` requires it, ``"jax"`` never uses it.
+
+    ``backend`` overrides the artifact's choice of executor for every batch: ``"xla"`` or
+    ``"onnxruntime"`` (an artifact compiled with ``backend="onnxruntime"`` or ``"auto"``, served
+    on a CPU); None follows the manifest (``auto``: the executor measured faster per bucket).
 
     A model compiled with shared (request-level) inputs takes each of them once per request:
     ``[1, ...]``, or without the leading 1; a request that repeats them per row is served from its
@@ -738,6 +788,7 @@ def load(
     )
     model = Model(root, manifest, executables, info, replicas)
     model.check_shared = check_shared
+    model.attach_backend(root, targets[0].platform, backend)
     if manifest.host:  # strings and tables run on the host first (numpy, no TensorFlow)
         model.attach_host(root)
     if manifest.polymorphic and manifest.buckets:
