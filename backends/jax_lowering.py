@@ -25,6 +25,7 @@ from fourier.ops.registry import get_op
 __all__ = ["LoweredGraph", "lower_graph", "PARAM_MIN_BYTES"]
 
 # Constants of at least this many bytes become parameters (weights); smaller ones are inlined.
+SHAPE_LIKE_MAX_BYTES = 1 << 20
 PARAM_MIN_BYTES = 1024
 
 
@@ -48,6 +49,13 @@ def _param_key(name: str, used: set[str]) -> str:
     return key
 
 
+def _shape_like(value: np.ndarray) -> bool:
+    """An integer vector that an op may need as a compile-time value (split sizes, a shape, a
+    permutation, offsets): kept in the program, never made a traced parameter. ONN's fused table
+    lookup splits 676 ways, and its sizes (5.4 KB) once became a parameter XLA could not use."""
+    return value.ndim <= 1 and value.dtype.kind in "iub" and value.nbytes < SHAPE_LIKE_MAX_BYTES
+
+
 def lower_graph(graph: Graph, param_min_bytes: int = PARAM_MIN_BYTES) -> LoweredGraph:
     """Build the JAX function of ``graph``; identical large constants share one parameter."""
     params: list[np.ndarray] = []
@@ -58,7 +66,7 @@ def lower_graph(graph: Graph, param_min_bytes: int = PARAM_MIN_BYTES) -> Lowered
         if node.op != "Const":
             continue
         value: np.ndarray = node.attrs["value"]
-        if value.nbytes < param_min_bytes:
+        if value.nbytes < param_min_bytes or _shape_like(value):
             continue
         digest = hashlib.sha256(
             value.dtype.str.encode() + str(value.shape).encode() + np.ascontiguousarray(value).tobytes()

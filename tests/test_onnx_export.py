@@ -883,7 +883,7 @@ def test_misc_array_ops() -> None:
     """ExpandDims, Squeeze (named and all-ones axes), Tile, Pad, Slice, OneHot with out-of-range
     ids, Cumsum, ArgMax, Fill and BroadcastTo with runtime shapes."""
     before = """
-    graph @t(%x: float32[N,1,3], %ids: int32[N,2]) -> (float32[N,3], float32[N,1,1,3], float32[N,2,6], float32[N,4,4], float32[?,1,2], float32[N,2,4], float32[N,1,3], int64[N,1], float32[N,1,3], float32[N,1,3]) {
+    graph @t(%x: float32[N,1,3], %ids: int32[N,2]) -> (float32[N,3], float32[N,1,1,3], float32[N,2,6], float32[N,4,4], float32[N,1,2], float32[N,2,4], float32[N,1,3], int64[N,1], float32[N,1,3], float32[N,1,3]) {
       %sq = Squeeze(%x) {squeeze_dims = [1]} : float32[N,3]
       %m2 = Const() {value = dense<int32[] [-2]>} : int32[]
       %ed = ExpandDims(%x, %m2) : float32[N,1,1,3]
@@ -893,7 +893,7 @@ def test_misc_array_ops() -> None:
       %pad = Pad(%x, %pads) : float32[N,4,4]
       %sb = Const() {value = dense<int32[3] [0, 0, 1]>} : int32[3]
       %ss = Const() {value = dense<int32[3] [-1, -1, 2]>} : int32[3]
-      %sl = Slice(%x, %sb, %ss) : float32[?,1,2]
+      %sl = Slice(%x, %sb, %ss) : float32[N,1,2]
       %depth = Const() {value = dense<int32[] [4]>} : int32[]
       %on = Const() {value = dense<float32[] [2.0]>} : float32[]
       %off = Const() {value = dense<float32[] [-1.0]>} : float32[]

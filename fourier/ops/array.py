@@ -428,6 +428,9 @@ def strided_index(
     return tuple(index)
 
 
+_INT32_MAX = 2**31 - 1  # an end this large means "to the end" (TensorFlow's idiom)
+
+
 def _index_shape(shape: tuple[Dim, ...], index: tuple[Any, ...]) -> tuple[Dim, ...]:
     consumed = sum(1 for i in index if i is not None and i is not Ellipsis)
     if consumed > len(shape):
@@ -452,8 +455,12 @@ def _index_shape(shape: tuple[Dim, ...], index: tuple[Any, ...]) -> tuple[Dim, .
             continue
         if isinstance(d, int):
             out.append(len(range(*item.indices(d))))
-        elif item.start is None and item.stop is None and item.step in (None, 1):
-            out.append(d)
+        elif (
+            item.step in (None, 1)
+            and item.start in (None, 0)
+            and (item.stop is None or item.stop >= _INT32_MAX)
+        ):
+            out.append(d)  # the whole axis, however written (FwFM's begin 0 with the end masked)
         else:
             out.append(UNKNOWN)
     return tuple(out)

@@ -11,6 +11,8 @@ Builds, with TensorFlow and public packages (`deepctr`, Keras applications, Kera
 - ``bst``          a behaviour-sequence transformer (after Alibaba's BST): a user's item history of
   *unknown* length (time-gap buckets as positions, padding ids masked) goes through a
   self-attention block, then target attention pools it for an MLP with the dense features
+- ``fwfm``, ``onn``  deepctr FwFM (field-pair weights: slices along the field axis) and ONN
+  (field-aware embeddings: 26 x 26 tables of vocab 1000, dim 4) on the same Criteo-like layout
 - ``twotower``     a two-tower ranking model: a user tower (user id, the mean of the user's item
   history of length 50, dense profile; MLP 256-128-64) and an item tower (item id, category,
   dense item features; MLP 128-64) scored by their dot product; one row per (user, candidate)
@@ -57,12 +59,15 @@ ZOO_NAMES = (
     "bst",
     "ranker",
     "twotower",
+    "fwfm",
+    "onn",
 )
 
 N_SPARSE, N_DENSE, VOCAB, EMB_DIM, HIST_LEN = 26, 13, 10_000, 16, 50
 SEQ_LEN, TOKEN_VOCAB, D_MODEL = 128, 1000, 64
 BST_ITEMS, BST_GAPS, BST_DIM, BST_SEQ = 5000, 64, 32, 20  # BST_SEQ: history length random_inputs draws
 RANKER_USERS, RANKER_ITEMS = 1000, 5000
+ONN_VOCAB, ONN_DIM = 1000, 4  # ONN keeps one table per field pair: 26 x 26 of them
 TOWER_USERS, TOWER_ITEMS, TOWER_CATEGORIES = 5000, 5000, 100
 COMPILE_DIMS = {
     "bst": {"S": [16, 32, 64]},
@@ -185,11 +190,29 @@ def _deepctr(kind: str) -> Callable[[int], tuple[Any, list[dict[str, Any]]]]:
             model = models.WDL(cols, cols, task="binary", seed=seed)
         elif kind == "xdeepfm":
             model = models.xDeepFM(cols, cols, cin_layer_size=(64, 64), task="binary", seed=seed)
+        elif kind == "fwfm":
+            model = models.FwFM(cols, cols, task="binary", seed=seed)
         else:
             raise ValueError(kind)
         return model, _criteo_spec()
 
     return build
+
+
+def _build_onn(seed: int) -> tuple[Any, list[dict[str, Any]]]:
+    import tensorflow as tf
+    from deepctr.feature_column import DenseFeat, SparseFeat
+    from deepctr.models import ONN
+
+    init = tf.keras.initializers.RandomNormal
+    sparse = [
+        SparseFeat(f"C{i}", ONN_VOCAB, ONN_DIM, embeddings_initializer=init(0.0, 0.05, seed=seed + i))
+        for i in range(1, N_SPARSE + 1)
+    ]
+    dense = [DenseFeat(f"I{i}", 1) for i in range(1, N_DENSE + 1)]
+    model = ONN(sparse + dense, sparse + dense, task="binary", seed=seed)
+    spec = [dict(s, high=ONN_VOCAB) if s["name"].startswith("C") else s for s in _criteo_spec()]
+    return model, spec
 
 
 def _build_din(seed: int) -> tuple[Any, list[dict[str, Any]]]:
@@ -402,6 +425,8 @@ _BUILDERS: dict[str, Callable[[int], tuple[Any, list[dict[str, Any]]]]] = {
     "bst": _build_bst,
     "ranker": _build_ranker,
     "twotower": _build_twotower,
+    "fwfm": _deepctr("fwfm"),
+    "onn": _build_onn,
 }
 
 
