@@ -146,6 +146,24 @@ def _slice_is_identity(m: Match) -> str | None:
     return None
 
 
+def _gate_mix(ctx: RuleContext, m: Match) -> Value:
+    a = m.value("a")
+    one_minus = ctx.const(np.asarray(1 - a, dtype=a.dtype), suffix="/one_minus_alpha")
+    gate = ctx.op("AddV2", [ctx.op("Mul", [m["p"], one_minus], suffix="/gate"), m["a"]], suffix="/mix")
+    return ctx.op("Mul", [m["x"], gate])
+
+
+def _gate_mix_types(m: Match) -> str | None:
+    root, x, p = m.root.outputs[0], m["x"], m["p"]
+    if not (same_type(root, x) and same_type(root, p)):
+        return (
+            f"x is {x.type}, p is {p.type}, the result {root.type}: the rewrite would broadcast differently"
+        )
+    if m.value("one").dtype != m.value("a").dtype:
+        return "the constants have different dtypes"
+    return None
+
+
 ALGEBRAIC = RuleSet(
     "algebraic",
     (
@@ -178,6 +196,22 @@ ALGEBRAIC = RuleSet(
             doc="x - 0 -> x",
         ),
         Rule("neg-neg", op("Neg", op("Neg", any_("x"))), _keep("x"), doc="-(-x) -> x"),
+        Rule(
+            "gate-mix",
+            op(
+                ("AddV2", "Add"),
+                op(
+                    "Mul",
+                    op("Mul", const("a"), op("Sub", const("one", where=all_equal(1.0)), any_("p"))),
+                    any_("x"),
+                ),
+                op("Mul", any_("p"), any_("x")),
+            ),
+            _gate_mix,
+            _gate_mix_types,
+            doc="a (1 - p) x + p x -> x (a + (1 - a) p): DIN's Dice activation, 5 ops over the "
+            "layer's output -> 3",
+        ),
         Rule(
             "transpose-identity",
             op("Transpose", any_("x"), const(where=_perm_identity, why="identity permutation")),

@@ -230,3 +230,32 @@ def test_expand_squeeze() -> None:
     }
 """
     check("simplify", before, expected)
+
+
+def test_gate_mix() -> None:
+    """DIN's Dice activation: alpha * (1 - p) * x + p * x is x * (alpha + (1 - alpha) * p)."""
+    before = """
+    graph @t(%x: float32[N,4]) -> (float32[N,4]) {
+      %one = Const() {value = dense<float32[] [1.0]>} : float32[]
+      %a = Const() {value = dense<float32[4] [0.25, -0.5, 1.5, 0.0]>} : float32[4]
+      %p = Sigmoid(%x) : float32[N,4]
+      %s = Sub(%one, %p) : float32[N,4]
+      %m = Mul(%a, %s) : float32[N,4]
+      %m1 = Mul(%m, %x) : float32[N,4]
+      %m2 = Mul(%p, %x) : float32[N,4]
+      %y = AddV2(%m1, %m2) : float32[N,4]
+      return "y" = %y
+    }
+"""
+    expected = """
+    graph @t(%x: float32[N,4]) -> (float32[N,4]) {
+      %a = Const() {value = dense<float32[4] [0.25, -0.5, 1.5, 0.0]>} : float32[4]
+      %p = Sigmoid(%x) : float32[N,4]
+      %y/one_minus_alpha = Const() {value = dense<float32[4] [0.75, 1.5, -0.5, 1.0]>} : float32[4]  # from y, m2, m1, m, s  # rule gate-mix
+      %y/gate = Mul(%p, %y/one_minus_alpha) : float32[N,4]  # from y, m2, m1, m, s  # rule gate-mix
+      %y/mix = AddV2(%y/gate, %a) : float32[N,4]  # from y, m2, m1, m, s  # rule gate-mix
+      %y = Mul(%x, %y/mix) : float32[N,4]  # from y, m2, m1, m, s  # rule gate-mix
+      return "y" = %y
+    }
+"""
+    check("simplify,prune", before, expected)
