@@ -146,6 +146,52 @@ def _slice_is_identity(m: Match) -> str | None:
     return None
 
 
+def _unpack_pieces(m: Match) -> tuple[Node, list[int], int] | str:
+    """For ConcatV2 of pieces of one Unpack (any pieces, any order, repeats): (the Unpack, the
+    piece indices, the axis); the concatenation must stack them where Unpack took them apart."""
+    pieces = m.root.inputs[:-1]
+    unpack = pieces[0].producer
+    if unpack.op != "Unpack" or any(v.producer is not unpack for v in pieces):
+        return "the pieces do not all come from one Unpack"
+    if len(pieces) < 2:
+        return "a single piece"
+    source = unpack.inputs[0]
+    axis_v = m.root.inputs[-1].known
+    shape = source.type.shape
+    if axis_v is None or shape is None:
+        return "the axis or the source's shape is unknown"
+    axis = unpack.attrs["axis"] % len(shape)
+    if int(axis_v) % max(len(shape) - 1, 1) != axis or axis >= len(shape) - 1 or shape[axis + 1] != 1:
+        return "the pieces are not stacked along the axis they were taken from (over a unit axis)"
+    if sum(1 for d in shape if not isinstance(d, int)) > 1:
+        return "more than one symbolic dimension"
+    return unpack, [v.index for v in pieces], axis
+
+
+def _unpack_pieces_check(m: Match) -> str | None:
+    found = _unpack_pieces(m)
+    return found if isinstance(found, str) else None
+
+
+def _gather_of_unpacked(ctx: RuleContext, m: Match) -> Value:
+    found = _unpack_pieces(m)
+    assert not isinstance(found, str)
+    unpack, indices, axis = found
+    gathered = ctx.op(
+        "GatherV2",
+        [
+            unpack.inputs[0],
+            ctx.const(np.asarray(indices, dtype=np.int32), suffix="/indices"),
+            ctx.const(np.int32(axis), suffix="/axis"),
+        ],
+        {"batch_dims": 0},
+        suffix="/gather",
+    )
+    out = m.root.outputs[0].type.shape or ()
+    dims = [d if isinstance(d, int) else -1 for d in out]
+    return ctx.op("Reshape", [gathered, ctx.const(np.asarray(dims, dtype=np.int64), suffix="/shape")])
+
+
 def _gate_mix(ctx: RuleContext, m: Match) -> Value:
     a = m.value("a")
     one_minus = ctx.const(np.asarray(1 - a, dtype=a.dtype), suffix="/one_minus_alpha")
@@ -278,6 +324,14 @@ ALGEBRAIC = RuleSet(
             _reshape_of_source,
             _unit_pieces,
             doc="ConcatV2(Split(x, axis a)..., axis b) of size-1 pieces -> Reshape(x)   (same element order)",
+        ),
+        Rule(
+            "concat-of-unpack-pieces",
+            op("ConcatV2", any_operands=True),
+            _gather_of_unpacked,
+            _unpack_pieces_check,
+            doc="ConcatV2(pieces of Unpack(x, axis a), axis a) over a unit axis -> Reshape(Gather(x, "
+            "indices, a)): FGCNN's pairwise inner products concatenate 4465 pieces of 95",
         ),
         Rule(
             "pack-of-unpack",
