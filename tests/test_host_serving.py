@@ -24,6 +24,7 @@ import pytest
 import fourier
 from fourier.errors import InputError
 from fourier.testing.preprocessing import PreprocessingModel, ensure_preprocessing, random_requests
+from tests.test_host import _tf_request
 
 tf = pytest.importorskip("tensorflow")
 RTOL, ATOL = 1e-4, 1e-5
@@ -39,15 +40,6 @@ def artifact(ranking: PreprocessingModel, tmp_path_factory: pytest.TempPathFacto
     out = tmp_path_factory.mktemp("host") / "ranking.fourier"
     report = fourier.compile(ranking.path, out, [8, 64])
     assert report.host is not None and "LookupTableFindV2" in report.host
-    return out
-
-
-def _tf_request(request: dict[str, np.ndarray]) -> dict[str, Any]:
-    out = {}
-    for k, v in request.items():
-        if v.dtype == object:
-            v = np.vectorize(lambda s: s if isinstance(s, bytes) else s.encode("utf-8"), otypes=[object])(v)
-        out[k] = tf.constant(v)
     return out
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-__all__ = ["tf_env", "cache_key", "cache_dir"]
+__all__ = ["tf_env", "cache_key", "cache_dir", "atomic_write"]
 
 
 def tf_env() -> None:
@@ -46,3 +47,11 @@ def cache_dir(kind: str, env: str, source: str | Path) -> Path:
     if where:
         return Path(where)
     return Path.home() / ".cache" / "fourier" / kind / cache_key(source)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all (a cache another test process may be reading)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)

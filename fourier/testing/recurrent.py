@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from fourier.testing.cache import cache_dir, tf_env
+from fourier.testing.cache import atomic_write, cache_dir, tf_env
 
 __all__ = [
     "MODELS",
@@ -167,7 +165,7 @@ def build(name: str, out_dir: Path, seed: int = 1234) -> RecurrentGraph:
     graph_def, input_name, outputs = _freeze(model, lower_control_flow=form == "frames")
     inp = model.inputs[0]
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_dir / f"{name}.pb", graph_def.SerializeToString())
+    atomic_write(out_dir / f"{name}.pb", graph_def.SerializeToString())
     meta = {
         "name": name,
         "input": input_name,
@@ -175,15 +173,8 @@ def build(name: str, out_dir: Path, seed: int = 1234) -> RecurrentGraph:
         "shape": [-1 if d is None else int(d) for d in inp.shape[1:]],
         "outputs": outputs,
     }
-    _atomic_write(out_dir / f"{name}.json", json.dumps(meta, indent=1).encode())
+    atomic_write(out_dir / f"{name}.json", json.dumps(meta, indent=1).encode())
     return _read(out_dir, name)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def _read(out_dir: Path, name: str) -> RecurrentGraph:

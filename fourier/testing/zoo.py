@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from fourier.testing.cache import cache_dir, tf_env
+from fourier.testing.cache import atomic_write, cache_dir, tf_env
 
 __all__ = ["ZOO_NAMES", "ZooModel", "zoo_dir", "ensure_zoo", "random_inputs"]
 
@@ -448,17 +446,10 @@ def build_model(name: str, out_dir: Path, seed: int = 1234) -> ZooModel:
     _randomize(model, seed)
     graph_def, outputs = _freeze(model)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_dir / f"{name}.pb", graph_def.SerializeToString())
+    atomic_write(out_dir / f"{name}.pb", graph_def.SerializeToString())
     meta = {"name": name, "inputs": spec, "outputs": outputs, "dims": COMPILE_DIMS.get(name, {})}
-    _atomic_write(out_dir / f"{name}.json", json.dumps(meta, indent=1).encode())
+    atomic_write(out_dir / f"{name}.json", json.dumps(meta, indent=1).encode())
     return _read(out_dir, name)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def _read(out_dir: Path, name: str) -> ZooModel:
