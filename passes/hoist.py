@@ -385,35 +385,10 @@ def _sides(graph: Graph, shared: Sequence[str]) -> dict[Value, str]:
     return side
 
 
-# Ops whose work per row exceeds the size of their result (contractions, windows, normalizations);
-# with the registry's reductions, what makes hoisting pay.
-_COMPUTE = frozenset(
-    {
-        "MatMul",
-        "BatchMatMul",
-        "BatchMatMulV2",
-        "BatchMatMulV3",
-        "Einsum",
-        "Conv2D",
-        "Conv3D",
-        "DepthwiseConv2dNative",
-        "Conv2DBackpropInput",
-        "FusedDense",
-        "FusedConv2D",
-        "EmbeddingBag",
-        "LayerNorm",
-        "Softmax",
-        "LogSoftmax",
-        "AvgPool",
-        "MaxPool",
-        "AvgPool3D",
-        "MaxPool3D",
-    }
-)
-
-
 def _computes(node: Node) -> bool:
-    return node.op in _COMPUTE or "reduction" in get_op(node.op).traits
+    """Whether ``node``'s work per row exceeds the size of its result (the registry's traits)."""
+    traits = get_op(node.op).traits
+    return "compute" in traits or "reduction" in traits
 
 
 def _broadcast_name(v: Value) -> str:

@@ -134,6 +134,7 @@ register(
     xp_fn=_dense,
     doc="activation(x @ w + b) over the last axis of x (rank >= 1); made by fuse-dense",
     padding_rule=_dense_padding,
+    traits=("pure", "compute"),
 )
 
 # -- convolution ----------------------------------------------------------------------------------
@@ -200,6 +201,7 @@ register(
         "(xla: XLA's convolution, matmul: 1x1 as a matmul, taps: depthwise as shifted multiplies)"
     ),
     padding_rule=batch_major,
+    traits=("pure", "compute"),
 )
 
 # -- recognized activations and normalizations ------------------------------------------------------
@@ -261,6 +263,7 @@ register(
     xp_fn=_layer_norm,
     doc="layer normalization over the last axis with scale gamma and offset beta",
     padding_rule=_layer_norm_padding,
+    traits=("pure", "compute"),
 )
 
 # -- embedding bag --------------------------------------------------------------------------------
@@ -317,6 +320,7 @@ register(
     xp_fn=_bag,
     doc="rows of table at ids (last axis = the bag), combined by sum or mean; out-of-range ids give zeros",
     padding_rule=_bag_padding,
+    traits=("pure", "compute"),
 )
 
 # -- fused elementwise region ---------------------------------------------------------------------

@@ -430,4 +430,5 @@ register(
     lower=_transpose_conv_lower,
     doc="transposed 2-D convolution: the gradient of Conv2D with respect to its input (NHWC)",
     padding_rule=_transpose_conv_padding,
+    traits=("pure", "compute"),
 )

@@ -83,6 +83,7 @@ register(
     lower=_matmul_lower,
     doc="matrix product of two rank-2 tensors",
     padding_rule=_matmul_padding,
+    traits=("pure", "compute"),
 )
 
 
@@ -136,6 +137,7 @@ for _name in ("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"):
         xp_fn=_bmm,
         doc="batched matrix product with broadcasting of the batch dimensions",
         padding_rule=_bmm_padding,
+        traits=("pure", "compute"),
     )
 
 
@@ -208,6 +210,7 @@ register(
     lower=_einsum_lower,
     doc="Einstein summation with an explicit output (`ab,bc->ac`)",
     padding_rule=_einsum_padding,
+    traits=("pure", "compute"),
 )
 
 
@@ -368,6 +371,7 @@ register(
     lower=_conv_lower,
     doc="2-D convolution, NHWC input, HWIO filter",
     padding_rule=batch_major,
+    traits=("pure", "compute"),
 )
 
 
@@ -401,6 +405,7 @@ register(
     lower=lambda attrs, x, w: _conv_lower(attrs, x, w, depthwise=True),
     doc="depthwise 2-D convolution (filter [kh, kw, channels, multiplier])",
     padding_rule=batch_major,
+    traits=("pure", "compute"),
 )
 
 
@@ -448,6 +453,7 @@ register(
     xp_fn=_max_pool,
     doc="max pooling",
     padding_rule=batch_major,
+    traits=("pure", "compute"),
 )
 register(
     "AvgPool",
@@ -457,6 +463,7 @@ register(
     xp_fn=_avg_pool,
     doc="average pooling",
     padding_rule=batch_major,
+    traits=("pure", "compute"),
 )
 
 
@@ -528,6 +535,7 @@ register(
     xp_fn=_softmax,
     doc="softmax over the last axis",
     padding_rule=along_last_axis,
+    traits=("pure", "compute"),
 )
 register(
     "LogSoftmax",
@@ -536,4 +544,5 @@ register(
     xp_fn=_log_softmax,
     doc="log-softmax over the last axis",
     padding_rule=along_last_axis,
+    traits=("pure", "compute"),
 )

@@ -11,6 +11,12 @@ The IR sits below the registry: importing this module installs the registry as t
 `fourier.ir.core.OpProvider` (input counts, attribute defaults, inference), and importing the
 package `fourier.ops` loads every family.
 
+Traits say what passes may assume: ``pure`` (no state; foldable unless ``no_fold``),
+``elementwise``, ``commutative``, ``identity``, ``reduction``, ``constant``, ``input``,
+``host`` (runs only on the host: strings, tables), and ``compute`` (its work per output element
+grows with an input dimension: a contraction, a convolution or pooling window, a normalization;
+what request-level hoisting computes once).
+
 Calling conventions: ``reference(attrs, *numpy_arrays)`` and ``lower(attrs, *jax_arrays)`` each
 return one array or a tuple of arrays. Ops whose numpy and JAX forms are the same expression are
 written once as ``xp_fn(xp, attrs, *arrays)`` and called with ``numpy`` or ``jax.numpy``.
