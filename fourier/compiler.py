@@ -35,7 +35,7 @@ from fourier.ir.saved import SavedGraph, save_graph
 from fourier.ir.types import BATCH, UNKNOWN, numpy_dtype
 from fourier.ir.verifier import verify
 from fourier.packing import PackLayout, executable_arg_shapes, plan_packing
-from fourier.passes.hoist import HoistPlan, HoistShared, plan_hoist
+from fourier.passes.hoist import HoistPlan, HoistShared, shared_inputs
 from fourier.passes.independence import analyze
 from fourier.passes.manager import PassManager, parse_pipeline, pipeline_for_level
 from fourier.signature import Signature, TensorSpec
@@ -539,15 +539,14 @@ class Imported:
         if self.optimized:
             raise CompileError("this graph was already optimized in place: import the model again")
         passes = parse_pipeline(pipeline) if pipeline is not None else pipeline_for_level(opt_level)
-        hoist: HoistPlan | None = None
         expected = self.signature
         if shared:
-            hoist = plan_hoist(self.graph, shared)  # refuses a bad declaration before any pass runs
+            read = shared_inputs(self.graph, shared)  # refuses a bad declaration before any pass runs
             # After dense fusion (so the split rules see whole dense layers), before the table
             # and gather fusions (which would merge the user's lookups with the candidates').
             at = next((i for i, p in enumerate(passes) if p.name in _AFTER_HOISTING), len(passes))
             passes = [*passes[:at], HoistShared(";".join(shared)), *passes[at:]]
-            expected = _shared_signature(self.signature, hoist.shared)
+            expected = _shared_signature(self.signature, read)
         manager = PassManager(
             passes, verify=verify_passes, snapshots=snapshots, reproducer=reproducer, on_pass=on_pass
         )
@@ -559,7 +558,8 @@ class Imported:
             raise CompileError(f"the passes changed the graph's signature: {expected} -> {after}")
         proven = self.padding.get(BATCH, {}).get("safe", True)  # a pass must not lose a proof
         padding = check_padding(self.graph, " after the optimization passes (a pass bug)", require=proven)
-        if hoist is not None:  # what the pass did (its plan may differ after the passes before it)
+        hoist: HoistPlan | None = None
+        if shared:  # what the pass did
             done = next(r for r in report.records if r.name == HoistShared.name)
             hoist = HoistPlan.from_json(done.details)
             if not hoist.hoisted:

@@ -42,7 +42,7 @@ from fourier.ops.registry import get_op
 from fourier.passes.base import Pass, PassResult
 from fourier.passes.independence import analyze
 
-__all__ = ["HoistPlan", "HoistShared", "plan_hoist", "hoist_shared", "HoistError"]
+__all__ = ["HoistPlan", "HoistShared", "plan_hoist", "hoist_shared", "shared_inputs", "HoistError"]
 
 BROADCAST_RULE = "hoist-shared"
 
@@ -111,7 +111,15 @@ def _row_layout(v: Value, s: State) -> tuple[int, int] | None:
     return s.axis, s.inner
 
 
-def _analyse(graph: Graph, shared: Sequence[str]) -> _Analysis:
+def shared_inputs(graph: Graph, shared: Sequence[str]) -> list[str]:
+    """The declared shared inputs ``graph`` reads, or a `HoistError` for a declaration that
+    cannot be hoisted (an unknown name, an input without the batch, every batched input)."""
+    return _declaration(graph, shared)[0]
+
+
+def _declaration(graph: Graph, shared: Sequence[str]) -> tuple[list[str], str]:
+    """The declared shared inputs the graph reads, and the per-row input the batch is taken
+    from; a `HoistError` for a declaration that cannot be hoisted."""
     inputs = {n.name: n for n in graph.inputs}
     unused = {u[0] for u in graph.unused_inputs}  # declared but never read: nothing to hoist
     unknown = [s for s in shared if s not in inputs and s not in unused]
@@ -119,9 +127,8 @@ def _analyse(graph: Graph, shared: Sequence[str]) -> _Analysis:
         raise HoistError(
             f"shared input {unknown[0]!r} is not an input of the graph; its inputs are: " + ", ".join(inputs)
         )
-    plan = HoistPlan(tuple(shared))
-    shared = [s for s in shared if s in inputs]
-    for name in shared:
+    read = [s for s in shared if s in inputs]
+    for name in read:
         shape = inputs[name].output.type.shape
         if not shape or shape[0] != BATCH:
             raise HoistError(
@@ -131,14 +138,19 @@ def _analyse(graph: Graph, shared: Sequence[str]) -> _Analysis:
     per_row = [
         n
         for n in graph.inputs
-        if n.name not in shared and n.output.type.shape and n.output.type.shape[0] == BATCH
+        if n.name not in read and n.output.type.shape and n.output.type.shape[0] == BATCH
     ]
     if not per_row:
         raise HoistError(
             "every batched input is declared shared: a hoisted model needs at least one per-row "
             "(candidate) input to take the batch from"
         )
-    plan.like = per_row[0].name
+    return read, per_row[0].name
+
+
+def _analyse(graph: Graph, declared: Sequence[str]) -> _Analysis:
+    shared, like = _declaration(graph, declared)
+    plan = HoistPlan(tuple(declared), like)
     states = analyze(graph, BATCH).states
     on_shared: set[Node] = set()
     on_row: set[Node] = set()
@@ -403,7 +415,7 @@ def plan_hoist(graph: Graph, shared: Sequence[str]) -> HoistPlan:
 def hoist_shared(graph: Graph, shared: Sequence[str]) -> HoistPlan:
     """Rewrite ``graph`` in place so that the subgraph depending only on ``shared`` inputs runs
     once per request (see the module docstring); returns the plan."""
-    _analyse(graph, shared)  # refuses a bad declaration before anything changes
+    _declaration(graph, shared)  # refuses a bad declaration before anything changes
     split_dense_layers(graph, shared)
     a = _analyse(graph, shared)
     plan, hoisted = a.plan, a.hoisted
