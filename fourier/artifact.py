@@ -234,6 +234,14 @@ def write_artifact(out: Path, manifest: Manifest, blobs: dict[str, bytes], weigh
     return out
 
 
+def rewrite_manifest(root: Path, manifest: Manifest) -> None:
+    """Replace a written artifact's manifest (its files and their hashes unchanged), atomically:
+    what is decided after the files exist, such as the executor measured per bucket."""
+    tmp = root / f".{MANIFEST}.{os.getpid()}"
+    tmp.write_text(json.dumps(manifest.to_json(), indent=1) + "\n")
+    os.replace(tmp, root / MANIFEST)
+
+
 MAX_MANIFEST_BYTES = 64 << 20
 
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fourier.artifact import BucketEntry, Manifest, ParamSpec, versions, write_artifact
+from fourier.artifact import BucketEntry, Manifest, ParamSpec, rewrite_manifest, versions, write_artifact
 from fourier.backends.jax_lowering import LoweredGraph, lower_graph
 from fourier.backends.xla import ArgSpec, compile_bucket, device_for, export_polymorphic
-from fourier.errors import CompileError, GraphImportError
+from fourier.errors import CompileError, ExternalStateError
 from fourier.host.executor import HostPart
 from fourier.host.extract import load_model
 from fourier.host.partition import needs_host, partition
@@ -480,9 +480,8 @@ def _load(
     read with TensorFlow here at compile time; none for most graphs)."""
     try:
         return load_graph(model, outputs, consts), {}
-    except GraphImportError as e:
-        if "fourier.host" not in str(e):  # not a graph with tables
-            raise
+    except ExternalStateError:  # hash tables: read them (with TensorFlow) with the graph
+        pass
     if consts:
         raise CompileError(f"{model}: consts are not supported for a model with tables yet")
     loaded = load_model(model, outputs)
@@ -835,7 +834,7 @@ class Compiled:
         out_path = write_artifact(Path(out), manifest, blobs, weights)
         if self.backend == "auto":  # measured here, on the compiling machine, per bucket
             manifest.backend = {**backend, **choose_backend(out_path, manifest)}
-            write_artifact(out_path, manifest, {**blobs}, weights)
+            rewrite_manifest(out_path, manifest)
         size = sum(f.stat().st_size for f in out_path.rglob("*") if f.is_file())
         return CompileReport(
             out=out_path,

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 __all__ = [
     "FourierError",
     "GraphImportError",
+    "ExternalStateError",
     "UnsupportedOpsError",
     "VerificationError",
     "InferenceError",
@@ -26,6 +27,11 @@ class FourierError(Exception):
 
 class GraphImportError(FourierError, ValueError):
     """The graph file could not be read or makes no sense (names file and node where known)."""
+
+
+class ExternalStateError(GraphImportError):
+    """The graph reads state kept outside it (a hash table's resource handle): its contents must
+    be extracted with TensorFlow first (`fourier.host.extract`)."""
 
 
 class UnsupportedOpsError(GraphImportError):

@@ -100,6 +100,8 @@ class Model:
         self._host: Any = None
         self.host_part: Any = None
         self.host_inputs: tuple[str, ...] = ()
+        self._host_known: frozenset[str] = frozenset()
+        self._host_only: frozenset[str] = frozenset()
         # ONNX Runtime (`attach_backend`): for every batch, or for the buckets chosen at compile time.
         self._ort: Any = None
         self._ort_all = False
@@ -228,6 +230,10 @@ class Model:
         model with a host part runs it first, on the request as given (`attach_host`)."""
         if self._host is not None:
             inputs = self._through_host(inputs)[0]
+        return self._check_device(inputs)
+
+    def _check_device(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
+        """`check` of the executables' own inputs (after any host part)."""
         ok = self._check_fast(inputs)
         return ok if ok is not None else self._check_slow(inputs)
 
@@ -283,23 +289,29 @@ class Model:
         self.host_part = part
         self._host = HostExecutor(part.graph, part.tables)
         self.host_inputs = tuple(self._host.inputs)
+        # Per request: which names a request may carry, and which only the host part reads.
+        self._host_known = (
+            frozenset(self.host_inputs)
+            | frozenset(part.device_inputs)
+            | self._unused
+            | frozenset(self.manifest.consts)
+        )
+        self._host_only = frozenset(self.host_inputs) - frozenset(part.device_inputs)
 
     def _through_host(self, inputs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(the executables' inputs, the host part's outputs) for a request of the model's inputs."""
         assert self._host is not None and self.host_part is not None
         part = self.host_part
-        known = set(self.host_inputs) | set(part.device_inputs) | self._unused | set(self.manifest.consts)
-        unknown = [k for k in inputs if k not in known]
+        unknown = [k for k in inputs if k not in self._host_known]
         if unknown:
             raise UnknownInputError(
-                f"unknown input {unknown[0]!r}; the model's inputs are: " + ", ".join(sorted(known))
+                f"unknown input {unknown[0]!r}; the model's inputs are: "
+                + ", ".join(sorted(self._host_known))
             )
         t0 = time.perf_counter()
         out = self._host({k: inputs[k] for k in self.host_inputs if k in inputs})
         self.metrics.observe("host", time.perf_counter() - t0)
-        feed: dict[str, Any] = {
-            k: v for k, v in inputs.items() if k not in self.host_inputs or k in part.device_inputs
-        }
+        feed: dict[str, Any] = {k: v for k, v in inputs.items() if k not in self._host_only}
         for name in part.crossings:
             feed[name] = out[name]
         return feed, out
@@ -472,9 +484,7 @@ class Model:
                 inputs = self._as_mapping(inputs, named)
             if self._host is not None:
                 inputs, host_out = self._through_host(inputs)
-                arrays, batch = self._check_fast(inputs) or self._check_slow(inputs)
-            else:
-                arrays, batch = self.check(inputs)
+            arrays, batch = self._check_device(inputs)
         except InputError as e:
             self.metrics.error(type(e).__name__)
             raise

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from tensorboard.compat.proto import attr_value_pb2, graph_pb2, tensor_pb2, types_pb2
 
-from fourier.errors import GraphImportError
+from fourier.errors import ExternalStateError, GraphImportError
 from fourier.ir.types import BATCH, UNKNOWN, Dim, numpy_dtype
 
 __all__ = [
@@ -57,7 +57,7 @@ def dtype_name(enum: int, where: str) -> str:
         return DTYPE_NAMES[enum]
     label = types_pb2.DataType.Name(enum) if enum in types_pb2.DataType.values() else str(enum)
     if enum == types_pb2.DT_RESOURCE:  # what freezing leaves of a hash table (or a variable)
-        raise GraphImportError(
+        raise ExternalStateError(
             f"{where}: dtype DT_RESOURCE is not supported: a handle to state outside the graph (a hash "
             "table, or a variable freezing did not fold); a SavedModel's tables import with "
             "fourier.host.extract.load_model"
