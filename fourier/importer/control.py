@@ -31,7 +31,7 @@ an extra carried value the body passes through unchanged).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -495,16 +495,7 @@ def _rebuild(
             name, idx = _ref(ref)
             return f"arg{params[(name, idx)]}" if (name, idx) in params else ref
 
-        copies = []
-        for n in nodes.values():  # graph order
-            if n.name in taken:
-                copy = NodeDef()
-                copy.CopyFrom(n)
-                inputs = [rename(i) for i in _data(n)]
-                del copy.input[:]
-                copy.input.extend(inputs)
-                copies.append(copy)
-        return copies, [rename(r) for r in starts]
+        return _copies(nodes, taken, rename), [rename(r) for r in starts]
 
     built.body, built.body_outputs = extract(list(built.body_outputs), body_params, "body")
     built.cond, (built.cond_output,) = extract(cond_data, cond_params, "condition")
@@ -594,16 +585,7 @@ def _rebuild_cond(merge: Any, nodes: Mapping[str, Any], source: str) -> tuple[Co
             name = _ref(ref)[0]
             return f"arg{params[name]}" if name in params else ref
 
-        copies = []
-        for n in nodes.values():
-            if n.name in taken:
-                copy = NodeDef()
-                copy.CopyFrom(n)
-                inputs = [rename(i) for i in _data(n)]
-                del copy.input[:]
-                copy.input.extend(inputs)
-                copies.append(copy)
-        return copies, rename(start)
+        return _copies(nodes, taken, rename), rename(start)
 
     built.then, built.then_output = extract(data[then_side], 1, "then branch")
     built.other, built.other_output = extract(data[1 - then_side], 0, "else branch")
@@ -658,3 +640,18 @@ def _replace(region: Graph, const: Node, param: Value) -> None:
         n.inputs = [param if v is const.output else v for v in n.inputs]
     region.outputs = [(name, param if v is const.output else v) for name, v in region.outputs]
     region.nodes.remove(const)
+
+
+def _copies(nodes: Mapping[str, Any], taken: Container[str], rename: Callable[[str], str]) -> list[Any]:
+    """Copies of the ``taken`` nodes, in graph order, their data inputs renamed by ``rename``
+    (a region's nodes, reading its parameters ``argK`` where they read the frame's values)."""
+    copies = []
+    for n in nodes.values():
+        if n.name in taken:
+            copy = NodeDef()
+            copy.CopyFrom(n)
+            inputs = [rename(i) for i in _data(n)]
+            del copy.input[:]
+            copy.input.extend(inputs)
+            copies.append(copy)
+    return copies
