@@ -349,7 +349,7 @@ def _split_infer(ctx: InferContext) -> list[TensorType]:
     d = x.shape[norm_axis(ctx, axis[0], len(x.shape))]
     if isinstance(d, int) and d % n:
         raise ctx.fail(f"axis of size {d} does not split evenly into {n}")
-    return _split_types(ctx, x, axis, [d // n if isinstance(d, int) else UNKNOWN] * n)
+    return _split_types(ctx, x, axis, [d // n if isinstance(d, int) else dim_divide(d, n)] * n)
 
 
 def _split(xp: Any, a: dict[str, Any], axis: Any, x: Any) -> Any:

@@ -13,6 +13,11 @@ Builds, with TensorFlow and public packages (`deepctr`, Keras applications, Kera
   self-attention block, then target attention pools it for an MLP with the dense features
 - ``fgcnn``        deepctr FGCNN (convolutions generate features; pairwise inner products of 95
   fields, which took XLA 16 s per bucket before ``concat-of-unpack-pieces``)
+- ``deepctr_bst``  deepctr's own BST: its Transformer splits the heads with ``tf.split`` along the
+  features and stacks them along the batch (``[h*N, T, d]``), then splits them back; a fixed
+  history of 50 items with a length input that masks the attention and the pooling
+- ``fibinet``      deepctr FiBiNET (SENET field weights; bilinear interactions of all 325 field
+  pairs, twice: 650 ``[N, 16] x [16, 16]`` products)
 - ``fwfm``, ``onn``  deepctr FwFM (field-pair weights: slices along the field axis) and ONN
   (field-aware embeddings: 26 x 26 tables of vocab 1000, dim 4) on the same Criteo-like layout
 - ``twotower``     a two-tower ranking model: a user tower (user id, the mean of the user's item
@@ -62,6 +67,8 @@ ZOO_NAMES = (
     "fwfm",
     "onn",
     "fgcnn",
+    "deepctr_bst",
+    "fibinet",
 )
 
 N_SPARSE, N_DENSE, VOCAB, EMB_DIM, HIST_LEN = 26, 13, 10_000, 16, 50
@@ -195,6 +202,8 @@ def _deepctr(kind: str) -> Callable[[int], tuple[Any, list[dict[str, Any]]]]:
             model = models.FwFM(cols, cols, task="binary", seed=seed)
         elif kind == "fgcnn":
             model = models.FGCNN(cols, cols, task="binary", seed=seed)
+        elif kind == "fibinet":
+            model = models.FiBiNET(cols, cols, task="binary", seed=seed)
         else:
             raise ValueError(kind)
         return model, _criteo_spec()
@@ -254,6 +263,48 @@ def _build_din(seed: int) -> tuple[Any, list[dict[str, Any]]]:
         for i in (1, 2)
     ]
     spec.append({"name": "seq_length", "dtype": "int32", "shape": [1], "low": 0, "high": HIST_LEN + 1})
+    return model, spec
+
+
+def _build_deepctr_bst(seed: int) -> tuple[Any, list[dict[str, Any]]]:
+    import tensorflow as tf
+    from deepctr.feature_column import DenseFeat, SparseFeat, VarLenSparseFeat
+    from deepctr.models import BST
+
+    init = tf.keras.initializers.RandomNormal
+    columns = [
+        SparseFeat("user", TOWER_USERS, 8, embeddings_initializer=init(0.0, 0.05, seed=seed)),
+        SparseFeat("item", BST_ITEMS, BST_DIM, embeddings_initializer=init(0.0, 0.05, seed=seed + 1)),
+        DenseFeat("user_features", N_DENSE),
+        VarLenSparseFeat(
+            SparseFeat("hist_item", BST_ITEMS, BST_DIM, embedding_name="item"),
+            maxlen=HIST_LEN,
+            length_name="seq_length",  # masks the self-attention and the target attention
+        ),
+    ]
+    model = BST(columns, ["item"], att_head_num=4, seed=seed)
+    spec = [
+        {"name": "user", "dtype": "int32", "shape": [1], "low": 0, "high": TOWER_USERS},
+        {"name": "item", "dtype": "int32", "shape": [1], "low": 1, "high": BST_ITEMS},
+        {"name": "user_features", "dtype": "float32", "shape": [N_DENSE], "low": 0.0, "high": 1.0},
+        {
+            "name": "hist_item",
+            "dtype": "int32",
+            "shape": [HIST_LEN],
+            "low": 1,
+            "high": BST_ITEMS,
+            "history": True,
+        },
+        # random_inputs gives the history's length; "low"/"high" serve readers that draw freely
+        {
+            "name": "seq_length",
+            "dtype": "int32",
+            "shape": [1],
+            "low": 0,
+            "high": HIST_LEN + 1,
+            "length_of": "hist_item",
+        },
+    ]
     return model, spec
 
 
@@ -431,6 +482,8 @@ _BUILDERS: dict[str, Callable[[int], tuple[Any, list[dict[str, Any]]]]] = {
     "fwfm": _deepctr("fwfm"),
     "onn": _build_onn,
     "fgcnn": _deepctr("fgcnn"),
+    "deepctr_bst": _build_deepctr_bst,
+    "fibinet": _deepctr("fibinet"),
 }
 
 
@@ -476,12 +529,17 @@ def ensure_zoo(names: Iterable[str] = ZOO_NAMES, out_dir: Path | None = None) ->
 
 
 def random_inputs(model: ZooModel, batch: int, seed: int = 0, seq: int = BST_SEQ) -> dict[str, np.ndarray]:
-    """Valid random inputs for a zoo model: ids inside each vocabulary, histories zero-padded.
+    """Valid random inputs for a zoo model: ids inside each vocabulary, histories zero-padded,
+    a ``length_of`` input the length of the history it names (its ids before the padding).
     A dimension the model leaves unknown (``"S"``) gets ``seq``."""
     rng = np.random.default_rng(seed)
     feeds: dict[str, np.ndarray] = {}
     for spec in model.inputs:
         shape = (batch, *(seq if isinstance(d, str) else d for d in spec["shape"]))
+        if "length_of" in spec:
+            counts = np.count_nonzero(feeds[spec["length_of"]], axis=-1).reshape(shape)
+            feeds[spec["name"]] = counts.astype(spec["dtype"])
+            continue
         if spec["dtype"].startswith("int"):
             value = rng.integers(spec["low"], spec["high"], shape).astype(spec["dtype"])
             if spec.get("history"):
