@@ -42,7 +42,7 @@ from fourier.importer.functions import Inliner
 from fourier.importer.protos import DTYPE_NAMES, GraphDef
 from fourier.ir.core import Graph, Node, Value
 from fourier.ir.printer import INLINE_CONST_ELEMENTS
-from fourier.ir.types import TensorType
+from fourier.ir.types import UNKNOWN, TensorType
 from fourier.ops.control import IF_OPS, WHILE_OPS, encode_region, join_types
 
 __all__ = [
@@ -151,7 +151,7 @@ class RegionImporter:
                     raise GraphImportError(
                         f"{where}: the body turns carried value {i} of type {t} into {v.type}"
                     )
-                settled.append(joined)
+                settled.append(_reserved_length(inputs[i], joined))
             if settled == types:
                 break
             types = settled
@@ -266,6 +266,20 @@ class Frame:
     cond: list[Any] = field(default_factory=list)
     cond_output: str = ""
     origin: list[str] = field(default_factory=list)
+
+
+def _reserved_length(operand: Value, carried: TensorType) -> TensorType:
+    """A carried list reserved with elements of unknown rank takes its rank from the items the
+    body sets, and its length, lost on the way, back from the reserve's ``num_elements``."""
+    node = operand.producer
+    if node.op != "TensorListReserve" or operand.type.shape is not None:
+        return carried
+    length = node.inputs[1].known
+    if carried.shape is None or not carried.shape or carried.shape[0] != UNKNOWN or length is None:
+        return carried
+    if length.dtype == object or length.size != 1:
+        return carried
+    return TensorType(carried.dtype, (int(length.reshape(-1)[0]), *carried.shape[1:]))
 
 
 def _ref(text: str) -> tuple[str, int]:

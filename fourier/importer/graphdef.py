@@ -24,6 +24,7 @@ from google.protobuf import message, text_format
 from fourier.errors import FourierError, GraphImportError, UnsupportedOpsError
 from fourier.importer.control import FRAME_OPS, FUNCTIONAL_OPS, Rebuilt, RegionImporter, functionalize
 from fourier.importer.functions import Inliner
+from fourier.importer.loops import prune_loop_carries
 from fourier.importer.protos import GraphDef, decode_attr
 from fourier.ir.core import Graph, Value
 from fourier.ir.types import UNKNOWN, TensorType, numpy_dtype
@@ -149,6 +150,12 @@ def import_graphdef(
     if any(n.op in FRAME_OPS for n in graph_def.node):  # loops and conditionals in the v1 form
         outputs = outputs or _default_outputs(graph_def)  # what rebuilding them leaves is unused
         graph_def, frames = functionalize(graph_def, source)
+    given = list(outputs or _default_outputs(graph_def))
+    # loops' gradient accumulators go before the walk sees them (fourier.importer.loops); the
+    # outputs keep the names they were asked for
+    graph_def, outputs = prune_loop_carries(graph_def, given)
+    if output_names is None and outputs != given:
+        output_names = [_parse_ref(o).node if _parse_ref(o).index == 0 else o for o in given]
     nodes: dict[str, Any] = {}
     order: dict[str, tuple[int, ...]] = {}  # body nodes of an inlined call sort right after it
     for i, node in enumerate(graph_def.node):
@@ -157,7 +164,7 @@ def import_graphdef(
         nodes[node.name] = node
         order[node.name] = (i,)
 
-    out_refs = [_parse_ref(o) for o in (outputs or _default_outputs(graph_def))]
+    out_refs = [_parse_ref(o) for o in outputs]
     if not out_refs:
         raise GraphImportError(f"{source}: the graph has no outputs")
     for ref in out_refs:
@@ -399,12 +406,87 @@ def _import_node(graph: Graph, node: Any, values: dict[str, list[Value]], source
         grouped = _grouped_conv(graph, node, inputs, attrs, where) if node.op == "Conv2D" else None
         if grouped is not None:
             return grouped
+        stepped = _stepped_slice(graph, node, inputs, attrs) if node.op == "StridedSlice" else None
+        if stepped is not None:
+            return stepped
         ir = graph.add_node(node.op, inputs, attrs, name=node.name, origin=(node.name,))
     except FourierError as e:
         raise GraphImportError(f"{source}: {e}") from e
     except (ValueError, TypeError, IndexError, ArithmeticError) as e:
         raise GraphImportError(f"{where}: {e}") from e
     return ir.outputs
+
+
+def _known(v: Value) -> np.ndarray | None:
+    """``v``'s value when known at import (constants and what folds from them), else None."""
+    return None if v.known is None or v.known.dtype == object else v.known
+
+
+def _stepped_slice(graph: Graph, node: Any, inputs: list[Value], attrs: dict[str, Any]) -> list[Value] | None:
+    """A ``StridedSlice`` whose bounds move at run time but whose size does not, as a loop reads
+    step ``t`` of a sequence (``x[:, t:t + 1, :]``, deepctr's AUGRU): begin and end are ``Pack`` s
+    of scalars where, per axis, both masks are set (the whole axis), both bounds are constants,
+    or the end is the begin plus a constant ``k``; strides are 1. Each sliced axis becomes a
+    ``GatherV2`` of the ``k`` indices from the begin (shapes stay known), shrunk axes a
+    ``Squeeze``. None for any other slice (imported as it is)."""
+    x, begin, end, strides = inputs
+    if _known(begin) is not None and _known(end) is not None:
+        return None
+    if attrs.get("ellipsis_mask") or attrs.get("new_axis_mask") or x.type.rank is None:
+        return None
+    step = _known(strides)
+    bp, ep = begin.producer, end.producer
+    if step is None or np.any(step != 1) or bp.op != "Pack" or ep.op != "Pack":
+        return None
+    if not (len(bp.inputs) == len(ep.inputs) == x.type.rank):
+        return None
+    picks: list[tuple[int, Value | int, int]] = []  # (axis, start, count)
+    for axis, (b, e) in enumerate(zip(bp.inputs, ep.inputs)):
+        masked = (attrs.get("begin_mask", 0) >> axis) & 1, (attrs.get("end_mask", 0) >> axis) & 1
+        if masked == (1, 1):
+            continue
+        if masked != (0, 0):
+            return None
+        kb, ke = _known(b), _known(e)
+        if kb is not None and ke is not None and int(kb) >= 0 and int(ke) > int(kb):
+            picks.append((axis, int(kb), int(ke) - int(kb)))
+            continue
+        add = e.producer
+        if add.op not in ("AddV2", "Add") or b not in add.inputs:
+            return None
+        other = add.inputs[1] if add.inputs[0] is b else add.inputs[0]
+        k = _known(other)
+        if k is None or np.ndim(k) != 0 or int(k) < 1:
+            return None
+        picks.append((axis, b, int(k)))
+    shrink = [a for a in range(x.type.rank) if (attrs.get("shrink_axis_mask", 0) >> a) & 1]
+    if any(not any(p[0] == a and p[2] == 1 for p in picks) for a in shrink):
+        return None
+    out = x
+    dtype = numpy_dtype(begin.type.dtype)
+    for j, (axis, start, count) in enumerate(picks):
+        at = f"{node.name}/step{j}"
+        offsets = np.arange(count, dtype=dtype)
+        if isinstance(start, int):
+            index = graph.add_node(
+                "Const", [], {"value": offsets + start}, name=f"{at}/indices", origin=(node.name,)
+            )
+        else:
+            span = graph.add_node("Const", [], {"value": offsets}, name=f"{at}/span", origin=(node.name,))
+            index = graph.add_node(
+                "AddV2", [start, span.outputs[0]], {}, name=f"{at}/indices", origin=(node.name,)
+            )
+        ax = graph.add_node(
+            "Const", [], {"value": np.array(axis, np.int32)}, name=f"{at}/axis", origin=(node.name,)
+        )
+        out = graph.add_node(
+            "GatherV2", [out, index.outputs[0], ax.outputs[0]], {}, name=f"{at}/gather", origin=(node.name,)
+        ).outputs[0]
+    if shrink:
+        return graph.add_node(
+            "Squeeze", [out], {"squeeze_dims": shrink}, name=node.name, origin=(node.name,)
+        ).outputs
+    return graph.add_node("Identity", [out], {}, name=node.name, origin=(node.name,)).outputs
 
 
 def _grouped_conv(

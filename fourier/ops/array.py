@@ -248,8 +248,8 @@ def _concat_infer(ctx: InferContext) -> list[TensorType]:
     shape: list[Dim] = []
     for i in range(rank):
         dims = [t.shape[i] for t in values if t.shape is not None]
-        if i == ax:
-            shape.append(_sum_dims(dims))
+        if i == ax:  # an input of unknown rank adds an unknown size
+            shape.append(_sum_dims(dims) if len(dims) == len(values) else UNKNOWN)
         else:
             known = [d for d in dims if d != UNKNOWN]
             shape.append(known[0] if known else UNKNOWN)
@@ -517,18 +517,34 @@ def _slice_index(begin: list[int], size: list[int]) -> tuple[slice, ...]:
 
 def _slice_infer(ctx: InferContext) -> list[TensorType]:
     x, b, s = ctx.types[0], ctx.ints(1), ctx.ints(2)
+    if x.shape is not None and b is None and s is not None and len(s) == len(x.shape):
+        # begin computed at run time (a loop's step): the sizes still give the shape
+        return [TensorType(x.dtype, tuple(UNKNOWN if n == -1 else n for n in s))]
     if x.shape is None or b is None or s is None:
         return [TensorType(x.dtype, None if x.shape is None else (UNKNOWN,) * len(x.shape))]
     return [TensorType(x.dtype, _index_shape(x.shape, _slice_index(b, s)))]
+
+
+def _slice(xp: Any, a: dict[str, Any], x: Any, b: Any, s: Any) -> Any:
+    size = static_ints(s, "Slice's size")
+    if xp is np or isinstance(b, (np.ndarray, np.generic, int, list, tuple)):
+        return x[_slice_index(static_ints(b, "Slice's begin"), size)]
+    from jax import lax
+
+    # begin known only at run time: each size must be given (-1, to the end, only where the
+    # block spans the whole axis); lax.dynamic_slice clamps a block that would leave the array
+    # where TensorFlow raises
+    if any(n == -1 for n in size):
+        raise CompileError("Slice: a size of -1 needs a begin known at compile time")
+    begin = [b[i] for i in range(len(size))]
+    return lax.dynamic_slice(x, begin, size)
 
 
 register(
     "Slice",
     inputs=3,
     infer=_slice_infer,
-    xp_fn=lambda xp, a, x, b, s: x[
-        _slice_index(static_ints(b, "Slice's begin"), static_ints(s, "Slice's size"))
-    ],
+    xp_fn=_slice,
     doc="the block starting at begin with the given size (-1: to the end)",
     padding_rule=moves((0,)),
 )

@@ -384,18 +384,16 @@ for _name in IF_OPS:
 # -- TensorLists ---------------------------------------------------------------------------------
 
 
-def _element_shape(ctx: InferContext, i: int) -> tuple[Dim, ...]:
-    """An element-shape operand as dims (``-1``: unknown); its rank must be known."""
+def _element_shape(ctx: InferContext, i: int) -> tuple[Dim, ...] | None:
+    """An element-shape operand as dims (``-1``: unknown); None when its rank is unknown (a
+    scalar ``-1``: the items the loop body sets give it)."""
     dims = ctx.dims(i)
     if dims is None:
         raise ctx.fail(
             f"the element shape (input {i}) must be known at compile time, but it is computed at run time"
         )
     if ctx.types[i].shape == ():
-        raise ctx.fail(
-            f"the list's element shape has unknown rank (input {i} is a scalar); only lists whose "
-            "elements have a known rank are supported"
-        )
+        return None
     return tuple(UNKNOWN if isinstance(d, int) and d < 0 else d for d in dims)
 
 
@@ -410,13 +408,16 @@ def _reserve_infer(ctx: InferContext) -> list[TensorType]:
     length = num[0]
     if isinstance(length, int) and length < 0:
         raise ctx.fail(f"the list length (input 1, num_elements) is {length}")
+    if elem is None:  # the element rank too is learnt from the items set (a loop's fixpoint)
+        return [TensorType(ctx.attrs["element_dtype"], None)]
     return [TensorType(ctx.attrs["element_dtype"], (length, *elem))]
 
 
 def _reserve(attrs: dict[str, Any], shape: Any, num: Any) -> np.ndarray:
     if not isinstance(shape, (np.ndarray, np.generic)) or not isinstance(num, (np.ndarray, np.generic)):
         raise CompileError("TensorListReserve: the element shape and length must be known at compile time")
-    dims = [max(int(d), 0) for d in np.asarray(shape).reshape(-1)]  # unknown: empty until set
+    # unknown dims (and an unknown rank, a scalar shape) are empty until an item is set
+    dims = [max(int(d), 0) for d in np.asarray(shape).reshape(-1)] if np.ndim(shape) else [0]
     return np.zeros((int(num), *dims), dtype=attrs["element_dtype"])
 
 
@@ -442,7 +443,7 @@ def _from_tensor_infer(ctx: InferContext) -> list[TensorType]:
     if t.shape is None or len(t.shape) == 0:
         raise ctx.fail(f"the tensor must have rank >= 1 and a known rank, got {t}")
     elem = _element_shape(ctx, 1)
-    if elem and len(elem) != len(t.shape) - 1:
+    if elem is not None and elem and len(elem) != len(t.shape) - 1:
         raise ctx.fail(f"element shape {list(elem)} does not fit tensor {t}")
     return [t]
 
@@ -460,7 +461,8 @@ register(
 
 def _list_type(ctx: InferContext, i: int = 0) -> TensorType:
     t = ctx.types[i]
-    if t.shape is None or len(t.shape) == 0:
+    # shape None: a list whose element rank is not known yet (reserved with a scalar shape)
+    if t.shape is not None and len(t.shape) == 0:
         raise ctx.fail(f"input {i} must be a list (an array [length, ...]), got {t}")
     want = ctx.attrs.get("element_dtype")
     if want is not None and want != t.dtype:
@@ -477,8 +479,7 @@ def _check_index(ctx: InferContext, i: int) -> None:
 def _get_item_infer(ctx: InferContext) -> list[TensorType]:
     t = _list_type(ctx)
     _check_index(ctx, 1)
-    assert t.shape is not None
-    return [TensorType(t.dtype, t.shape[1:])]
+    return [TensorType(t.dtype, None if t.shape is None else t.shape[1:])]
 
 
 def _get_item(xp: Any, attrs: dict[str, Any], lst: Any, index: Any, shape: Any = None) -> Any:
@@ -522,9 +523,10 @@ def _set_item_infer(ctx: InferContext) -> list[TensorType]:
         )
     _check_index(ctx, 1)
     item = ctx.types[2]
-    assert t.shape is not None
     if item.dtype != t.dtype:
         raise ctx.fail(f"the item is {item}, the list holds {t.dtype}")
+    if t.shape is None:  # the first item set gives the elements their rank
+        return [TensorType(t.dtype, None if item.shape is None else (UNKNOWN, *item.shape))]
     elem = TensorType(t.dtype, t.shape[1:])
     joined = join_types(elem, item)
     if joined is None or joined.shape is None or not _fits(item, elem):
@@ -637,8 +639,7 @@ register(
 
 def _element_shape_infer(ctx: InferContext) -> list[TensorType]:
     t = _list_type(ctx)
-    assert t.shape is not None
-    return [TensorType(ctx.attrs["shape_type"], (len(t.shape) - 1,))]
+    return [TensorType(ctx.attrs["shape_type"], (UNKNOWN if t.shape is None else len(t.shape) - 1,))]
 
 
 def _element_shape_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
