@@ -192,6 +192,186 @@ def _gather_of_unpacked(ctx: RuleContext, m: Match) -> Value:
     return ctx.op("Reshape", [gathered, ctx.const(np.asarray(dims, dtype=np.int64), suffix="/shape")])
 
 
+_PRODUCTS = ("Mul", "AddV2", "Add", "Sub")  # elementwise binary ops a concatenation can be hoisted over
+
+
+def _concat_axis(concat: Node) -> int | str:
+    """A ConcatV2's axis, normalized; else why not."""
+    axis_v, shape = concat.inputs[-1].known, concat.outputs[0].type.shape
+    if axis_v is None or axis_v.dtype == object or shape is None:
+        return "the axis or the result's shape is unknown"
+    return int(axis_v) % max(len(shape), 1)
+
+
+def _products_check(m: Match) -> str | None:
+    """Check for ConcatV2(f(a1, b1), ..., f(an, bn)): one elementwise op, no operand broadcast."""
+    pieces = m.root.inputs[:-1]
+    if len(pieces) < 2:
+        return "a single piece"
+    kind = pieces[0].producer.op
+    if kind not in _PRODUCTS or any(v.producer.op != kind for v in pieces):
+        return f"the pieces are not all made by one of {'/'.join(_PRODUCTS)}"
+    for v in pieces:
+        if v.producer.attrs or any(not same_type(x, v) for x in v.producer.inputs):
+            return f"{v.name}: an operand broadcasts (or a type is unknown)"
+    return None
+
+
+def _concat_of_operands(ctx: RuleContext, m: Match) -> Value | None:
+    pieces = [v.producer for v in m.root.inputs[:-1]]
+    if any(ctx.rw.num_uses(n.outputs[0]) != 1 for n in pieces):
+        return None  # a piece is read elsewhere too: it would be computed twice
+    axis = m.root.inputs[-1]
+    sides = [
+        ctx.op("ConcatV2", [*(n.inputs[i] for n in pieces), axis], suffix=f"/operand{i}") for i in (0, 1)
+    ]
+    return ctx.op(pieces[0].op, sides)
+
+
+def _split_runs(concat: Node) -> list[tuple[int, int, Value, bool]] | str:
+    """For ConcatV2 along axis b: each run of operands that is every piece of one Split/SplitV, in
+    order, as (first operand, length, the split's source, whether it needs a Reshape): the run is
+    the source when the split was along b, and a Reshape of it when that keeps the element order
+    (the split axis a after b, the pieces of size 1 along b and along every axis between; one
+    symbolic dimension at most). Else why there is none."""
+    b = _concat_axis(concat)
+    if isinstance(b, str):
+        return b
+    pieces = concat.inputs[:-1]
+    runs: list[tuple[int, int, Value, bool]] = []
+    i = 0
+    while i < len(pieces):
+        found = _whole_split_at(pieces, i, b)
+        if found is None:
+            i += 1
+            continue
+        runs.append(found)
+        i += found[1]
+    if not runs:
+        return "no run of operands is every piece of one Split, in order, that concatenates to its source"
+    return runs
+
+
+def _whole_split_at(pieces: list[Value], i: int, b: int) -> tuple[int, int, Value, bool] | None:
+    split = pieces[i].producer
+    n = len(split.outputs)
+    run = pieces[i : i + n]
+    if split.op not in ("Split", "SplitV") or n < 2 or len(run) < n:
+        return None
+    if [v.producer for v in run] != [split] * n or [v.index for v in run] != list(range(n)):
+        return None
+    source, split_axis = _split_source_and_axis(split)
+    shape = split.outputs[0].type.shape
+    if split_axis.known is None or split_axis.known.dtype == object or shape is None:
+        return None
+    a = int(split_axis.known) % max(len(shape), 1)
+    if a == b:
+        return i, n, source, False
+    if b > a or any(v.type.shape is None or v.type.shape[b] != 1 for v in run):
+        return None
+    if any(d != 1 for d in shape[b + 1 : a]) or len(_symbolic(_run_shape(run, b))) > 1:
+        return None
+    return i, n, source, True
+
+
+def _symbolic(shape: tuple[int | str, ...]) -> list[int | str]:
+    return [d for d in shape if not isinstance(d, int)]
+
+
+def _split_runs_check(m: Match) -> str | None:
+    found = _split_runs(m.root)
+    return found if isinstance(found, str) else None
+
+
+def _concat_of_sources(ctx: RuleContext, m: Match) -> Value:
+    found = _split_runs(m.root)
+    assert not isinstance(found, str)
+    b = _concat_axis(m.root)
+    assert isinstance(b, int)
+    pieces = list(m.root.inputs[:-1])
+    operands: list[Value] = []
+    at = 0
+    for start, n, source, reshape in found:
+        operands += pieces[at:start]
+        whole = source
+        if reshape:
+            dims = [d if isinstance(d, int) else -1 for d in _run_shape(pieces[start : start + n], b)]
+            target = ctx.const(np.asarray(dims, dtype=np.int64), suffix=f"/shape{len(operands)}")
+            whole = ctx.op("Reshape", [source, target], suffix=f"/run{len(operands)}")
+        operands.append(whole)
+        at = start + n
+    operands += pieces[at:]
+    if len(operands) == 1:
+        return operands[0]
+    return ctx.op("ConcatV2", [*operands, m.root.inputs[-1]])
+
+
+def _run_shape(run: list[Value], axis: int) -> tuple[int | str, ...]:
+    """The shape of ``run`` concatenated along ``axis`` (sizes along it all static: size-1 pieces,
+    or a split's pieces, whose sum is its source's)."""
+    first = run[0].type.shape
+    assert first is not None
+    total = 0
+    for v in run:
+        d = (v.type.shape or ())[axis]
+        if not isinstance(d, int):
+            return (*first[:axis], "?", *first[axis + 1 :])
+        total += d
+    return (*first[:axis], total, *first[axis + 1 :])
+
+
+MIN_GATHERED_PIECES = 8
+"""concat-of-split-pieces gathers from this many pieces up: XLA compiles a concatenation of hundreds
+of slices slowly (FiBiNET: 325), while a handful costs nothing either way."""
+
+
+def _split_pieces(m: Match) -> tuple[Value, list[int], int] | str:
+    """For ConcatV2 of pieces of one Split/SplitV along the axis it split (any pieces, any order,
+    repeats): (the source, the source indices the result takes, the axis); else why not."""
+    pieces = m.root.inputs[:-1]
+    split = pieces[0].producer
+    if split.op not in ("Split", "SplitV") or any(v.producer is not split for v in pieces):
+        return "the pieces do not all come from one Split/SplitV"
+    if len(pieces) < MIN_GATHERED_PIECES:
+        return f"fewer than {MIN_GATHERED_PIECES} pieces (a few slices concatenated are as cheap as a gather)"
+    source, split_axis = _split_source_and_axis(split)
+    b = _concat_axis(m.root)
+    if isinstance(b, str) or split_axis.known is None or split_axis.known.dtype == object:
+        return "an axis or a shape is unknown"
+    if int(split_axis.known) % len(m.root.outputs[0].type.shape or (0,)) != b:
+        return "the pieces are not concatenated along the axis they were split from"
+    sizes = [(v.type.shape or ())[b] for v in split.outputs]
+    if not all(isinstance(d, int) for d in sizes):
+        return "the pieces' sizes along the axis are not all known"
+    if [v.index for v in pieces] == list(range(len(split.outputs))):
+        return "every piece in order (concat-of-split)"
+    if len({v.index for v in pieces}) == 1:
+        return "one piece repeated (a broadcast, which XLA does better than a gather)"
+    starts = np.cumsum([0, *sizes])
+    indices = [j for v in pieces for j in range(int(starts[v.index]), int(starts[v.index + 1]))]
+    return source, indices, b
+
+
+def _split_pieces_check(m: Match) -> str | None:
+    found = _split_pieces(m)
+    return found if isinstance(found, str) else None
+
+
+def _gather_of_split(ctx: RuleContext, m: Match) -> Value:
+    found = _split_pieces(m)
+    assert not isinstance(found, str)
+    source, indices, axis = found
+    return ctx.op(
+        "GatherV2",
+        [
+            source,
+            ctx.const(np.asarray(indices, dtype=np.int32), suffix="/indices"),
+            ctx.const(np.int32(axis), suffix="/axis"),
+        ],
+        {"batch_dims": 0},
+    )
+
+
 def _gate_mix(ctx: RuleContext, m: Match) -> Value:
     a = m.value("a")
     one_minus = ctx.const(np.asarray(1 - a, dtype=a.dtype), suffix="/one_minus_alpha")
@@ -332,6 +512,32 @@ ALGEBRAIC = RuleSet(
             _unpack_pieces_check,
             doc="ConcatV2(pieces of Unpack(x, axis a), axis a) over a unit axis -> Reshape(Gather(x, "
             "indices, a)): FGCNN's pairwise inner products concatenate 4465 pieces of 95",
+        ),
+        Rule(
+            "concat-of-products",
+            op("ConcatV2", any_operands=True),
+            _concat_of_operands,
+            _products_check,
+            doc="ConcatV2(a1 * b1, ..., an * bn) -> ConcatV2(a1..an) * ConcatV2(b1..bn) (also + and -; "
+            "no operand broadcasts, each product read only there): FiBiNET's bilinear layer "
+            "concatenates 325 products of split pieces",
+        ),
+        Rule(
+            "concat-of-split-runs",
+            op("ConcatV2", any_operands=True),
+            _concat_of_sources,
+            _split_runs_check,
+            doc="ConcatV2(.., every piece of Split(x, a) in order, .., b) -> ConcatV2(.., x or "
+            "Reshape(x), .., b)   (a Reshape when the pieces have size 1 along b and b < a, with "
+            "size-1 axes between: the element order is x's)",
+        ),
+        Rule(
+            "concat-of-split-pieces",
+            op("ConcatV2", any_operands=True),
+            _gather_of_split,
+            _split_pieces_check,
+            doc="ConcatV2(pieces of Split(x, a), any order and repeats, a) -> Gather(x, indices, a) "
+            "(from 8 pieces up): FiBiNET pairs each of 26 fields with the fields after it",
         ),
         Rule(
             "pack-of-unpack",

@@ -297,3 +297,88 @@ def test_concat_of_unpack_pieces_along_another_axis_is_kept() -> None:
     }
 """
     check("simplify", before, None)
+
+
+def test_concat_of_products_of_split_pieces() -> None:
+    """FiBiNET's bilinear layer in miniature: products of one field's projection (split along the
+    features) with the fields after it (split along the fields), concatenated along the fields,
+    become one product of two concatenations; the projection's pieces, every one in order, are a
+    Reshape of it (alone, or as a run inside a longer concatenation)."""
+    before = """
+    graph @t(%x: float32[N,4,2], %w: float32[N,1,6], %z: float32[N,2,2]) -> (float32[N,3,2], float32[N,5,2]) {
+      %ax1 = Const() {value = dense<int32[] [1]>} : int32[]
+      %ax2 = Const() {value = dense<int32[] [2]>} : int32[]
+      %v, %v:1, %v:2, %v:3 = Split(%ax1, %x) {num_split = 4} : float32[N,1,2], float32[N,1,2], float32[N,1,2], float32[N,1,2]
+      %p, %p:1, %p:2 = Split(%ax2, %w) {num_split = 3} : float32[N,1,2], float32[N,1,2], float32[N,1,2]
+      %m = Mul(%p, %v:1) : float32[N,1,2]
+      %m1 = Mul(%p:1, %v:2) : float32[N,1,2]
+      %m2 = Mul(%p:2, %v:3) : float32[N,1,2]
+      %y = ConcatV2(%m, %m1, %m2, %ax1) : float32[N,3,2]
+      %r = ConcatV2(%z, %p, %p:1, %p:2, %ax1) : float32[N,5,2]
+      return "y" = %y, "r" = %r
+    }
+"""
+    expected = """
+    graph @t(%x: float32[N,4,2], %w: float32[N,1,6], %z: float32[N,2,2]) -> (float32[N,3,2], float32[N,5,2]) {
+      %ax1 = Const() {value = dense<int32[] [1]>} : int32[]
+      %v, %v:1, %v:2, %v:3 = Split(%ax1, %x) {num_split = 4} : float32[N,1,2], float32[N,1,2], float32[N,1,2], float32[N,1,2]
+      %y/operand0/shape0 = Const() {value = dense<int64[3] [-1, 3, 2]>} : int64[3]  # from y  # rule concat-of-split-runs
+      %y/operand0/run0 = Reshape(%w, %y/operand0/shape0) : float32[N,3,2]  # from y  # rule concat-of-split-runs
+      %y/operand1 = ConcatV2(%v:1, %v:2, %v:3, %ax1) : float32[N,3,2]  # from y  # rule concat-of-products
+      %y = Mul(%y/operand0/run0, %y/operand1) : float32[N,3,2]  # rule concat-of-products
+      %r/shape1 = Const() {value = dense<int64[3] [-1, 3, 2]>} : int64[3]  # from r  # rule concat-of-split-runs
+      %r/run1 = Reshape(%w, %r/shape1) : float32[N,3,2]  # from r  # rule concat-of-split-runs
+      %r = ConcatV2(%z, %r/run1, %ax1) : float32[N,5,2]  # rule concat-of-split-runs
+      return "y" = %y, "r" = %r
+    }
+"""
+    check("simplify,prune", before, expected)
+
+
+def test_concat_of_products_that_broadcast_or_pieces_that_reorder_is_kept() -> None:
+    """A product that broadcasts an operand, and pieces of size 2 along the concatenation axis
+    (their concatenation interleaves the source's elements), stay as they are."""
+    before = """
+    graph @t(%x: float32[N,2,4], %b: float32[N,1,1]) -> (float32[N,2,2], float32[N,4,2]) {
+      %ax1 = Const() {value = dense<int32[] [1]>} : int32[]
+      %ax2 = Const() {value = dense<int32[] [2]>} : int32[]
+      %p, %p:1 = Split(%ax2, %x) {num_split = 2} : float32[N,2,2], float32[N,2,2]
+      %s, %s:1 = Split(%ax1, %x) {num_split = 2} : float32[N,1,4], float32[N,1,4]
+      %q, %q:1 = Split(%ax2, %s) {num_split = 2} : float32[N,1,2], float32[N,1,2]
+      %m = Mul(%q, %b) : float32[N,1,2]
+      %m1 = Mul(%q:1, %b) : float32[N,1,2]
+      %y = ConcatV2(%m, %m1, %ax1) : float32[N,2,2]
+      %r = ConcatV2(%p, %p:1, %ax1) : float32[N,4,2]
+      return "y" = %y, "r" = %r
+    }
+"""
+    check("simplify", before, None)
+
+
+def test_concat_of_split_pieces() -> None:
+    """Eight or more pieces of one Split, in any order and with repeats, concatenated along the
+    axis they were split from, are a gather of the source; fewer, or mixed with other operands,
+    stay a concatenation."""
+    before = """
+    graph @t(%x: float32[N,4,2], %z: float32[N,2,2]) -> (float32[N,8,2], float32[N,10,2], float32[N,3,2]) {
+      %ax1 = Const() {value = dense<int32[] [1]>} : int32[]
+      %v, %v:1, %v:2, %v:3 = Split(%ax1, %x) {num_split = 4} : float32[N,1,2], float32[N,1,2], float32[N,1,2], float32[N,1,2]
+      %g = ConcatV2(%v:1, %v:2, %v:3, %v:2, %v:3, %v:3, %v, %v, %ax1) : float32[N,8,2]
+      %y = ConcatV2(%v:1, %v:2, %v:3, %v:2, %v:3, %v:3, %v, %v, %z, %ax1) : float32[N,10,2]
+      %f = ConcatV2(%v:3, %v:2, %v, %ax1) : float32[N,3,2]
+      return "g" = %g, "y" = %y, "f" = %f
+    }
+"""
+    expected = """
+    graph @t(%x: float32[N,4,2], %z: float32[N,2,2]) -> (float32[N,8,2], float32[N,10,2], float32[N,3,2]) {
+      %ax1 = Const() {value = dense<int32[] [1]>} : int32[]
+      %v, %v:1, %v:2, %v:3 = Split(%ax1, %x) {num_split = 4} : float32[N,1,2], float32[N,1,2], float32[N,1,2], float32[N,1,2]
+      %g/indices = Const() {value = dense<int32[8] [1, 2, 3, 2, 3, 3, 0, 0]>} : int32[8]  # from g  # rule concat-of-split-pieces
+      %g/axis = Const() {value = dense<int32[] [1]>} : int32[]  # from g  # rule concat-of-split-pieces
+      %g = GatherV2(%x, %g/indices, %g/axis) {batch_dims = 0} : float32[N,8,2]  # rule concat-of-split-pieces
+      %y = ConcatV2(%v:1, %v:2, %v:3, %v:2, %v:3, %v:3, %v, %v, %z, %ax1) : float32[N,10,2]
+      %f = ConcatV2(%v:3, %v:2, %v, %ax1) : float32[N,3,2]
+      return "g" = %g, "y" = %y, "f" = %f
+    }
+"""
+    check("simplify", before, expected)
