@@ -8,7 +8,9 @@ exactly its own rows. With several runners (the default: one per request the mod
 flight, e.g. its GPU copy slots times its replicas) batches pipeline: while one computes, the next
 is collected, packed and copied; the collector waits for a free runner, so a busy model makes
 larger batches instead of a longer queue. A request larger than ``max_batch`` runs alone. Inputs
-are checked in the caller's thread, so a bad request fails alone and never reaches a batch.
+are checked in the caller's thread, so a bad request fails alone and never reaches a batch; a
+model's host part (`fourier.host`) runs there too, so callers' host parts overlap the runners'
+device calls, and outputs computed on the host rejoin each caller's device outputs.
 
 The queue is bounded: when ``max_queue`` requests wait, `submit` raises `QueueFullError` at once.
 A request that waits longer than its timeout fails with `RequestTimeoutError` (and is dropped
@@ -52,6 +54,7 @@ class _Request:
     deadline: float | None
     enqueued: float
     future: Future[dict[str, np.ndarray]] = field(default_factory=Future)
+    host: dict[str, np.ndarray] = field(default_factory=dict)  # outputs its host part computed
 
 
 def _default_workers(model: Any) -> int:
@@ -77,12 +80,6 @@ class Batcher:
         buckets = model.buckets
         if not buckets:
             raise FourierError(f"{model.path}: a model with static shapes cannot be batched")
-        part = getattr(model, "host_part", None)
-        if part is not None and part.host_outputs:
-            raise FourierError(
-                f"{model.path}: outputs {', '.join(part.host_outputs)} are computed on the host; "
-                "the batcher serves device outputs only: call the model directly"
-            )
         self.model = model
         self.max_batch = max_batch or max(buckets)
         if self.max_batch < 1:
@@ -108,10 +105,10 @@ class Batcher:
         """Queue one request; the future gives its outputs (its rows only)."""
         if self._closed:
             raise BatcherClosedError("the batcher is closed")
-        arrays, batch = self.model.check(inputs)
+        arrays, batch, host = self.model.check_request(inputs)  # the host part runs here
         timeout = self.timeout if timeout_ms is None else timeout_ms / 1e3
         now = time.perf_counter()
-        req = _Request(arrays, batch or 0, None if timeout is None else now + timeout, now)
+        req = _Request(arrays, batch or 0, None if timeout is None else now + timeout, now, host=host)
         try:
             self._queue.put_nowait(req)
         except queue.Full:
@@ -251,10 +248,9 @@ class Batcher:
         start, done = 0, time.perf_counter()
         for r in live:
             self.model.metrics.request(r.rows, done - r.enqueued)
-            r.future.set_result(
-                {
-                    s.name: (outs[s.name][start : start + r.rows] if s.batched else outs[s.name])
-                    for s in self.model.signature.outputs
-                }
-            )
+            mine = {
+                s.name: (outs[s.name][start : start + r.rows] if s.batched else outs[s.name])
+                for s in self.model.signature.outputs
+            }
+            r.future.set_result(self.model.merge_host(mine, r.host) if r.host else mine)
             start += r.rows

@@ -228,9 +228,28 @@ class Model:
     def check(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
         """Check ``inputs`` against the signature: (arrays in signature order, batch size). A
         model with a host part runs it first, on the request as given (`attach_host`)."""
+        return self.check_request(inputs)[:2]
+
+    def check_request(
+        self, inputs: Mapping[str, Any]
+    ) -> tuple[list[np.ndarray], int | None, dict[str, np.ndarray]]:
+        """`check`, and what the host part computed for the request's outputs (empty without a
+        host part): a caller that runs the device part later (the batcher) merges them back."""
+        host_out: dict[str, np.ndarray] = {}
         if self._host is not None:
-            inputs = self._through_host(inputs)[0]
-        return self._check_device(inputs)
+            inputs, host_out = self._through_host(inputs)
+        arrays, batch = self._check_device(inputs)
+        return arrays, batch, host_out
+
+    def merge_host(
+        self, device: dict[str, np.ndarray], host_out: Mapping[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """A request's outputs in the model's order: the device part's, and those the host part
+        computed (the model's own outputs, without a host part)."""
+        if self.host_part is None:
+            return device
+        device.update({k: host_out[k] for k in self.host_part.host_outputs})
+        return {k: device[k] for k in self.host_part.outputs}
 
     def _check_device(self, inputs: Mapping[str, Any]) -> tuple[list[np.ndarray], int | None]:
         """`check` of the executables' own inputs (after any host part)."""
@@ -488,10 +507,7 @@ class Model:
         except InputError as e:
             self.metrics.error(type(e).__name__)
             raise
-        result = self.run_checked(arrays, batch)
-        if self.host_part is not None:  # outputs in the model's order, some computed on the host
-            result.update({k: host_out[k] for k in self.host_part.host_outputs})
-            result = {k: result[k] for k in self.host_part.outputs}
+        result = self.merge_host(self.run_checked(arrays, batch), host_out)
         self.metrics.request(batch or 0, time.perf_counter() - t0)
         return result
 
