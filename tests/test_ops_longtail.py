@@ -4,24 +4,22 @@ against TensorFlow's own kernels.
 Before: a TensorFlow graph of one ``tf.raw_ops`` op (data fed through Placeholders, shape-like
 operands as constants), as a GraphDef.
 Expected: Fourier imports it, and both its numpy reference and its JAX lowering give TensorFlow's
-answer: same dtype and shape, integers and bools exactly, floats to rtol 1e-5 / atol 1e-6 (1e-4
-for the transposed convolution, whose sums TensorFlow orders differently). Cases cover each op's
+answer: same dtype and shape, integers and bools exactly, float32 to rtol 1e-5 / atol 1e-6 (1e-4
+for the transposed convolution, whose sums TensorFlow orders differently), float64 to rtol 1e-9
+(`fourier.testing.conformance.check`; tests/test_conformance.py holds the other families). Cases cover each op's
 dtypes and edge cases: empty tensors, broadcasting, negative axes, int64 operands.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import jax
 import numpy as np
 import pytest
 
-from fourier.backends.jax_lowering import lower_graph
 from fourier.importer.graphdef import import_graphdef
-from fourier.interpreter import run_reference
+from fourier.testing.conformance import Case, case_id, check
 
 tf = pytest.importorskip("tensorflow")
 raw = tf.raw_ops
@@ -34,15 +32,6 @@ def f32(*shape: int, lo: float = -2.0, hi: float = 2.0) -> np.ndarray:
 
 def ints(*shape: int, lo: int = -9, hi: int = 10, dtype: Any = np.int32) -> np.ndarray:
     return rng.integers(lo, hi, shape).astype(dtype)
-
-
-@dataclass
-class Case:
-    op: str
-    build: Callable[..., Any]  # the feeds' placeholders, by name, to the output tensor(s)
-    feeds: dict[str, np.ndarray]
-    id: str = ""
-    tol: dict[str, float] = field(default_factory=lambda: {"rtol": 1e-5, "atol": 1e-6})
 
 
 def _c(v: Any, dtype: Any = np.int32) -> Any:
@@ -373,41 +362,9 @@ CASES.append(
 )
 
 
-def _run_tf(case: Case) -> tuple[Any, list[np.ndarray], list[str]]:
-    g = tf.Graph()
-    with g.as_default():
-        phs = {
-            k: tf.compat.v1.placeholder(tf.as_dtype(v.dtype), v.shape, name=k) for k, v in case.feeds.items()
-        }
-        out = case.build(**phs)
-        outs = list(out) if isinstance(out, (list, tuple)) else [out]
-        names = [tf.identity(o, name=f"out{i}").name.split(":")[0] for i, o in enumerate(outs)]
-        with tf.compat.v1.Session(graph=g) as sess:
-            want = sess.run([f"{n}:0" for n in names], {phs[k]: v for k, v in case.feeds.items()})
-    return g.as_graph_def(), want, names
-
-
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.op}-{c.id}" if c.id else c.op for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_op_matches_tensorflow(case: Case) -> None:
-    graph_def, want, names = _run_tf(case)
-    graph = import_graphdef(graph_def, "<case>", names)
-    ref = run_reference(graph, case.feeds)
-    lowered = lower_graph(graph, param_min_bytes=1 << 40)
-    with jax.enable_x64(True):
-        low = jax.jit(lowered.fn)([], [case.feeds[n] for n in lowered.input_names])
-    for (name, value), w, lo in zip(graph.outputs, want, low):
-        for label, got in (("reference", np.asarray(ref[name])), ("lowering", np.asarray(lo))):
-            assert got.dtype == w.dtype and got.dtype.name == value.type.dtype, (label, got.dtype, w.dtype)
-            assert got.shape == w.shape and value.type.shape == w.shape, (
-                label,
-                got.shape,
-                w.shape,
-                value.type,
-            )
-            if np.issubdtype(w.dtype, np.floating):
-                np.testing.assert_allclose(got, w, err_msg=label, **case.tol)
-            else:
-                np.testing.assert_array_equal(got, w, err_msg=label)
+    check(case)
 
 
 COVERED = {c.op for c in CASES}

@@ -1,0 +1,1263 @@
+"""Op conformance: every registered TensorFlow op against TensorFlow's own kernel.
+
+Before: a TensorFlow graph of one ``tf.raw_ops`` op (data fed through Placeholders, shape-like
+operands as constants; a control-flow op built by ``tf.while_loop``/``tf.cond`` or over a
+TensorList made from a fed tensor), as a GraphDef. Cases run each op over the dtypes TensorFlow
+has kernels for (float32, and float16/float64/int32/int64/bool where it has them), its attributes,
+and edge cases: empty tensors, broadcasting, negative axes, int64 operands, infinities and NaNs.
+Expected: Fourier imports it, and its numpy reference and its JAX lowering both give TensorFlow's
+answer (`fourier.testing.conformance.check`): the same dtype and shape (inferred and computed),
+integers and bools exactly, float32 to rtol 1e-5 / atol 1e-6, float16 to rtol 2e-3 / atol 1e-3
+(about one unit in the last place), float64 to rtol 1e-9. A case that needs another tolerance
+states it and why (`CONTRACTION`).
+
+The long-tail and image families have their cases in tests/test_ops_longtail.py; the last test
+here walks the registry and fails naming every op that has no TensorFlow case in either file and
+is not exempt (`EXEMPT_FAMILIES`: Fourier's own fused ops, and the host ops that
+tests/test_host.py compares with TensorFlow).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fourier.ops.registry import all_ops
+from fourier.testing.conformance import EXEMPT_FAMILIES, Case, case_id, check
+
+tf = pytest.importorskip("tensorflow")
+raw = tf.raw_ops
+rng = np.random.default_rng(17)
+
+# Contractions (matmul, convolution, pooling averages, einsum) sum K products in an order
+# TensorFlow's kernels choose: float32 to rtol 1e-5 with atol 1e-5 (outputs near 0 after
+# cancellation keep an absolute error of a few ulps of the summands).
+CONTRACTION = {"rtol": 1e-5, "atol": 1e-5}
+
+
+def rand(dtype: Any, *shape: int, lo: float = -2.0, hi: float = 2.0) -> np.ndarray:
+    """Random values of ``dtype`` in [lo, hi) (integers: [lo, hi); bools: either)."""
+    dt = np.dtype(dtype)
+    if dt == np.bool_:
+        return rng.integers(0, 2, shape).astype(bool)
+    if dt.kind in "iu":
+        return rng.integers(int(lo), int(hi), shape).astype(dt)
+    return rng.uniform(lo, hi, shape).astype(dt)
+
+
+def f32(*shape: int, lo: float = -2.0, hi: float = 2.0) -> np.ndarray:
+    return rand(np.float32, *shape, lo=lo, hi=hi)
+
+
+def _c(v: Any, dtype: Any = np.int32) -> Any:
+    return tf.constant(np.asarray(v, dtype=dtype))
+
+
+def _name(dtype: Any) -> str:
+    return np.dtype(dtype).name
+
+
+F16, F32, F64, I32, I64, BOOL = np.float16, np.float32, np.float64, np.int32, np.int64, np.bool_
+FLOATS = (F32, F16, F64)
+CASES: list[Case] = []
+
+# -- basic: inputs, constants, identities ----------------------------------------------------
+
+for _dt in (F32, F16, F64, I32, I64, BOOL, np.uint8, np.int8):
+    CASES.append(Case("Placeholder", lambda x: x, {"x": rand(_dt, 2, 3)}, _name(_dt)))
+    _value = rand(_dt, 3, 2)
+    CASES.append(Case("Const", lambda v=_value: tf.constant(v), {}, _name(_dt)))
+CASES += [
+    Case("Placeholder", lambda x: x, {"x": f32(0, 3)}, "empty"),
+    Case("Placeholder", lambda x: x, {"x": np.array(3, np.int64)}, "scalar-int64"),
+    Case("Const", lambda: tf.constant(np.zeros((0, 4), np.float32)), {}, "empty"),
+    Case("Const", lambda: tf.constant(np.float32(np.inf)), {}, "scalar-inf"),
+]
+for _op in ("Identity", "Snapshot", "StopGradient", "PreventGradient"):
+    fn = getattr(raw, _op)
+    for _dt in (F32, I64, BOOL, F16):
+        CASES.append(Case(_op, lambda x, fn=fn: fn(input=x), {"x": rand(_dt, 2, 3)}, _name(_dt)))
+    CASES.append(Case(_op, lambda x, fn=fn: fn(input=x), {"x": f32(0, 2)}, "empty"))
+
+# -- math: unary -----------------------------------------------------------------------------
+
+SPECIAL = np.array([0.0, -0.0, 1.5, -2.5, np.inf, -np.inf, np.nan], np.float32)
+# op -> (range of random inputs, int dtypes TensorFlow has a kernel for, special values checked)
+UNARY: dict[str, tuple[tuple[float, float], tuple[Any, ...], bool]] = {
+    "Abs": ((-3, 3), (I32, I64, np.int8), True),
+    "Neg": ((-3, 3), (I32, I64), True),
+    "Sign": ((-3, 3), (I32, I64), True),
+    "Square": ((-3, 3), (I32, I64), True),
+    "Ceil": ((-3, 3), (), True),
+    "Floor": ((-3, 3), (), True),
+    "Round": ((-3, 3), (), True),  # TensorFlow 2.21's integer Round kernel returns zeros (its bug; left out)
+    "Exp": ((-5, 5), (), True),
+    "Expm1": ((-3, 3), (), True),
+    "Log": ((0.01, 5), (), True),
+    "Log1p": ((-0.9, 5), (), True),
+    "Sqrt": ((0, 5), (), True),
+    "Rsqrt": ((0.01, 5), (), True),
+    "Reciprocal": ((0.1, 5), (), True),
+    "Inv": ((-5, -0.1), (), True),
+    "Sigmoid": ((-8, 8), (), True),
+    "Tanh": ((-4, 4), (), True),
+    "Erf": ((-3, 3), (), True),
+    "Erfc": ((-3, 3), (), True),
+    "Sin": ((-5, 5), (), False),
+    "Cos": ((-5, 5), (), False),
+    "Relu": ((-3, 3), (I32, I64), True),
+    "Relu6": ((-3, 9), (I32, I64), True),
+    "Elu": ((-3, 3), (), True),
+    "Selu": ((-3, 3), (), True),
+    "Softplus": ((-20, 20), (), True),
+    "Softsign": ((-3, 3), (), True),
+    "IsFinite": ((-3, 3), (), True),
+    "IsInf": ((-3, 3), (), True),
+    "IsNan": ((-3, 3), (), True),
+}
+FEATURES = {"Relu", "Relu6", "Elu", "Selu", "Softplus", "Softsign"}
+for _op, ((_lo, _hi), _ints, _special) in UNARY.items():
+    fn = getattr(raw, _op)
+    if _op in FEATURES:
+        fn = lambda x, f=fn: f(features=x)  # these name their operand features
+    for _dt in FLOATS:
+        CASES.append(Case(_op, lambda x, fn=fn: fn(x=x), {"x": rand(_dt, 3, 4, lo=_lo, hi=_hi)}, _name(_dt)))
+    for _dt in _ints:
+        CASES.append(Case(_op, lambda x, fn=fn: fn(x=x), {"x": rand(_dt, 3, 4, lo=-9, hi=10)}, _name(_dt)))
+    CASES.append(Case(_op, lambda x, fn=fn: fn(x=x), {"x": f32(0, 3)}, "empty"))
+    if _special:
+        CASES.append(Case(_op, lambda x, fn=fn: fn(x=x), {"x": SPECIAL}, "special"))
+CASES += [
+    Case(
+        "Round",
+        lambda x: raw.Round(x=x),
+        {"x": np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999997], np.float32)},
+        "half-to-even",
+    ),
+    Case("LogicalNot", lambda x: raw.LogicalNot(x=x), {"x": rand(BOOL, 3, 4)}),
+    Case("LogicalNot", lambda x: raw.LogicalNot(x=x), {"x": rand(BOOL, 0)}, "empty"),
+]
+for _alpha in (0.2, 0.01, 1.5):
+    CASES.append(
+        Case(
+            "LeakyRelu", lambda x, a=_alpha: raw.LeakyRelu(features=x, alpha=a), {"x": f32(3, 4)}, str(_alpha)
+        )
+    )
+CASES += [
+    Case("LeakyRelu", lambda x: raw.LeakyRelu(features=x), {"x": rand(F64, 5)}, "float64"),
+    Case("LeakyRelu", lambda x: raw.LeakyRelu(features=x), {"x": rand(F16, 5)}, "float16"),
+    Case("LeakyRelu", lambda x: raw.LeakyRelu(features=x), {"x": SPECIAL}, "special"),
+]
+
+# -- math: binary ----------------------------------------------------------------------------
+
+# op -> (dtypes, whether the second operand must be positive, or nonzero)
+BINARY: dict[str, tuple[tuple[Any, ...], str]] = {
+    "Add": ((F32, F16, F64, I32, I64), ""),
+    "AddV2": ((F32, F16, F64, I32, I64, np.int8, np.uint8), ""),
+    "Sub": ((F32, F16, F64, I32, I64), ""),
+    "Mul": ((F32, F16, F64, I32, I64, np.uint8), ""),
+    "RealDiv": ((F32, F16, F64), "nonzero"),
+    "Maximum": ((F32, F16, F64, I32, I64), ""),
+    "Minimum": ((F32, F16, F64, I32, I64), ""),
+    "Pow": ((F32, F16, F64, I32, I64), "positive"),
+    "SquaredDifference": ((F32, F16, F64, I32, I64), ""),
+    "DivNoNan": ((F32, F16, F64), ""),
+    "Equal": ((F32, F16, F64, I32, I64, BOOL), ""),
+    "NotEqual": ((F32, F16, F64, I32, I64, BOOL), ""),
+    "Greater": ((F32, F16, F64, I32, I64), ""),
+    "GreaterEqual": ((F32, F16, F64, I32, I64), ""),
+    "Less": ((F32, F16, F64, I32, I64), ""),
+    "LessEqual": ((F32, F16, F64, I32, I64), ""),
+}
+for _op, (_dts, _rule) in BINARY.items():
+    fn = getattr(raw, _op)
+    for _dt in _dts:
+        if _rule == "positive":  # a float base stays positive; an integer exponent stays >= 0
+            a = rand(_dt, 3, 1, lo=0.5 if np.dtype(_dt).kind == "f" else -4, hi=3)
+            b = rand(_dt, 4, lo=0 if np.dtype(_dt).kind in "iu" else -2, hi=4)
+        else:
+            kind = np.dtype(_dt).kind
+            a = rand(_dt, 3, 1, lo=0 if kind == "u" else -9, hi=10)
+            b = rand(_dt, 4, lo=1 if kind == "u" else -9, hi=10)
+            if _rule == "nonzero":
+                b = np.where(b == 0, np.asarray(1, _dt), b).astype(_dt)
+            if _op in ("Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual") and kind == "f":
+                a, b = np.round(a), np.round(b)  # ties, so that equality is exercised
+        CASES.append(Case(_op, lambda x, y, fn=fn: fn(x=x, y=y), {"x": a, "y": b}, f"broadcast-{_name(_dt)}"))
+    CASES.append(
+        Case(
+            _op,
+            lambda x, y, fn=fn: fn(x=x, y=y),
+            {"x": f32(0, 4, lo=0.5, hi=2), "y": f32(4, lo=0.5, hi=2)},
+            "empty",
+        )
+    )
+    CASES.append(
+        Case(
+            _op,
+            lambda x, y, fn=fn: fn(x=x, y=y),
+            {"x": np.float32(1.5), "y": f32(2, 3, lo=0.5, hi=2)},
+            "scalar",
+        )
+    )
+_A = np.array([0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 2.0, 0.0], np.float32)
+_B = np.array([0.0, np.nan, 0.0, 1.0, np.inf, 1.0, -np.inf, -0.0], np.float32)
+for _op in ("Add", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "DivNoNan", "Pow", "SquaredDifference"):
+    fn = getattr(raw, _op)
+    CASES.append(Case(_op, lambda x, y, fn=fn: fn(x=x, y=y), {"x": _A, "y": _B}, "special"))
+for _op in ("Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual"):
+    fn = getattr(raw, _op)
+    CASES.append(Case(_op, lambda x, y, fn=fn: fn(x=x, y=y), {"x": _A, "y": _B}, "special"))
+CASES += [
+    Case(
+        "DivNoNan",
+        lambda x, y: raw.DivNoNan(x=x, y=y),
+        {"x": f32(3, 4), "y": np.zeros(4, np.float32)},
+        "zeros",
+    ),
+    Case(
+        "Equal",
+        lambda x, y: raw.Equal(x=x, y=y, incompatible_shape_error=True),
+        {"x": rand(I64, 2, 3, lo=0, hi=3), "y": rand(I64, 3, lo=0, hi=3)},
+        "int64",
+    ),
+]
+for _op in ("LogicalAnd", "LogicalOr"):
+    fn = getattr(raw, _op)
+    CASES += [
+        Case(
+            _op,
+            lambda x, y, fn=fn: fn(x=x, y=y),
+            {"x": rand(BOOL, 4, 1, 3), "y": rand(BOOL, 5, 3)},
+            "broadcast",
+        ),
+        Case(_op, lambda x, y, fn=fn: fn(x=x, y=y), {"x": rand(BOOL, 0, 3), "y": rand(BOOL, 3)}, "empty"),
+    ]
+for _dt in (F32, F16, F64, I32, I64):
+    CASES.append(
+        Case(
+            "AddN",
+            lambda a, b, c: raw.AddN(inputs=[a, b, c]),
+            {"a": rand(_dt, 2, 3), "b": rand(_dt, 2, 3), "c": rand(_dt, 2, 3)},
+            _name(_dt),
+        )
+    )
+CASES += [
+    Case("AddN", lambda a: raw.AddN(inputs=[a]), {"a": f32(4)}, "one"),
+    Case("AddN", lambda a, b: raw.AddN(inputs=[a, b]), {"a": f32(0, 2), "b": f32(0, 2)}, "empty"),
+]
+
+# -- math: Cast, Select ----------------------------------------------------------------------
+
+_CAST_FROM = {
+    "float32": np.array([-2.7, -1.5, -0.5, 0.0, 0.5, 1.5, 2.7, 100.25], np.float32),
+    "float64": np.array([-2.7, 1e10, 0.1, -0.0], np.float64),
+    "float16": np.array([-2.7, 0.1, 65504.0, -0.5], np.float16),
+    "int32": np.array([-(2**31), -7, 0, 7, 2**31 - 1], np.int32),
+    "int64": np.array([-(2**40) - 3, -7, 0, 7, 2**40 + 5, 2**62], np.int64),
+    "bool": np.array([True, False, True]),
+    "uint8": np.array([0, 7, 255], np.uint8),
+}
+_CAST_TO: dict[str, tuple[str, ...]] = {
+    "float32": ("int32", "int64", "float64", "float16", "bool"),
+    "float64": ("float32", "int64", "bool"),
+    "float16": ("float32", "int32"),
+    "int32": ("float32", "int64", "int8", "uint8", "bool", "float16"),
+    "int64": ("int32", "float32", "float64", "bool"),
+    "bool": ("float32", "int32", "int64"),
+    "uint8": ("int32", "float32", "int8"),
+}
+for _src, _dsts in _CAST_TO.items():
+    for _dst in _dsts:
+        CASES.append(
+            Case(
+                "Cast",
+                lambda x, d=_dst: raw.Cast(x=x, DstT=tf.as_dtype(d)),
+                {"x": _CAST_FROM[_src]},
+                f"{_src}-to-{_dst}",
+            )
+        )
+CASES += [
+    Case(
+        "Cast",
+        lambda x: raw.Cast(x=x, DstT=tf.int32, Truncate=True),
+        {"x": _CAST_FROM["int64"][1:4]},
+        "truncate",
+    ),
+    Case("Cast", lambda x: raw.Cast(x=x, DstT=tf.float32), {"x": np.zeros((0, 2), np.int64)}, "empty"),
+    Case("Cast", lambda x: raw.Cast(x=x, DstT=tf.float32), {"x": f32(3)}, "same-type"),
+]
+CASES += [
+    Case(
+        "Select",
+        lambda c, x, y: raw.Select(condition=c, x=x, y=y),
+        {"c": rand(BOOL, 3, 4), "x": f32(3, 4), "y": f32(3, 4)},
+        "same-shape",
+    ),
+    Case(
+        "Select",
+        lambda c, x, y: raw.Select(condition=c, x=x, y=y),
+        {"c": rand(BOOL, 3), "x": rand(I64, 3, 2, 2), "y": rand(I64, 3, 2, 2)},
+        "rows-int64",
+    ),
+    Case(
+        "Select",
+        lambda c, x, y: raw.Select(condition=c, x=x, y=y),
+        {"c": np.bool_(False), "x": f32(2, 3), "y": f32(2, 3)},
+        "scalar",
+    ),
+    Case(
+        "Select",
+        lambda c, x, y: raw.Select(condition=c, x=x, y=y),
+        {"c": rand(BOOL, 0), "x": f32(0, 3), "y": f32(0, 3)},
+        "empty",
+    ),
+    Case(
+        "SelectV2",
+        lambda c, x, y: raw.SelectV2(condition=c, t=x, e=y),
+        {"c": rand(BOOL, 3, 1), "x": f32(4), "y": np.float32(-1.0)},
+        "broadcast",
+    ),
+    Case(
+        "SelectV2",
+        lambda c, x, y: raw.SelectV2(condition=c, t=x, e=y),
+        {"c": rand(BOOL, 4), "x": rand(I32, 2, 4), "y": rand(I32, 2, 1)},
+        "int32",
+    ),
+    Case(
+        "SelectV2",
+        lambda c, x, y: raw.SelectV2(condition=c, t=x, e=y),
+        {"c": rand(BOOL, 0, 1), "x": f32(3), "y": f32(1)},
+        "empty",
+    ),
+    Case(
+        "SelectV2",
+        lambda c, x, y: raw.SelectV2(condition=c, t=x, e=y),
+        {"c": rand(BOOL, 2, 3), "x": rand(BOOL, 2, 3), "y": rand(BOOL, 3)},
+        "bool",
+    ),
+]
+
+# -- reductions ------------------------------------------------------------------------------
+
+for _op in ("Sum", "Mean", "Max", "Min", "Prod"):
+    fn = getattr(raw, _op)
+    CASES += [
+        Case(_op, lambda x, fn=fn: fn(input=x, axis=_c([1])), {"x": f32(3, 4, 5)}, "axis1"),
+        Case(_op, lambda x, fn=fn: fn(input=x, axis=_c(-1), keep_dims=True), {"x": f32(3, 4)}, "neg-keep"),
+        Case(_op, lambda x, fn=fn: fn(input=x, axis=_c([0, 2], np.int64)), {"x": f32(2, 3, 4)}, "int64-axes"),
+        Case(_op, lambda x, fn=fn: fn(input=x, axis=_c([], np.int32)), {"x": f32(2, 3)}, "no-axes"),
+        Case(_op, lambda x, fn=fn: fn(input=x, axis=_c([0, 1])), {"x": f32(2, 3)}, "all"),
+        Case(_op, lambda x, fn=fn: fn(input=x, axis=_c([1])), {"x": rand(I32, 3, 4, lo=-5, hi=6)}, "int32"),
+        Case(
+            _op,
+            lambda x, fn=fn: fn(input=x, axis=_c([0]), keep_dims=True),
+            {"x": rand(I64, 5, 2, lo=-5, hi=6)},
+            "int64",
+        ),
+        Case(_op, lambda x, fn=fn: fn(input=x, axis=_c([1])), {"x": rand(F64, 3, 4)}, "float64"),
+        Case(
+            _op, lambda x, fn=fn: fn(input=x, axis=_c([1])), {"x": rand(F16, 3, 4, lo=0.5, hi=1.5)}, "float16"
+        ),
+        Case(_op, lambda x, fn=fn: fn(input=x, axis=_c([0])), {"x": f32(0, 3)}, "empty-reduced"),
+        Case(_op, lambda x, fn=fn: fn(input=x, axis=_c([1])), {"x": f32(0, 3)}, "empty-kept"),
+        Case(_op, lambda x, fn=fn: fn(input=x, axis=_c(0)), {"x": f32(5)}, "scalar-axis"),
+    ]
+    if _op in ("Max", "Min", "Sum"):
+        CASES.append(
+            Case(
+                _op, lambda x, fn=fn: fn(input=x, axis=_c([1])), {"x": rand(I32, 0, 3)}, "empty-reduced-int32"
+            )
+        )
+        CASES.append(
+            Case(_op, lambda x, fn=fn: fn(input=x, axis=_c([0])), {"x": SPECIAL.reshape(7, 1)}, "special")
+        )
+for _op in ("All", "Any"):
+    fn = getattr(raw, _op)
+    CASES += [
+        Case(_op, lambda x, fn=fn: fn(input=x, axis=_c([1])), {"x": rand(BOOL, 3, 4)}),
+        Case(
+            _op,
+            lambda x, fn=fn: fn(input=x, axis=_c(-1, np.int64), keep_dims=True),
+            {"x": rand(BOOL, 3, 2)},
+            "keep",
+        ),
+        Case(_op, lambda x, fn=fn: fn(input=x, axis=_c([0])), {"x": rand(BOOL, 0, 2)}, "empty"),
+    ]
+for _op in ("ArgMax", "ArgMin"):
+    fn = getattr(raw, _op)
+    CASES += [
+        Case(_op, lambda x, fn=fn: fn(input=x, dimension=_c(1)), {"x": f32(3, 5)}),
+        Case(_op, lambda x, fn=fn: fn(input=x, dimension=_c(-1, np.int64)), {"x": f32(2, 3, 4)}, "neg-int64"),
+        Case(
+            _op,
+            lambda x, fn=fn: fn(input=x, dimension=_c(0), output_type=tf.int32),
+            {"x": rand(I32, 4, 3, lo=0, hi=3)},
+            "ties-int32-out",
+        ),
+        Case(
+            _op, lambda x, fn=fn: fn(input=x, dimension=_c(1)), {"x": rand(I64, 2, 6, lo=-3, hi=3)}, "int64"
+        ),
+        Case(_op, lambda x, fn=fn: fn(input=x, dimension=_c(0)), {"x": rand(F64, 6)}, "float64"),
+        Case(_op, lambda x, fn=fn: fn(input=x, dimension=_c(1)), {"x": f32(0, 3)}, "empty-rows"),
+    ]
+CASES += [
+    Case("Cumsum", lambda x: raw.Cumsum(x=x, axis=_c(1)), {"x": f32(3, 4)}),
+    Case("Cumsum", lambda x: raw.Cumsum(x=x, axis=_c(-1), exclusive=True), {"x": f32(2, 5)}, "exclusive"),
+    Case("Cumsum", lambda x: raw.Cumsum(x=x, axis=_c(0), reverse=True), {"x": f32(4, 2)}, "reverse"),
+    Case(
+        "Cumsum",
+        lambda x: raw.Cumsum(x=x, axis=_c(0, np.int64), exclusive=True, reverse=True),
+        {"x": rand(I64, 5, 2)},
+        "both-int64",
+    ),
+    Case("Cumsum", lambda x: raw.Cumsum(x=x, axis=_c(1)), {"x": rand(I32, 2, 4)}, "int32"),
+    Case("Cumsum", lambda x: raw.Cumsum(x=x, axis=_c(0)), {"x": rand(F64, 6)}, "float64"),
+    Case("Cumsum", lambda x: raw.Cumsum(x=x, axis=_c(0)), {"x": f32(0, 3)}, "empty"),
+]
+_TIES = np.array([[3, 1, 3, 2, 1, 3], [0, 0, 0, 0, 0, 0]], np.float32)
+CASES += [
+    Case("TopKV2", lambda x: raw.TopKV2(input=x, k=_c(3)), {"x": f32(4, 7)}),
+    Case("TopKV2", lambda x: raw.TopKV2(input=x, k=_c(4)), {"x": _TIES}, "ties"),
+    Case(
+        "TopKV2", lambda x: raw.TopKV2(input=x, k=_c(2, np.int64)), {"x": rand(I32, 2, 3, 5)}, "int32-rank3"
+    ),
+    Case("TopKV2", lambda x: raw.TopKV2(input=x, k=_c(5)), {"x": rand(I64, 5, lo=-3, hi=3)}, "int64-all"),
+    Case("TopKV2", lambda x: raw.TopKV2(input=x, k=_c(0)), {"x": f32(3, 4)}, "k0"),
+    Case("TopKV2", lambda x: raw.TopKV2(input=x, k=_c(2)), {"x": f32(0, 4)}, "empty-rows"),
+    Case("TopKV2", lambda x: raw.TopKV2(input=x, k=_c(2)), {"x": rand(F64, 3, 4)}, "float64"),
+    Case(
+        "TopKV2", lambda x: raw.TopKV2(input=x, k=_c(2), index_type=tf.int64), {"x": f32(3, 4)}, "int64-index"
+    ),
+]
+
+# -- nn ----------------------------------------------------------------------------------------
+
+for _dt, _tol in (
+    (F32, CONTRACTION),
+    (F64, None),
+    (F16, {"rtol": 5e-3, "atol": 5e-3}),
+    (I32, None),
+    (I64, None),
+):
+    lo, hi = (-5, 6) if np.dtype(_dt).kind == "i" else (-2, 2)
+    CASES.append(
+        Case(
+            "MatMul",
+            lambda a, b: raw.MatMul(a=a, b=b),
+            {"a": rand(_dt, 3, 5, lo=lo, hi=hi), "b": rand(_dt, 5, 4, lo=lo, hi=hi)},
+            _name(_dt),
+            _tol,
+        )
+    )
+for _ta, _tb in ((True, False), (False, True), (True, True)):
+    CASES.append(
+        Case(
+            "MatMul",
+            lambda a, b, ta=_ta, tb=_tb: raw.MatMul(a=a, b=b, transpose_a=ta, transpose_b=tb),
+            {"a": f32(*((5, 3) if _ta else (3, 5))), "b": f32(*((4, 5) if _tb else (5, 4)))},
+            f"t{int(_ta)}{int(_tb)}",
+            CONTRACTION,
+        )
+    )
+CASES += [
+    Case("MatMul", lambda a, b: raw.MatMul(a=a, b=b), {"a": f32(0, 5), "b": f32(5, 4)}, "empty-rows"),
+    Case("MatMul", lambda a, b: raw.MatMul(a=a, b=b), {"a": f32(3, 0), "b": f32(0, 4)}, "empty-inner"),
+]
+for _op in ("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"):
+    fn = getattr(raw, _op)
+    extra: dict[str, Any] = {"Tout": tf.float32} if _op == "BatchMatMulV3" else {}
+    CASES += [
+        Case(
+            _op,
+            lambda x, y, fn=fn, e=extra: fn(x=x, y=y, **e),
+            {"x": f32(2, 3, 4), "y": f32(2, 4, 5)},
+            "",
+            CONTRACTION,
+        ),
+        Case(
+            _op,
+            lambda x, y, fn=fn, e=extra: fn(x=x, y=y, adj_x=True, adj_y=True, **e),
+            {"x": f32(2, 4, 3), "y": f32(2, 5, 4)},
+            "adj",
+            CONTRACTION,
+        ),
+        Case(
+            _op,
+            lambda x, y, fn=fn, e=extra: fn(x=x, y=y, **e),
+            {"x": f32(0, 3, 4), "y": f32(0, 4, 2)},
+            "empty",
+        ),
+    ]
+    if _op != "BatchMatMul":  # V2 and V3 broadcast batch dimensions
+        CASES.append(
+            Case(
+                _op,
+                lambda x, y, fn=fn, e=extra: fn(x=x, y=y, **e),
+                {"x": f32(2, 1, 3, 4), "y": f32(3, 4, 2)},
+                "broadcast",
+                CONTRACTION,
+            )
+        )
+    e64 = {"Tout": tf.float64} if _op == "BatchMatMulV3" else {}
+    CASES.append(
+        Case(
+            _op,
+            lambda x, y, fn=fn, e=e64: fn(x=x, y=y, **e),
+            {"x": rand(F64, 2, 2, 3), "y": rand(F64, 2, 3, 2)},
+            "float64",
+        )
+    )
+    e32 = {"Tout": tf.int32} if _op == "BatchMatMulV3" else {}
+    CASES.append(
+        Case(
+            _op,
+            lambda x, y, fn=fn, e=e32: fn(x=x, y=y, **e),
+            {"x": rand(I32, 2, 2, 3), "y": rand(I32, 2, 3, 2)},
+            "int32",
+        )
+    )
+CASES += [
+    Case("BiasAdd", lambda x, b: raw.BiasAdd(value=x, bias=b), {"x": f32(2, 3, 4), "b": f32(4)}),
+    Case(
+        "BiasAdd",
+        lambda x, b: raw.BiasAdd(value=x, bias=b, data_format="NCHW"),
+        {"x": f32(2, 3, 4, 5), "b": f32(3)},
+        "NCHW",
+    ),
+    Case(
+        "BiasAdd",
+        lambda x, b: raw.BiasAdd(value=x, bias=b),
+        {"x": rand(I64, 3, 2), "b": rand(I64, 2)},
+        "int64",
+    ),
+    Case(
+        "BiasAdd",
+        lambda x, b: raw.BiasAdd(value=x, bias=b),
+        {"x": rand(F16, 3, 2), "b": rand(F16, 2)},
+        "float16",
+    ),
+    Case("BiasAdd", lambda x, b: raw.BiasAdd(value=x, bias=b), {"x": f32(0, 3), "b": f32(3)}, "empty"),
+]
+for _pad, _stride, _dil, _in, _k in [
+    ("SAME", 1, 1, (2, 6, 7, 3), (3, 3, 3, 4)),
+    ("VALID", 2, 1, (1, 7, 8, 2), (3, 2, 2, 3)),
+    ("SAME", 2, 1, (1, 7, 8, 2), (3, 3, 2, 2)),
+    ("SAME", 1, 2, (1, 8, 8, 2), (3, 3, 2, 2)),
+    ("VALID", 1, 1, (1, 3, 3, 2), (3, 3, 2, 5)),
+]:
+    CASES.append(
+        Case(
+            "Conv2D",
+            lambda x, w, p=_pad, s=_stride, d=_dil: raw.Conv2D(
+                input=x, filter=w, strides=[1, s, s, 1], padding=p, dilations=[1, d, d, 1]
+            ),
+            {"x": f32(*_in), "w": f32(*_k)},
+            f"{_pad}-s{_stride}-d{_dil}",
+            CONTRACTION,
+        )
+    )
+CASES += [
+    Case(
+        "Conv2D",
+        lambda x, w: raw.Conv2D(
+            input=x,
+            filter=w,
+            strides=[1, 1, 2, 1],
+            padding="EXPLICIT",
+            explicit_paddings=[0, 0, 1, 2, 0, 1, 0, 0],
+        ),
+        {"x": f32(1, 5, 6, 2), "w": f32(2, 3, 2, 3)},
+        "explicit",
+        CONTRACTION,
+    ),
+    Case(
+        "Conv2D",
+        lambda x, w: raw.Conv2D(input=x, filter=w, strides=[1, 1, 1, 1], padding="SAME"),
+        {"x": rand(F64, 1, 4, 4, 2), "w": rand(F64, 3, 3, 2, 2)},
+        "float64",
+    ),
+    Case(
+        "Conv2D",
+        lambda x, w: raw.Conv2D(input=x, filter=w, strides=[1, 1, 1, 1], padding="VALID"),
+        {"x": rand(F16, 1, 4, 4, 2, lo=-1, hi=1), "w": rand(F16, 2, 2, 2, 2, lo=-1, hi=1)},
+        "float16",
+        {"rtol": 5e-3, "atol": 5e-3},
+    ),
+    Case(
+        "Conv2D",
+        lambda x, w: raw.Conv2D(input=x, filter=w, strides=[1, 1, 1, 1], padding="SAME"),
+        {"x": rand(I32, 1, 4, 4, 2, lo=-3, hi=4), "w": rand(I32, 3, 3, 2, 2, lo=-3, hi=4)},
+        "int32",
+    ),
+    Case(
+        "Conv2D",
+        lambda x, w: raw.Conv2D(input=x, filter=w, strides=[1, 1, 1, 1], padding="SAME"),
+        {"x": f32(0, 4, 4, 2), "w": f32(3, 3, 2, 2)},
+        "empty",
+    ),
+]
+# TensorFlow's CPU kernel has no dilations for the depthwise convolution
+for _pad, _stride, _dil, _mult in [
+    ("SAME", 1, 1, 1),
+    ("VALID", 2, 1, 2),
+    ("SAME", 2, 1, 3),
+    ("VALID", 1, 1, 2),
+]:
+    CASES.append(
+        Case(
+            "DepthwiseConv2dNative",
+            lambda x, w, p=_pad, s=_stride, d=_dil: raw.DepthwiseConv2dNative(
+                input=x, filter=w, strides=[1, s, s, 1], padding=p, dilations=[1, d, d, 1]
+            ),
+            {"x": f32(2, 7, 6, 3), "w": f32(3, 3, 3, _mult)},
+            f"{_pad}-s{_stride}-d{_dil}-m{_mult}",
+            CONTRACTION,
+        )
+    )
+CASES += [
+    Case(
+        "DepthwiseConv2dNative",
+        lambda x, w: raw.DepthwiseConv2dNative(
+            input=x,
+            filter=w,
+            strides=[1, 1, 1, 1],
+            padding="EXPLICIT",
+            explicit_paddings=[0, 0, 2, 0, 1, 1, 0, 0],
+        ),
+        {"x": f32(1, 4, 5, 2), "w": f32(3, 3, 2, 1)},
+        "explicit",
+        CONTRACTION,
+    ),
+    Case(
+        "DepthwiseConv2dNative",
+        lambda x, w: raw.DepthwiseConv2dNative(input=x, filter=w, strides=[1, 1, 1, 1], padding="SAME"),
+        {"x": rand(F64, 1, 4, 4, 2), "w": rand(F64, 3, 3, 2, 2)},
+        "float64",
+    ),
+]
+ARG = {"MaxPool": "input", "AvgPool": "value"}
+for _op in ("MaxPool", "AvgPool"):
+    fn = getattr(raw, _op)
+    for _pad, _k, _s, _in in [
+        ("VALID", 2, 2, (2, 6, 6, 3)),
+        ("SAME", 3, 2, (1, 7, 6, 2)),
+        ("SAME", 3, 1, (1, 5, 5, 2)),
+        ("VALID", 3, 2, (1, 7, 8, 1)),
+    ]:
+        CASES.append(
+            Case(
+                _op,
+                lambda x, fn=fn, p=_pad, k=_k, s=_s, a=ARG[_op]: fn(
+                    **{a: x}, ksize=[1, k, k, 1], strides=[1, s, s, 1], padding=p
+                ),
+                {"x": f32(*_in)},
+                f"{_pad}-k{_k}-s{_s}",
+                CONTRACTION,
+            )
+        )
+    CASES += [
+        Case(
+            _op,
+            lambda x, fn=fn, a=ARG[_op]: fn(
+                **{a: x}, ksize=[1, 2, 3, 1], strides=[1, 1, 2, 1], padding="SAME"
+            ),
+            {"x": rand(F64, 1, 4, 5, 2)},
+            "float64-rect",
+        ),
+        Case(
+            _op,
+            lambda x, fn=fn, a=ARG[_op]: fn(
+                **{a: x}, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME"
+            ),
+            {"x": rand(F16, 1, 4, 5, 2)},
+            "float16",
+        ),
+        Case(
+            _op,
+            lambda x, fn=fn, a=ARG[_op]: fn(
+                **{a: x}, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="VALID"
+            ),
+            {"x": f32(0, 4, 4, 2)},
+            "empty",
+        ),
+    ]
+CASES += [
+    Case(
+        "MaxPool",
+        lambda x: raw.MaxPool(input=x, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME"),
+        {"x": rand(I32, 1, 5, 5, 2)},
+        "int32",
+    ),
+    Case(
+        "MaxPool",
+        lambda x: raw.MaxPool(input=x, ksize=[1, 1, 1, 1], strides=[1, 1, 1, 1], padding="VALID"),
+        {"x": f32(1, 3, 3, 2)},
+        "k1",
+    ),
+]
+for _op in ("Softmax", "LogSoftmax"):
+    fn = getattr(raw, _op)
+    CASES += [
+        Case(_op, lambda x, fn=fn: fn(logits=x), {"x": f32(3, 5, lo=-5, hi=5)}),
+        Case(_op, lambda x, fn=fn: fn(logits=x), {"x": f32(2, 3, 4, lo=-5, hi=5)}, "rank3"),
+        Case(_op, lambda x, fn=fn: fn(logits=x), {"x": f32(4, lo=-5, hi=5)}, "rank1"),
+        Case(_op, lambda x, fn=fn: fn(logits=x), {"x": rand(F64, 3, 5, lo=-50, hi=50)}, "float64-large"),
+        Case(_op, lambda x, fn=fn: fn(logits=x), {"x": rand(F16, 3, 5)}, "float16"),
+        Case(_op, lambda x, fn=fn: fn(logits=x), {"x": f32(0, 5)}, "empty"),
+        Case(
+            _op,
+            lambda x, fn=fn: fn(logits=x),
+            {"x": np.array([[1000.0, 0.0, -1000.0], [-np.inf, 0.0, 1.0]], np.float32)},
+            "extreme",
+        ),
+    ]
+for _eq, _shapes in [
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("bnd,bmd->bnm", [(2, 3, 4), (2, 5, 4)]),
+    ("ij->ji", [(3, 4)]),
+    ("ij->i", [(3, 4)]),
+    ("i,i->", [(5,), (5,)]),
+    ("i,j->ij", [(3,), (4,)]),
+    ("...ij,...jk->...ik", [(2, 3, 4), (4, 2)]),
+    ("abc,cd->abd", [(2, 3, 4), (4, 5)]),
+    ("ii->i", [(4, 4)]),
+    ("bij,jk->bik", [(0, 3, 4), (4, 2)]),
+]:
+    names = [f"x{i}" for i in range(len(_shapes))]
+    CASES.append(
+        Case(
+            "Einsum",
+            lambda eq=_eq, **xs: raw.Einsum(inputs=[xs[k] for k in sorted(xs)], equation=eq),
+            {n: f32(*s) for n, s in zip(names, _shapes)},
+            _eq,
+            CONTRACTION,
+        )
+    )
+CASES.append(
+    Case(
+        "Einsum",
+        lambda x0, x1: raw.Einsum(inputs=[x0, x1], equation="ij,jk->ik"),
+        {"x0": rand(I32, 2, 3), "x1": rand(I32, 3, 2)},
+        "int32",
+    )
+)
+for _op in ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"):
+    fn = getattr(raw, _op)
+    # inference mode only: training mode is refused (test_training_batch_norm_is_refused...)
+    for _train, _fmt, _eps in ((False, "NHWC", 1e-3), (False, "NCHW", 1e-5)):
+        shape = (2, 3, 4, 5)
+        c = shape[3] if _fmt == "NHWC" else shape[1]
+        feeds = {
+            "x": f32(*shape),
+            "s": f32(c),
+            "o": f32(c),
+            "m": f32(c) if not _train else np.zeros(0, np.float32),
+            "v": f32(c, lo=0.5, hi=2) if not _train else np.zeros(0, np.float32),
+        }
+        CASES.append(
+            Case(
+                _op,
+                lambda x, s, o, m, v, fn=fn, t=_train, f=_fmt, e=_eps: fn(
+                    x=x, scale=s, offset=o, mean=m, variance=v, epsilon=e, data_format=f, is_training=t
+                )[:3],
+                feeds,
+                f"{'train' if _train else 'infer'}-{_fmt}",
+                CONTRACTION,
+            )
+        )
+    if _op != "FusedBatchNorm":  # V2 and V3 take half inputs with float statistics
+        CASES.append(
+            Case(
+                _op,
+                lambda x, s, o, m, v, fn=fn: fn(
+                    x=x, scale=s, offset=o, mean=m, variance=v, is_training=False
+                )[0],
+                {
+                    "x": rand(F16, 2, 3, 3, 4),
+                    "s": f32(4),
+                    "o": f32(4),
+                    "m": f32(4),
+                    "v": f32(4, lo=0.5, hi=2),
+                },
+                "float16",
+            )
+        )
+
+# -- array -----------------------------------------------------------------------------------
+
+CASES += [
+    Case("ConcatV2", lambda a, b: raw.ConcatV2(values=[a, b], axis=_c(0)), {"a": f32(2, 3), "b": f32(4, 3)}),
+    Case(
+        "ConcatV2",
+        lambda a, b, c: raw.ConcatV2(values=[a, b, c], axis=_c(-1, np.int64)),
+        {"a": rand(I64, 2, 1), "b": rand(I64, 2, 3), "c": rand(I64, 2, 2)},
+        "neg-int64",
+    ),
+    Case(
+        "ConcatV2",
+        lambda a, b: raw.ConcatV2(values=[a, b], axis=_c(1)),
+        {"a": f32(2, 0), "b": f32(2, 3)},
+        "empty-piece",
+    ),
+    Case(
+        "ConcatV2",
+        lambda a, b: raw.ConcatV2(values=[a, b], axis=_c(0)),
+        {"a": rand(BOOL, 2), "b": rand(BOOL, 3)},
+        "bool",
+    ),
+    Case(
+        "ConcatV2",
+        lambda a, b: raw.ConcatV2(values=[a, b], axis=_c(1)),
+        {"a": rand(F16, 1, 2), "b": rand(F16, 1, 2)},
+        "float16",
+    ),
+    Case("ExpandDims", lambda x: raw.ExpandDims(input=x, axis=_c(0)), {"x": f32(3, 4)}),
+    Case(
+        "ExpandDims",
+        lambda x: raw.ExpandDims(input=x, axis=_c(-1, np.int64)),
+        {"x": rand(I64, 3)},
+        "neg-int64",
+    ),
+    Case(
+        "ExpandDims", lambda x: raw.ExpandDims(input=x, axis=_c([1])), {"x": f32(0, 2)}, "empty-vector-axis"
+    ),
+    Case("ExpandDims", lambda x: raw.ExpandDims(input=x, axis=_c(-1)), {"x": np.float32(2.0)}, "scalar"),
+]
+_P = f32(5, 4, 3)
+CASES += [
+    Case(
+        "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(0)),
+        {"p": _P, "i": rand(I32, 2, 3, lo=0, hi=5)},
+        "axis0",
+    ),
+    Case(
+        "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(-1, np.int64)),
+        {"p": _P, "i": rand(I64, 4, lo=0, hi=3)},
+        "neg-axis-int64",
+    ),
+    Case(
+        "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(1), batch_dims=1),
+        {"p": _P, "i": rand(I32, 5, 2, lo=0, hi=4)},
+        "batch-dims",
+    ),
+    Case(
+        "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(-1), batch_dims=-1),
+        {"p": _P, "i": rand(I32, 5, 4, 2, lo=0, hi=3)},
+        "neg-batch-dims",
+    ),
+    Case(
+        "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(0)),
+        {"p": _P, "i": np.zeros((0,), np.int32)},
+        "empty-indices",
+    ),
+    Case(
+        "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(0)),
+        {"p": rand(I64, 6), "i": np.int32(4)},
+        "scalar-index",
+    ),
+    Case(
+        "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(1)),
+        {"p": rand(BOOL, 2, 3), "i": rand(I32, 4, lo=0, hi=3)},
+        "bool",
+    ),
+]
+for _axis in (-1, 0, 1):
+    CASES.append(
+        Case(
+            "OneHot",
+            lambda i, a=_axis: raw.OneHot(
+                indices=i, depth=_c(4), on_value=_c(2.5, np.float32), off_value=_c(-1, np.float32), axis=a
+            ),
+            {"i": np.array([[0, 3, -1], [2, 4, 1]], np.int32)},
+            f"axis{_axis}-out-of-range",
+        )
+    )
+CASES += [
+    Case(
+        "OneHot",
+        lambda i: raw.OneHot(indices=i, depth=_c(3), on_value=_c(1, np.int64), off_value=_c(0, np.int64)),
+        {"i": rand(I64, 5, lo=0, hi=3)},
+        "int64",
+    ),
+    Case(
+        "OneHot",
+        lambda i: raw.OneHot(
+            indices=i, depth=_c(3), on_value=_c(True, np.bool_), off_value=_c(False, np.bool_)
+        ),
+        {"i": rand(np.uint8, 4, lo=0, hi=4)},
+        "uint8-bool",
+    ),
+    Case(
+        "OneHot",
+        lambda i: raw.OneHot(indices=i, depth=_c(2), on_value=_c(1, np.float32), off_value=_c(0, np.float32)),
+        {"i": np.zeros((0,), np.int32)},
+        "empty",
+    ),
+]
+CASES += [
+    Case("Pack", lambda a, b: raw.Pack(values=[a, b]), {"a": f32(2, 3), "b": f32(2, 3)}),
+    Case(
+        "Pack",
+        lambda a, b: raw.Pack(values=[a, b], axis=-1),
+        {"a": rand(I64, 2), "b": rand(I64, 2)},
+        "neg-int64",
+    ),
+    Case("Pack", lambda a: raw.Pack(values=[a], axis=1), {"a": rand(BOOL, 0, 2)}, "empty-bool"),
+    Case("Pack", lambda a, b: raw.Pack(values=[a, b]), {"a": np.float32(1), "b": np.float32(2)}, "scalars"),
+    Case("Pad", lambda x: raw.Pad(input=x, paddings=_c([[1, 2], [0, 3]])), {"x": f32(3, 4)}),
+    Case(
+        "Pad",
+        lambda x: raw.Pad(input=x, paddings=_c([[0, 0], [2, 1]], np.int64)),
+        {"x": rand(I32, 2, 2)},
+        "int64-pads",
+    ),
+    Case("Pad", lambda x: raw.Pad(input=x, paddings=_c([[1, 1]])), {"x": f32(0)}, "empty"),
+    Case(
+        "PadV2",
+        lambda x: raw.PadV2(input=x, paddings=_c([[1, 0], [2, 2]]), constant_values=_c(-3.5, np.float32)),
+        {"x": f32(2, 3)},
+    ),
+    Case(
+        "PadV2",
+        lambda x: raw.PadV2(input=x, paddings=_c([[0, 2]], np.int64), constant_values=_c(7, np.int64)),
+        {"x": rand(I64, 3)},
+        "int64",
+    ),
+    Case("Range", lambda: raw.Range(start=_c(2), limit=_c(11), delta=_c(3)), {}, "int32"),
+    Case(
+        "Range",
+        lambda: raw.Range(start=_c(5, np.int64), limit=_c(-3, np.int64), delta=_c(-2, np.int64)),
+        {},
+        "int64-negative",
+    ),
+    Case(
+        "Range",
+        lambda: raw.Range(start=_c(0.5, np.float32), limit=_c(2.0, np.float32), delta=_c(0.25, np.float32)),
+        {},
+        "float32",
+    ),
+    Case("Range", lambda: raw.Range(start=_c(3), limit=_c(3), delta=_c(1)), {}, "empty"),
+    Case(
+        "Range",
+        lambda: raw.Range(start=_c(0.0, np.float64), limit=_c(1.0, np.float64), delta=_c(0.3, np.float64)),
+        {},
+        "float64",
+    ),
+    Case("Rank", lambda x: raw.Rank(input=x), {"x": f32(2, 3, 4)}),
+    Case("Rank", lambda x: raw.Rank(input=x), {"x": np.int64(3)}, "scalar"),
+    Case("Reshape", lambda x: raw.Reshape(tensor=x, shape=_c([4, -1])), {"x": f32(2, 3, 4)}),
+    Case(
+        "Reshape",
+        lambda x: raw.Reshape(tensor=x, shape=_c([-1], np.int64)),
+        {"x": rand(I64, 2, 3)},
+        "flatten-int64",
+    ),
+    Case("Reshape", lambda x: raw.Reshape(tensor=x, shape=_c([3, 0])), {"x": f32(0, 3)}, "empty"),
+    Case("Reshape", lambda x: raw.Reshape(tensor=x, shape=_c([], np.int32)), {"x": f32(1, 1)}, "to-scalar"),
+    Case("Shape", lambda x: raw.Shape(input=x), {"x": f32(2, 3, 4)}),
+    Case("Shape", lambda x: raw.Shape(input=x, out_type=tf.int64), {"x": f32(0, 3)}, "int64-empty"),
+    Case("Shape", lambda x: raw.Shape(input=x), {"x": np.float32(1)}, "scalar"),
+    Case("Size", lambda x: raw.Size(input=x), {"x": f32(2, 3, 4)}),
+    Case("Size", lambda x: raw.Size(input=x, out_type=tf.int64), {"x": f32(0, 3)}, "int64-empty"),
+    Case("Slice", lambda x: raw.Slice(input=x, begin=_c([1, 0]), size=_c([2, -1])), {"x": f32(4, 5)}),
+    Case(
+        "Slice",
+        lambda x: raw.Slice(input=x, begin=_c([0, 2, 1], np.int64), size=_c([1, 2, 1], np.int64)),
+        {"x": rand(I64, 2, 4, 3)},
+        "int64",
+    ),
+    Case("Slice", lambda x: raw.Slice(input=x, begin=_c([1, 0]), size=_c([0, 3])), {"x": f32(3, 3)}, "empty"),
+    Case("Split", lambda x: raw.Split(axis=_c(1), value=x, num_split=2), {"x": f32(3, 4)}),
+    Case(
+        "Split", lambda x: raw.Split(axis=_c(-1), value=x, num_split=3), {"x": rand(I64, 2, 6)}, "neg-int64"
+    ),
+    Case("Split", lambda x: raw.Split(axis=_c(0), value=x, num_split=1), {"x": f32(0, 2)}, "empty-one"),
+    Case(
+        "SplitV",
+        lambda x: raw.SplitV(value=x, size_splits=_c([1, -1, 2]), axis=_c(1), num_split=3),
+        {"x": f32(2, 6)},
+    ),
+    Case(
+        "SplitV",
+        lambda x: raw.SplitV(value=x, size_splits=_c([2, 0, 1], np.int64), axis=_c(-2), num_split=3),
+        {"x": rand(I32, 3, 2)},
+        "int64-zero-piece",
+    ),
+    Case("Squeeze", lambda x: raw.Squeeze(input=x), {"x": f32(1, 3, 1, 2)}, "all"),
+    Case("Squeeze", lambda x: raw.Squeeze(input=x, axis=[-2]), {"x": f32(1, 3, 1, 2)}, "neg"),
+    Case("Squeeze", lambda x: raw.Squeeze(input=x, axis=[0]), {"x": rand(BOOL, 1, 0)}, "empty"),
+    Case("Tile", lambda x: raw.Tile(input=x, multiples=_c([2, 3])), {"x": f32(2, 3)}),
+    Case(
+        "Tile",
+        lambda x: raw.Tile(input=x, multiples=_c([0, 2], np.int64)),
+        {"x": rand(I64, 2, 1)},
+        "zero-int64",
+    ),
+    Case("Tile", lambda x: raw.Tile(input=x, multiples=_c([3])), {"x": f32(0)}, "empty"),
+    Case("Transpose", lambda x: raw.Transpose(x=x, perm=_c([2, 0, 1])), {"x": f32(2, 3, 4)}),
+    Case(
+        "Transpose",
+        lambda x: raw.Transpose(x=x, perm=_c([1, 0], np.int64)),
+        {"x": rand(I64, 0, 3)},
+        "int64-empty",
+    ),
+    Case("Transpose", lambda x: raw.Transpose(x=x, perm=_c([], np.int32)), {"x": np.float32(3)}, "scalar"),
+    Case("Unpack", lambda x: raw.Unpack(value=x, num=3), {"x": f32(3, 2)}),
+    Case("Unpack", lambda x: raw.Unpack(value=x, num=2, axis=-1), {"x": rand(I64, 4, 2)}, "neg-int64"),
+    Case("Unpack", lambda x: raw.Unpack(value=x, num=2, axis=1), {"x": f32(0, 2)}, "empty"),
+    Case("ZerosLike", lambda x: raw.ZerosLike(x=x), {"x": rand(BOOL, 2, 2)}, "bool"),
+    Case("ZerosLike", lambda x: raw.ZerosLike(x=x), {"x": rand(F16, 3)}, "float16"),
+    Case("OnesLike", lambda x: raw.OnesLike(x=x), {"x": rand(I32, 2, 2)}, "int32"),
+    Case("OnesLike", lambda x: raw.OnesLike(x=x), {"x": rand(BOOL, 3)}, "bool"),
+    Case(
+        "BroadcastTo",
+        lambda x: raw.BroadcastTo(input=x, shape=_c([2, 2, 3], np.int64)),
+        {"x": rand(BOOL, 3)},
+        "bool",
+    ),
+    Case("Fill", lambda v: raw.Fill(dims=_c([2]), value=v), {"v": np.bool_(True)}, "bool"),
+]
+_SS = f32(4, 5, 6)
+# (begin, end, strides, masks): begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask
+for _b, _e, _s, _m, _tag in [
+    ([1, 0, 2], [3, 5, 6], [1, 2, 1], (0, 0, 0, 0, 0), "plain"),
+    ([-1, 0, 0], [-4, 5, 6], [-1, 1, 2], (0, 0, 0, 0, 0), "negative-stride"),
+    ([0, 1, 0], [0, 4, 0], [1, 1, 1], (0b101, 0b101, 0, 0, 0), "masks"),
+    ([1, 2], [2, 3], [1, 1], (0, 0, 0, 0, 0b01), "shrink"),
+    ([0, 1], [0, 3], [1, 1], (0, 0, 0b01, 0, 0), "ellipsis"),
+    ([0, 0, 1], [0, 0, 3], [1, 1, 1], (0b011, 0b011, 0, 0b010, 0), "new-axis"),
+    ([-2, 10, -100], [100, -10, 100], [1, -1, 3], (0, 0, 0, 0, 0), "clamped"),
+    ([3, 0, 0], [1, 5, 6], [1, 1, 1], (0, 0, 0, 0, 0), "empty"),
+    ([-1], [0], [1], (0, 0, 0, 0, 0b1), "shrink-negative"),
+]:
+    CASES.append(
+        Case(
+            "StridedSlice",
+            lambda x, b=_b, e=_e, s=_s, m=_m: raw.StridedSlice(
+                input=x,
+                begin=_c(b),
+                end=_c(e),
+                strides=_c(s),
+                begin_mask=m[0],
+                end_mask=m[1],
+                ellipsis_mask=m[2],
+                new_axis_mask=m[3],
+                shrink_axis_mask=m[4],
+            ),
+            {"x": _SS},
+            _tag,
+        )
+    )
+CASES.append(
+    Case(
+        "StridedSlice",
+        lambda x: raw.StridedSlice(
+            input=x, begin=_c([0, 1], np.int64), end=_c([2, 3], np.int64), strides=_c([1, 1], np.int64)
+        ),
+        {"x": rand(I64, 3, 4)},
+        "int64",
+    )
+)
+
+# -- control flow: TensorLists, loops and conditionals ----------------------------------------
+
+_XS = f32(5, 3)
+
+
+def _from_tensor(x: Any) -> Any:
+    return raw.TensorListFromTensor(tensor=x, element_shape=_c([3]))
+
+
+CASES += [
+    Case(
+        "TensorListFromTensor",
+        lambda x: raw.TensorListStack(
+            input_handle=_from_tensor(x), element_shape=_c([3]), element_dtype=tf.float32
+        ),
+        {"x": _XS},
+        "stack",
+    ),
+    Case(
+        "TensorListStack",
+        lambda x: raw.TensorListStack(
+            input_handle=raw.TensorListFromTensor(tensor=x, element_shape=_c([2, 2], np.int64)),
+            element_shape=_c([2, 2]),
+            element_dtype=tf.int64,
+            num_elements=4,
+        ),
+        {"x": rand(I64, 4, 2, 2)},
+        "int64",
+    ),
+    Case(
+        "TensorListGetItem",
+        lambda x: raw.TensorListGetItem(
+            input_handle=_from_tensor(x), index=_c(-1 + 5), element_shape=_c([3]), element_dtype=tf.float32
+        ),
+        {"x": _XS},
+    ),
+    Case(
+        "TensorListSetItem",
+        lambda x, v: raw.TensorListStack(
+            input_handle=raw.TensorListSetItem(input_handle=_from_tensor(x), index=_c(2), item=v),
+            element_shape=_c([3]),
+            element_dtype=tf.float32,
+        ),
+        {"x": _XS, "v": f32(3)},
+    ),
+    Case(
+        "TensorListReserve",
+        lambda v: raw.TensorListStack(
+            input_handle=raw.TensorListSetItem(
+                input_handle=raw.TensorListReserve(
+                    element_shape=_c([3]), num_elements=_c(4), element_dtype=tf.float32
+                ),
+                index=_c(1),
+                item=v,
+            ),
+            element_shape=_c([3]),
+            element_dtype=tf.float32,
+            num_elements=4,
+        ),
+        {"v": f32(3)},
+    ),
+    Case("TensorListLength", lambda x: raw.TensorListLength(input_handle=_from_tensor(x)), {"x": _XS}),
+    Case(
+        "TensorListElementShape",
+        lambda x: raw.TensorListElementShape(input_handle=_from_tensor(x), shape_type=tf.int32),
+        {"x": _XS},
+    ),
+    Case(
+        "TensorListElementShape",
+        lambda x: raw.TensorListElementShape(
+            input_handle=raw.TensorListFromTensor(tensor=x, element_shape=_c([2, 3], np.int64)),
+            shape_type=tf.int64,
+        ),
+        {"x": f32(4, 2, 3)},
+        "int64",
+    ),
+]
+
+
+def _sum_loop(x: Any, xs: Any) -> Any:
+    """acc += xs[i] while i < len(xs): a While over a TensorList the loop reads."""
+    ta = tf.TensorArray(tf.float32, size=5, element_shape=[3]).unstack(xs)
+
+    def body(i: Any, acc: Any) -> tuple[Any, Any]:
+        return i + 1, acc * 0.5 + ta.read(i)
+
+    return tf.while_loop(lambda i, acc: i < 5, body, [tf.constant(0), x])[1]
+
+
+def _cond(p: Any, x: Any) -> Any:
+    return tf.cond(p, lambda: x * 2.0, lambda: x + 1.0)
+
+
+for _p in (True, False):
+    for _op, _rename in (("StatelessIf", {}), ("If", {"StatelessIf": "If"})):
+        CASES.append(
+            Case(_op, _cond, {"p": np.bool_(_p), "x": f32(3, 4)}, "then" if _p else "else", rename=_rename)
+        )
+CASES += [
+    Case("StatelessWhile", _sum_loop, {"x": f32(3), "xs": _XS}),
+    Case("While", _sum_loop, {"x": f32(3), "xs": _XS}, rename={"StatelessWhile": "While"}),
+    Case(
+        "StatelessWhile",
+        lambda n, x: tf.while_loop(
+            lambda i, a: i < n, lambda i, a: (i + 1, a * 1.5 - 1.0), [tf.constant(0), x]
+        )[1],
+        {"n": np.int32(0), "x": f32(2, 2)},
+        "zero-trips",
+    ),
+    Case(
+        "StatelessWhile",
+        lambda n, x: tf.while_loop(
+            lambda i, a: i < n, lambda i, a: (i + 1, a + tf.cast(i, tf.int64)), [tf.constant(0), x]
+        )[1],
+        {"n": np.int32(7), "x": rand(I64, 3)},
+        "fed-trip-count-int64",
+    ),
+]
+
+
+# Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
+XFAIL: dict[str, str] = {
+    "GatherV2-batch-dims": "GatherV2 refuses batch_dims != 0",
+    "GatherV2-neg-batch-dims": "GatherV2 refuses batch_dims != 0",
+    "Max-empty-reduced": "the numpy reference of Max raises on an empty reduction",
+    "Min-empty-reduced": "the numpy reference of Min raises on an empty reduction",
+    "MaxPool-int32": "MaxPool pads integer inputs with -inf",
+    "FusedBatchNorm-infer-NCHW": "FusedBatchNorm refuses NCHW",
+    "FusedBatchNormV2-infer-NCHW": "FusedBatchNorm refuses NCHW",
+    "FusedBatchNormV3-infer-NCHW": "FusedBatchNorm refuses NCHW",
+}
+
+
+def _param(case: Case) -> Any:
+    reason = XFAIL.get(case_id(case))
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(case, id=case_id(case), marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+def test_op_matches_tensorflow(case: Case) -> None:
+    check(case)
+
+
+def test_training_batch_norm_is_refused_naming_the_node() -> None:
+    """is_training=true normalizes with the batch's own statistics (rows mix): a stated refusal."""
+    from fourier.errors import FourierError
+    from fourier.importer.graphdef import import_graphdef
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [2, 3, 3, 4], name="x")
+        s = tf.constant(np.ones(4, np.float32))
+        e = tf.constant(np.zeros(0, np.float32))
+        y = raw.FusedBatchNormV3(x=x, scale=s, offset=s, mean=e, variance=e, is_training=True, name="bn")
+        tf.identity(y[0], name="out")
+    with pytest.raises(FourierError, match="bn.*is_training=true"):
+        import_graphdef(g.as_graph_def(), "<case>", ["out"])
+
+
+def test_every_registered_op_has_a_tensorflow_case() -> None:
+    """Walks the registry: an op of a family that is not exempt with no case here or in
+    tests/test_ops_longtail.py fails this test, named."""
+    from tests.test_ops_longtail import CASES as LONGTAIL
+
+    covered = {c.op for c in CASES} | {c.op for c in LONGTAIL}
+    missing = sorted(
+        n for n, op in all_ops().items() if op.family not in EXEMPT_FAMILIES and n not in covered
+    )
+    assert not missing, f"registered ops with no TensorFlow case: {missing}"
+    stale = sorted(covered - set(all_ops()))
+    assert not stale, f"cases for ops that are not registered: {stale}"
+    assert set(XFAIL) <= {case_id(c) for c in CASES}, "an XFAIL entry names no case"
+
+
+def test_the_completeness_check_names_an_uncovered_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above can fail: an op registered with no case is named."""
+    from fourier.ops import registry
+
+    fake = registry.OpDef("NoSuchTFOp", lambda ctx: [], lambda a: None, lambda a: None, family="math")
+    monkeypatch.setitem(registry._REGISTRY, "NoSuchTFOp", fake)
+    with pytest.raises(AssertionError, match="NoSuchTFOp"):
+        test_every_registered_op_has_a_tensorflow_case()
+
+
+def test_exempt_families_are_the_ones_stated() -> None:
+    """Exemptions are explicit: only Fourier's own fused ops and the host ops (tests/test_host.py)."""
+    assert set(EXEMPT_FAMILIES) == {"fused", "host"}
+    families = {op.family for op in all_ops().values()}
+    assert set(EXEMPT_FAMILIES) <= families
