@@ -36,6 +36,14 @@ _SEMANTICS = """## Semantics worth knowing
   convolution 20-30x slower than TensorFlow and a 1x1 convolution ~14x slower than a matmul, so
   the `conv-algorithm` pass gives `FusedConv2D` the faster form (`taps`, `matmul`); with `-O0`
   the plain XLA convolution is what runs.
+- Loops (`While`, `StatelessWhile`, and TensorFlow's v1 frames, rebuilt as loops at import) lower
+  to `jax.lax.while_loop`. A value a loop carries that nothing reads (TensorFlow 2's gradient
+  accumulators: an `EmptyTensorList` pushed to every iteration) is dropped at import
+  (`fourier/importer/loops.py`). A TensorList is a fixed-length array; a list reserved with an
+  unknown element shape, or an unknown element rank, takes it from the items the body sets. A
+  slice whose bounds move with the loop's step but whose size does not (`x[:, t:t + 1]`, an RNN
+  reading step `t`) imports as a `GatherV2` of those indices. Passes do not rewrite inside loop
+  bodies yet.
 """
 
 
