@@ -1195,8 +1195,6 @@ CASES += [
 XFAIL: dict[str, str] = {
     "GatherV2-batch-dims": "GatherV2 refuses batch_dims != 0",
     "GatherV2-neg-batch-dims": "GatherV2 refuses batch_dims != 0",
-    "Max-empty-reduced": "the numpy reference of Max raises on an empty reduction",
-    "Min-empty-reduced": "the numpy reference of Min raises on an empty reduction",
     "MaxPool-int32": "MaxPool pads integer inputs with -inf",
     "FusedBatchNorm-infer-NCHW": "FusedBatchNorm refuses NCHW",
     "FusedBatchNormV2-infer-NCHW": "FusedBatchNorm refuses NCHW",

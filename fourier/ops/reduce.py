@@ -45,7 +45,16 @@ def _reducer(name: str, fn: str, doc: str, bool_out: bool = False) -> None:
             return (xp.trunc(total / count)).astype(x.dtype)
         if fn in ("sum", "prod"):
             return getattr(xp, fn)(x, axis=ax, keepdims=keep, dtype=x.dtype)
-        out = getattr(xp, fn)(x, axis=ax, keepdims=keep)
+        if fn in ("max", "min") and any(x.shape[i] == 0 for i in ax):
+            # an empty reduction gives the identity, as in TensorFlow: the lowest value for Max
+            # (-inf, or the integer minimum), the highest for Min
+            if np.issubdtype(x.dtype, np.floating):
+                low, big = -np.inf, np.inf
+            else:
+                low, big = np.iinfo(x.dtype).min, np.iinfo(x.dtype).max
+            out = getattr(xp, fn)(x, axis=ax, keepdims=keep, initial=low if fn == "max" else big)
+        else:
+            out = getattr(xp, fn)(x, axis=ax, keepdims=keep)
         return out if bool_out else out.astype(x.dtype)
 
     register(
