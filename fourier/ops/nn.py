@@ -429,7 +429,9 @@ def _pool_infer(ctx: InferContext) -> list[TensorType]:
 def _max_pool(xp: Any, attrs: dict[str, Any], x: Any) -> Any:
     k = attrs["ksize"]
     acc = None
-    for _, _, view in taps(xp, x, attrs, k[1], k[2], pad_value=-np.inf):
+    # a padded tap never wins: -inf for floats, the lowest value for integers (-inf has no int form)
+    lowest = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
+    for _, _, view in taps(xp, x, attrs, k[1], k[2], pad_value=lowest):
         acc = view if acc is None else xp.maximum(acc, view)
     return acc
 
