@@ -1195,9 +1195,6 @@ CASES += [
 XFAIL: dict[str, str] = {
     "GatherV2-batch-dims": "GatherV2 refuses batch_dims != 0",
     "GatherV2-neg-batch-dims": "GatherV2 refuses batch_dims != 0",
-    "FusedBatchNorm-infer-NCHW": "FusedBatchNorm refuses NCHW",
-    "FusedBatchNormV2-infer-NCHW": "FusedBatchNorm refuses NCHW",
-    "FusedBatchNormV3-infer-NCHW": "FusedBatchNorm refuses NCHW",
 }
 
 

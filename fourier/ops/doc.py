@@ -29,7 +29,8 @@ _SEMANTICS = """## Semantics worth knowing
   TensorFlow's CPU kernel raises instead). Only `batch_dims = 0` is supported.
 - `FusedBatchNorm*` must be in inference mode (`is_training = false`): training-mode batch norm
   uses batch statistics, which mix rows, and is refused at import.
-- Convolutions, pooling and batch norm take NHWC only (TensorFlow's CPU layout).
+- Convolutions and pooling take NHWC only (TensorFlow's CPU layout); batch norm takes NHWC or
+  NCHW (the fusion rules and the ONNX export fold or convert only NHWC).
 - `MatMul`, `BatchMatMul*`, `Einsum`, `Conv2D` and the fused dense/conv ops lower with
   `Precision.HIGHEST`, so a GPU does not silently use TF32.
 - `Conv2D` and `DepthwiseConv2dNative` lower to XLA's convolution. XLA:CPU runs a depthwise

@@ -478,11 +478,12 @@ def _bn_infer(ctx: InferContext) -> list[TensorType]:
             "is_training=true: batch norm in training mode uses batch statistics, which mix the "
             "rows of a batch; freeze the model in inference mode"
         )
-    if ctx.attrs["data_format"] != "NHWC":
-        raise ctx.fail(f"data_format {ctx.attrs['data_format']} is not supported (only NHWC)")
+    if ctx.attrs["data_format"] not in ("NHWC", "NCHW"):
+        raise ctx.fail(f"data_format {ctx.attrs['data_format']} is not supported (NHWC or NCHW)")
     x, scale = ctx.types[0], ctx.types[1]
     if x.shape is not None and scale.shape is not None:
-        _dims_match(ctx, x.shape[-1], scale.shape[0], "scale size differs from channels")
+        channels = x.shape[1] if ctx.attrs["data_format"] == "NCHW" else x.shape[-1]
+        _dims_match(ctx, channels, scale.shape[0], "scale size differs from channels")
     stat = TensorType(scale.dtype, scale.shape)
     n_out = 6 if ctx.op == "FusedBatchNormV3" else 5
     return [x, stat, stat, stat, stat, TensorType(scale.dtype, (0,))][:n_out]
@@ -490,7 +491,10 @@ def _bn_infer(ctx: InferContext) -> list[TensorType]:
 
 def _bn(xp: Any, attrs: dict[str, Any], x: Any, scale: Any, offset: Any, mean: Any, var: Any) -> Any:
     inv = scale * (1 / xp.sqrt(var + attrs["epsilon"]))
-    y = (x * inv.astype(x.dtype) + (offset - mean * inv).astype(x.dtype)).astype(x.dtype)
+    shift = offset - mean * inv
+    if attrs["data_format"] == "NCHW":  # statistics per channel on axis 1
+        inv, shift = inv.reshape(-1, 1, 1), shift.reshape(-1, 1, 1)
+    y = (x * inv.astype(x.dtype) + shift.astype(x.dtype)).astype(x.dtype)
     return (y, mean, var, mean, var, xp.zeros((0,), dtype=scale.dtype))
 
 
