@@ -10,6 +10,7 @@ zoo model is proven paddable, and padded rows never change a real row's bits.
 from __future__ import annotations
 
 import inspect
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 import fourier
 from fourier.errors import CompileError, GraphImportError
 from fourier.importer import load_graph
+from fourier.ir.parser import parse_graph
 from fourier.ops.padding import rule_of
 from fourier.ops.registry import all_ops
 from fourier.passes.independence import analyze
@@ -168,6 +170,14 @@ MIXING: list[tuple[str, Callable[[], Any], str]] = [
         lambda: tf.multiply(x := _x(), _f(tf.shape(x)[0] - tf.range(tf.shape(x)[0]))[:, None], name="mix"),
         "mix",
     ),
+    ("split-the-batch-in-halves", lambda: tf.add(*tf.split(_x(), 2, axis=0, name="mix")), "mix"),
+    (  # heads stacked along the batch ([2N, ...]), then split in halves of 2N rows... and paired up
+        "split-heads-then-pair-rows",
+        lambda: tf.reshape(
+            tf.concat(tf.split(tf.reshape(_x(), [-1, 2, 4]), 2, axis=2), axis=0), [-1, 16], name="mix"
+        ),
+        "mix",
+    ),
 ]
 
 
@@ -252,6 +262,17 @@ def test_training_mode_fused_batch_norm_is_refused_naming_the_node(tmp_path: Pat
         fourier.compile(pb, tmp_path / "out", [4])
 
 
+def _heads(x: Any) -> Any:
+    """Two heads of a [N, 2, 4] sequence stacked along the batch, as deepctr's Transformer does:
+    tf.split along the features, tf.concat along the batch ([2N, 2, 2]); then self-attention."""
+    q = tf.concat(tf.split(tf.reshape(x, [-1, 2, 4]), 2, axis=2), axis=0)
+    return tf.matmul(tf.nn.softmax(tf.matmul(q, q, transpose_b=True)), q)
+
+
+def _heads_back(pieces: list[Any]) -> Any:
+    return tf.reshape(tf.concat(pieces, axis=2), [-1, 8])
+
+
 # Row-local graphs that look like the ones above but keep every row to itself.
 ROW_LOCAL: list[tuple[str, Callable[[], Any]]] = [
     ("mean-over-features", lambda: (x := _x()) - tf.reduce_mean(x, 1, keepdims=True)),
@@ -275,6 +296,22 @@ ROW_LOCAL: list[tuple[str, Callable[[], Any]]] = [
         "lookup-by-row-values",
         lambda: tf.reshape(tf.gather(W, tf.cast(tf.abs(_x()[:, :2]) * 3.9, tf.int32)), [-1, 16]),
     ),
+    # heads split along the features and stacked along the batch, brought back three ways
+    ("split-heads-through-the-batch", lambda: _heads_back(tf.split(_heads(_x()), 2, axis=0))),
+    (
+        "split-heads-sliced-back",
+        lambda: _heads_back([(h := _heads(x := _x()))[: (n := tf.shape(x)[0])], h[n : 2 * n]]),
+    ),
+    (
+        "split-heads-split-back-by-sizes",
+        lambda: _heads_back(tf.split(_heads(x := _x()), [(n := tf.shape(x)[0]), n], axis=0)),
+    ),
+    (  # pieces of the features by sizes, slices of them, reordered
+        "split-and-slice-features",
+        lambda: tf.concat(
+            [(p := tf.split(_x(), [3, -1], axis=1))[1][:, ::2], tf.slice(p[0], [0, 1], [-1, 2]), p[0]], 1
+        ),
+    ),
 ]
 
 
@@ -290,6 +327,60 @@ def test_row_local_graph_compiles_and_matches_tensorflow(
     for batch in (1, 3, 16, 17):
         x = {"x": rng.uniform(-2, 2, (batch, 8)).astype(np.float32)}
         np.testing.assert_allclose(model(x)["y"], oracle(x)["y"], rtol=RTOL, atol=ATOL)
+
+
+def _states(text: str) -> tuple[Any, dict[str, str]]:
+    """The analysis of the batch over an IR graph, and each value's state as ``rows@axis/outer``
+    (``free``, ``mixed``)."""
+    graph = parse_graph(textwrap.dedent(text).strip() + "\n")
+    result = analyze(graph)
+    shown = {}
+    for v, s in result.states.items():
+        shown[v.name] = f"rows@{s.axis}/{s.outer}" if s.kind == "rows" else s.kind
+    return result, shown
+
+
+def test_split_heads_through_the_batch_is_proven() -> None:
+    """Before: deepctr's Transformer in miniature, heads split along the features and stacked
+    along the batch ([2*N, ...]: row j of the stack is row j mod N), attended, split back along
+    the batch and concatenated along the features.
+    Expected: the split of the 2*N axis into 2 gives N rows each, and the output is proven row by
+    row along axis 0 (the deepctr BST zoo model is this at [4*N, 50, 8])."""
+    result, states = _states(
+        """
+        graph @heads(%x: float32[N,2,4]) -> (float32[N,2,4]) {
+          %ax0 = Const() {value = dense<int32[] [0]>} : int32[]
+          %ax2 = Const() {value = dense<int32[] [2]>} : int32[]
+          %h, %h:1 = Split(%ax2, %x) {num_split = 2} : float32[N,2,2], float32[N,2,2]
+          %q = ConcatV2(%h, %h:1, %ax0) : float32[2*N,2,2]
+          %a = BatchMatMulV2(%q, %q) {adj_x = false, adj_y = true} : float32[2*N,2,2]
+          %s, %s:1 = Split(%ax0, %a) {num_split = 2} : float32[N,2,2], float32[N,2,2]
+          %y = ConcatV2(%s, %s:1, %ax2) : float32[N,2,4]
+          return "y" = %y
+        }
+        """
+    )
+    assert result.safe and [o.axis for o in result.outputs] == [0], result.explain()
+    assert states["%q"] == states["%a"] == "rows@0/2"
+    assert states["%s"] == states["%s:1"] == states["%y"] == "rows@0/1"
+
+
+def test_split_of_the_batch_is_refused() -> None:
+    """Before: the batch split in two halves that are added together (row j meets row j + N/2).
+    Expected: not proven, naming the Split; the halves' size is not a whole number of N."""
+    result, states = _states(
+        """
+        graph @halves(%x: float32[N,4]) -> (float32[?,4]) {
+          %ax0 = Const() {value = dense<int32[] [0]>} : int32[]
+          %a, %a:1 = Split(%ax0, %x) {num_split = 2} : float32[?,4], float32[?,4]
+          %y = AddV2(%a, %a:1) : float32[?,4]
+          return "y" = %y
+        }
+        """
+    )
+    assert not result.safe
+    assert [(c.node, c.op) for c in result.culprits] == [("a", "Split")], result.explain()
+    assert states["%a"] == states["%y"] == "mixed"
 
 
 @pytest.mark.parametrize("name", ZOO_NAMES)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -376,11 +376,46 @@ def _split_v_sizes(sizes: list[int], total: Dim) -> list[Dim]:
     return list(sizes)
 
 
+def int_or_syms(ctx: InferContext, i: int) -> list[int | Sym] | None:
+    """Input ``i`` known at compile time as ints and symbolic sizes (``tf.shape(x)[0] * 2``)."""
+    v = ctx.known(i)
+    if v is None:
+        return None
+    out = [int(x) if isinstance(x, (int, np.integer)) else x for x in np.asarray(v).reshape(-1).tolist()]
+    return out if all(isinstance(x, (int, Sym)) for x in out) else None
+
+
+def _multiple(x: int | Sym | None, names: tuple[str, ...]) -> int | None:
+    """``x`` as a multiple of the product of ``names`` (0 is a multiple of anything), else None."""
+    if isinstance(x, Sym):
+        return x.coef if x.names == names else None
+    if x == 0:
+        return 0
+    return x if isinstance(x, int) and not names else None
+
+
+def _symbolic_split_v(sizes: list[int | Sym], total: Dim) -> list[Dim]:
+    """SplitV's piece sizes where some are symbolic (``[n, n, n, n]`` of a ``4*N`` axis)."""
+    t = dim_to_sym(total)
+    if not isinstance(t, Sym) or any(_multiple(x, t.names) is None for x in sizes if x != -1):
+        return [UNKNOWN] * len(sizes)
+    if -1 in sizes:
+        rest = t.coef - sum(_multiple(x, t.names) or 0 for x in sizes if x != -1)
+        if rest < 0:
+            return [UNKNOWN] * len(sizes)
+        sizes = [Sym(rest, t.names) if x == -1 else x for x in sizes]
+    return [sym_to_dim(x) for x in sizes]
+
+
 def _split_v_infer(ctx: InferContext) -> list[TensorType]:
     x, sizes, axis, n = ctx.types[0], ctx.ints(1), ctx.ints(2), ctx.attrs["num_split"]
-    if sizes is None or x.shape is None or axis is None:
+    symbolic = int_or_syms(ctx, 1) if sizes is None else None
+    if (sizes is None and symbolic is None) or x.shape is None or axis is None:
         return [TensorType(x.dtype, None)] * n
     total = x.shape[norm_axis(ctx, axis[0], len(x.shape))]
+    if symbolic is not None:
+        return _split_types(ctx, x, axis, _symbolic_split_v(symbolic, total))
+    assert sizes is not None
     return _split_types(ctx, x, axis, _split_v_sizes(sizes, total))
 
 
@@ -405,7 +440,11 @@ register(
 
 
 def strided_index(
-    rank: int, begin: list[int], end: list[int], strides: list[int], attrs: Mapping[str, Any]
+    rank: int,
+    begin: Sequence[int | Sym],
+    end: Sequence[int | Sym],
+    strides: Sequence[int],
+    attrs: Mapping[str, Any],
 ) -> tuple[Any, ...]:
     """TensorFlow's StridedSlice spec as a Python index tuple (same meaning in numpy and JAX)."""
     if bin(attrs["ellipsis_mask"] & ((1 << len(begin)) - 1)).count("1") > 1:
@@ -449,21 +488,32 @@ def _index_shape(shape: tuple[Dim, ...], index: tuple[Any, ...]) -> tuple[Dim, .
             continue
         d = shape[axis]
         axis += 1
-        if isinstance(item, int):
-            if isinstance(d, int) and not -d <= item < d:
+        if isinstance(item, (int, Sym)):
+            if isinstance(d, int) and isinstance(item, int) and not -d <= item < d:
                 raise IndexError(f"index {item} out of range for dimension {d}")
             continue
-        if isinstance(d, int):
+        symbolic = isinstance(item.start, Sym) or isinstance(item.stop, Sym)
+        if isinstance(d, int) and not symbolic:
             out.append(len(range(*item.indices(d))))
-        elif (
-            item.step in (None, 1)
-            and item.start in (None, 0)
-            and (item.stop is None or item.stop >= _INT32_MAX)
-        ):
-            out.append(d)  # the whole axis, however written (FwFM's begin 0 with the end masked)
         else:
-            out.append(UNKNOWN)
+            out.append(_symbolic_slice_length(d, item))
     return tuple(out)
+
+
+def _symbolic_slice_length(d: Dim, item: slice) -> Dim:
+    """The length of ``item`` (step 1) over a symbolic axis, where its bounds are multiples of the
+    axis's symbols within it: the whole axis however written (FwFM's begin 0 with the end
+    masked), or one head's rows ``[i*N, (i+1)*N)`` of a ``4*N`` axis. Else unknown."""
+    total = dim_to_sym(d)
+    if item.step not in (None, 1) or not isinstance(total, Sym):
+        return UNKNOWN
+    start = 0 if item.start is None else _multiple(item.start, total.names)
+    whole = item.stop is None or (isinstance(item.stop, int) and item.stop >= _INT32_MAX)
+    stop = total.coef if whole else _multiple(item.stop, total.names)
+    if start is None or stop is None or not 0 <= start <= total.coef:
+        return UNKNOWN
+    stop = min(stop, total.coef)
+    return sym_to_dim(Sym(stop - start, total.names)) if stop > start else 0
 
 
 _STRIDED_ATTRS = [
@@ -477,7 +527,7 @@ _STRIDED_ATTRS = [
 
 def _strided_infer(ctx: InferContext) -> list[TensorType]:
     x = ctx.types[0]
-    b, e, s = ctx.ints(1), ctx.ints(2), ctx.ints(3)
+    b, e, s = int_or_syms(ctx, 1), int_or_syms(ctx, 2), ctx.ints(3)
     if x.shape is None or b is None or e is None or s is None:
         return [TensorType(x.dtype, None)]
     if 0 in s:
