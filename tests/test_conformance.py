@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from fourier.ops.registry import all_ops
-from fourier.testing.conformance import EXEMPT_FAMILIES, Case, case_id, check
+from fourier.testing.conformance import COMMAND, EXEMPT_FAMILIES, Case, case_id, check, coverage, markdown
 
 tf = pytest.importorskip("tensorflow")
 raw = tf.raw_ops
@@ -1255,3 +1255,21 @@ def test_exempt_families_are_the_ones_stated() -> None:
     assert set(EXEMPT_FAMILIES) == {"fused", "host"}
     families = {op.family for op in all_ops().values()}
     assert set(EXEMPT_FAMILIES) <= families
+
+
+def test_docs_ops_md_ends_with_the_coverage_it_states() -> None:
+    """The coverage section of docs/ops.md is what the classifier says of this TensorFlow."""
+    from pathlib import Path
+
+    from fourier.ops.doc import COVERAGE_HEADING
+
+    text = (Path(__file__).parent.parent / "docs" / "ops.md").read_text()
+    section = COVERAGE_HEADING + text.partition("\n" + COVERAGE_HEADING)[2]
+    assert section == markdown(coverage()), f"docs/ops.md's coverage is stale: run {COMMAND}"
+
+
+def test_every_registered_op_but_the_fused_is_supported_in_the_coverage() -> None:
+    cov = coverage()
+    fused = {n for n, op in all_ops().items() if op.family == "fused"}
+    assert set(cov.supported) == set(all_ops()) - fused
+    assert not set(cov.unsupported) & set(all_ops())

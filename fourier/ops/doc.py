@@ -8,7 +8,11 @@ from pathlib import Path
 from fourier.ops.padding import rule_of
 from fourier.ops.registry import OpDef, all_ops
 
-__all__ = ["render"]
+__all__ = ["COVERAGE_HEADING", "render", "write"]
+
+# docs/ops.md ends with this section, written by `python -m fourier.testing.conformance --coverage
+# --write docs/ops.md` (it needs TensorFlow's op list); regenerating the rest keeps it.
+COVERAGE_HEADING = "## Coverage against TensorFlow"
 
 _FAMILIES = ("basic", "math", "array", "reduce", "nn", "longtail", "image", "control", "host", "fused")
 
@@ -20,7 +24,10 @@ numpy reference and a JAX lowering, and `tests/test_ops.py` runs every one of th
 TF ops not listed here are reported at import, all at once, with the nodes that use them. The
 `fused` family holds Fourier's own ops, which only passes create (see docs/passes.md). The `host`
 family's ops with strings or tables run on the host only (`fourier.host`: a graph holding them is
-partitioned, and their lowering refuses them).
+partitioned, and their lowering refuses them). Every op outside `fused` and `host` is also checked
+against TensorFlow's own kernel over its dtypes, attributes and edge cases
+(`tests/test_conformance.py`, `tests/test_ops_longtail.py`); the last section states Fourier's
+coverage of TensorFlow's whole op list.
 """
 
 _SEMANTICS = """## Semantics worth knowing
@@ -96,5 +103,12 @@ def render() -> str:
     return "\n".join(parts)
 
 
+def write(path: Path) -> None:
+    """Write the registry part of docs/ops.md, keeping the coverage section it ends with."""
+    old = path.read_text() if path.exists() else ""
+    _, heading, tail = old.partition("\n" + COVERAGE_HEADING)
+    path.write_text(render() + (heading + tail if heading else ""))
+
+
 if __name__ == "__main__":
-    Path(sys.argv[1] if len(sys.argv) > 1 else "docs/ops.md").write_text(render())
+    write(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/ops.md"))

@@ -7,9 +7,10 @@ inferred type included), integers and bools exactly, floats within the case's to
 default `DEFAULT_TOL` for the output's dtype). The tables live in tests/test_conformance.py and
 tests/test_ops_longtail.py.
 
-``python -m fourier.testing.conformance --coverage [--markdown]`` classifies every op TensorFlow
-registers: supported by Fourier (a registry entry, or handled by the importer), left out by
-category with the reason, or an inference op Fourier does not support yet (listed by name).
+``python -m fourier.testing.conformance --coverage [--markdown | --write docs/ops.md]`` classifies
+every op TensorFlow registers: supported by Fourier (a registry entry, or handled by the importer),
+left out by category with the reason, or an inference op Fourier does not support yet (listed by
+name); ``--write`` replaces the section docs/ops.md ends with.
 """
 
 from __future__ import annotations
@@ -17,23 +18,31 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fourier.ops.doc import COVERAGE_HEADING
 
 __all__ = [
     "DEFAULT_TOL",
     "EXEMPT_FAMILIES",
     "IMPORTER_OPS",
     "LEFT_OUT",
+    "COMMAND",
     "Case",
+    "Coverage",
     "case_id",
     "check",
     "classify",
     "coverage",
+    "markdown",
     "run_tf",
+    "write_section",
     "tf_op_names",
 ]
 
@@ -150,9 +159,9 @@ IMPORTER_OPS: dict[str, str] = {
         f"Ref{op}": "v1 loop/conditional frame: rebuilt as While/If"
         for op in ("Enter", "Exit", "Merge", "Switch", "NextIteration")
     },
-    "HashTable": "a table read by the host part (fourier.host)",
-    "LookupTableImportV2": "a table's contents, read by the host part",
-    "LookupTableFind": "a table lookup, run by the host part",
+    "HashTable": "a v1 table: extracted for the host part (fourier.host)",
+    "LookupTableImportV2": "a table initializer with constant contents: recovered for the host part",
+    "InitializeTableV2": "a table initializer with constant contents: recovered for the host part",
 }
 
 # Categories of TensorFlow ops that an inference graph does not need (or that Fourier cannot run
@@ -168,6 +177,12 @@ def _names(*names: str) -> _Pred:
     s = set(names)
     return lambda name: name in s
 
+
+_SPARSE = _rx(
+    r"^Sparse|^AddSparse|^AddManySparse|^TakeManySparse|^RaggedTensorToSparse|CSRSparseMatrix|"
+    r"^DenseCountSparseOutput$|^DenseToSparseSetOperation$|^DenseToDenseSetOperation$|^SetSize$|"
+    r"^EditDistance$"
+)
 
 LEFT_OUT: list[tuple[str, str, _Pred]] = [
     (
@@ -276,13 +291,9 @@ LEFT_OUT: list[tuple[str, str, _Pred]] = [
     ),
     (
         "sparse tensors",
-        "SparseTensor kernels (indices, values, dense_shape): frozen inference graphs built from "
-        "feature columns densify before the model, and another engineer is adding a sparse family",
-        _rx(
-            r"^Sparse|^AddSparse|^AddManySparse|^TakeManySparse|^RaggedTensorToSparse|CSRSparseMatrix|"
-            r"^DenseCountSparseOutput$|^DenseToSparseSetOperation$|^DenseToDenseSetOperation$|^SetSize$|"
-            r"^EditDistance$"
-        ),
+        "SparseTensor kernels (indices, values, dense_shape): Fourier's IR holds dense tensors "
+        "(the SparseSegment reductions, which take dense operands, are listed as unsupported)",
+        lambda name: not name.startswith("SparseSegment") and _SPARSE(name),
     ),
     (
         "ragged tensors",
@@ -401,13 +412,34 @@ def coverage(names: Iterable[str] | None = None) -> Coverage:
     return cov
 
 
-def _markdown(cov: Coverage) -> str:
+COMMAND = "python -m fourier.testing.conformance --coverage --write docs/ops.md"
+
+
+def markdown(cov: Coverage) -> str:
+    """The coverage section of docs/ops.md (from its heading to the end of the file)."""
+    import tensorflow as tf
+
     reasons = {c: r for c, r, _ in LEFT_OUT}
     left = sum(len(v) for v in cov.left_out.values())
+    wrap = lambda text: textwrap.fill(text, 100, break_on_hyphens=False, break_long_words=False)
     lines = [
-        f"TensorFlow registers {cov.total} ops. Fourier supports {len(cov.supported)} of them as registry "
-        f"entries and {len(cov.importer)} more in the importer; {left} are left out by category; "
-        f"{len(cov.unsupported)} inference ops are not supported yet.",
+        COVERAGE_HEADING,
+        "",
+        wrap(
+            f"Written by `{COMMAND}` from TensorFlow {tf.__version__}'s op list (`tf.raw_ops`): "
+            "each op is supported (a registry entry, or handled by the importer), left out by category "
+            "with the reason (the first category whose pattern matches, `LEFT_OUT` in "
+            "`fourier/testing/conformance.py`), or an inference op Fourier does not support yet. "
+            "Supported ops are checked against TensorFlow's own kernels over their dtypes, attributes "
+            "and edge cases (`tests/test_conformance.py`, `tests/test_ops_longtail.py`; the host ops in "
+            "`tests/test_host.py`)."
+        ),
+        "",
+        wrap(
+            f"TensorFlow registers {cov.total} ops. Fourier supports {len(cov.supported)} of them as "
+            f"registry entries and {len(cov.importer)} more in the importer; {left} are left out by "
+            f"category; {len(cov.unsupported)} are inference ops not supported yet."
+        ),
         "",
         "| category | ops | why |",
         "|---|---:|---|",
@@ -418,15 +450,30 @@ def _markdown(cov: Coverage) -> str:
     for c, ops in cov.left_out.items():
         lines.append(f"| left out: {c} | {len(ops)} | {reasons[c]} |")
     lines.append(f"| not supported yet | {len(cov.unsupported)} | listed below |")
-    lines += ["", "Inference ops not supported yet:", "", ", ".join(f"`{n}`" for n in cov.unsupported)]
+    lines += [
+        "",
+        "Inference ops not supported yet:",
+        "",
+        wrap(", ".join(f"`{n}`" for n in cov.unsupported)),
+        "",
+    ]
     return "\n".join(lines)
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace the coverage section at the end of ``path`` (or append it): the rest of the file is
+    written by `fourier.ops.doc` and left as it is."""
+    text = path.read_text()
+    head = text.partition("\n" + COVERAGE_HEADING)[0]
+    path.write_text(head.rstrip("\n") + "\n\n" + section)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``--coverage``: print the classification of TensorFlow's op list (``--markdown`` for docs)."""
     p = argparse.ArgumentParser(prog="python -m fourier.testing.conformance", description=__doc__)
     p.add_argument("--coverage", action="store_true", help="classify TensorFlow's op list")
-    p.add_argument("--markdown", action="store_true", help="print the table docs/ops.md holds")
+    p.add_argument("--markdown", action="store_true", help="print the section docs/ops.md ends with")
+    p.add_argument("--write", type=Path, metavar="OPS_MD", help="replace that section in this file")
     p.add_argument("--category", help="print the ops of one category (or 'supported', 'unsupported')")
     args = p.parse_args(argv)
     if not args.coverage:
@@ -437,7 +484,10 @@ def main(argv: list[str] | None = None) -> int:
     tf_env()
     cov = coverage()
     if args.markdown:
-        print(_markdown(cov))
+        print(markdown(cov), end="")
+        return 0
+    if args.write:
+        write_section(args.write, markdown(cov))
         return 0
     groups = {
         "supported": cov.supported,
