@@ -856,6 +856,30 @@ CASES += [
     ),
     Case(
         "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(2), batch_dims=1),
+        {"p": _P, "i": rand(I64, 5, 2, 3, lo=0, hi=3)},
+        "batch-dims-middle-int64",
+    ),
+    Case(
+        "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(2), batch_dims=2),
+        {"p": f32(2, 3, 4, 5), "i": rand(I32, 2, 3, 6, lo=0, hi=4)},
+        "batch-dims-2",
+    ),
+    Case(
+        "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(1), batch_dims=1),
+        {"p": _P, "i": rand(I32, 5, lo=0, hi=4)},
+        "batch-dims-scalar-ids",
+    ),
+    Case(
+        "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(1), batch_dims=1),
+        {"p": f32(0, 4), "i": np.zeros((0, 2), np.int32)},
+        "batch-dims-empty",
+    ),
+    Case(
+        "GatherV2",
         lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(0)),
         {"p": _P, "i": np.zeros((0,), np.int32)},
         "empty-indices",
@@ -1192,10 +1216,7 @@ CASES += [
 
 
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
-XFAIL: dict[str, str] = {
-    "GatherV2-batch-dims": "GatherV2 refuses batch_dims != 0",
-    "GatherV2-neg-batch-dims": "GatherV2 refuses batch_dims != 0",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _param(case: Case) -> Any:
@@ -1223,6 +1244,28 @@ def test_training_batch_norm_is_refused_naming_the_node() -> None:
         tf.identity(y[0], name="out")
     with pytest.raises(FourierError, match="bn.*is_training=true"):
         import_graphdef(g.as_graph_def(), "<case>", ["out"])
+
+
+def test_batched_gather_over_an_unknown_batch_compiles_to_buckets_and_matches_tensorflow(
+    tmp_path: Any,
+) -> None:
+    """Before: x [N, 5, 3] and ids [N, 4] fed, y = GatherV2(x, ids, axis=1, batch_dims=1).
+    Expected: rows stay rows (padding is proven), and the compiled model equals TensorFlow."""
+    import fourier
+    from fourier.testing.oracle import TFGraph
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 5, 3], name="x")
+        ids = tf.compat.v1.placeholder(tf.int32, [None, 4], name="ids")
+        tf.identity(tf.gather(x, ids, axis=1, batch_dims=1) * 2.0, name="y")
+    pb = tmp_path / "batched_gather.pb"
+    pb.write_bytes(g.as_graph_def().SerializeToString())
+    fourier.compile(pb, tmp_path / "out", [4, 8], require_padding_proof=True)
+    model, oracle = fourier.load(tmp_path / "out"), TFGraph(pb, ["y"])
+    for batch in (1, 3, 9):
+        feeds = {"x": f32(batch, 5, 3), "ids": rand(I32, batch, 4, lo=0, hi=5)}
+        np.testing.assert_allclose(model(feeds)["y"], oracle(feeds)["y"], rtol=1e-5, atol=1e-6)
 
 
 def test_every_registered_op_has_a_tensorflow_case() -> None:

@@ -604,18 +604,56 @@ register(
 
 def _gather_infer(ctx: InferContext) -> list[TensorType]:
     params, indices, axis = ctx.types[0], ctx.types[1], ctx.ints(2)
-    if ctx.attrs["batch_dims"] != 0:
-        raise ctx.fail(f"batch_dims={ctx.attrs['batch_dims']} is not supported (only 0)")
     if indices.dtype not in ("int32", "int64"):
         raise ctx.fail(f"indices must be int32 or int64, got {indices.dtype}")
+    bd = int(ctx.attrs["batch_dims"])
     if params.shape is None or indices.shape is None or axis is None:
+        if bd != 0 and indices.shape is None:
+            raise ctx.fail(f"batch_dims={bd} needs the rank of the indices")
         return [TensorType(params.dtype, None)]
     ax = norm_axis(ctx, axis[0], len(params.shape))
-    return [TensorType(params.dtype, params.shape[:ax] + indices.shape + params.shape[ax + 1 :])]
+    if bd < 0:
+        bd += len(indices.shape)
+    if not 0 <= bd <= min(ax, len(indices.shape)):
+        raise ctx.fail(
+            f"batch_dims={ctx.attrs['batch_dims']} must be within the indices' rank "
+            f"{len(indices.shape)} and at most the axis {ax}"
+        )
+    for i in range(bd):
+        p, q = params.shape[i], indices.shape[i]
+        if isinstance(p, int) and isinstance(q, int) and p != q:
+            raise ctx.fail(f"batch dimension {i} differs: params {p}, indices {q}")
+    shape = params.shape[:ax] + indices.shape[bd:] + params.shape[ax + 1 :]
+    return [TensorType(params.dtype, shape)]
+
+
+def _batch_dims(a: dict[str, Any], indices: Any) -> int:
+    bd = int(a.get("batch_dims", 0))
+    return bd + indices.ndim if bd < 0 else bd
+
+
+def _gather_batched(xp: Any, params: Any, indices: Any, ax: int, bd: int) -> Any:
+    """GatherV2 with ``bd`` leading batch dimensions shared by params and indices: output
+    ``params.shape[:ax] + indices.shape[bd:] + params.shape[ax + 1:]``; out-of-range ids give zeros."""
+    n = params.shape[ax]
+    valid = (indices >= 0) & (indices < n)
+    p = xp.moveaxis(params, ax, bd)  # [B..., n, M..., T...]
+    ni = indices.ndim - bd
+    batch = tuple(
+        xp.arange(params.shape[k]).reshape((1,) * k + (-1,) + (1,) * (bd - k - 1 + ni)) for k in range(bd)
+    )
+    got = p[(*batch, xp.where(valid, indices, 0))]  # [B..., I..., M..., T...]
+    rest = got.ndim - bd - ni
+    got = xp.where(valid.reshape(valid.shape + (1,) * rest), got, xp.zeros((), dtype=params.dtype))
+    m = ax - bd  # the params' dimensions between the batch and the axis come before the ids'
+    perm = [*range(bd), *range(bd + ni, bd + ni + m), *range(bd, bd + ni), *range(bd + ni + m, got.ndim)]
+    return xp.transpose(got, perm)
 
 
 def _gather_ref(a: dict[str, Any], params: np.ndarray, indices: np.ndarray, axis: Any) -> np.ndarray:
     ax = int(np.asarray(axis)) % params.ndim
+    if _batch_dims(a, indices):
+        return _gather_batched(np, params, indices, ax, _batch_dims(a, indices))
     n = params.shape[ax]
     valid = (indices >= 0) & (indices < n)
     out = np.take(params, np.where(valid, indices, 0), axis=ax)
@@ -628,6 +666,8 @@ def _gather_lower(a: dict[str, Any], params: Any, indices: Any, axis: Any) -> An
     import jax.numpy as jnp
 
     ax = static_ints(axis, "GatherV2's axis")[0] % params.ndim
+    if _batch_dims(a, indices):
+        return _gather_batched(jnp, params, indices, ax, _batch_dims(a, indices))
     n = params.shape[ax]
     # jnp.take wraps negative ids like numpy; TensorFlow has no negative ids: they are out of range.
     safe = jnp.where(indices < 0, n, indices)
@@ -683,7 +723,7 @@ register(
     infer=_gather_infer,
     reference=_gather_ref,
     lower=_gather_lower,
-    doc="take slices of params at indices along axis; out-of-range ids give zeros",
+    doc="take slices of params at indices along axis (batch_dims leading dims shared); out-of-range ids give zeros",
     padding_rule=_gather_padding,
 )
 

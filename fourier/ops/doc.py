@@ -33,7 +33,7 @@ coverage of TensorFlow's whole op list.
 _SEMANTICS = """## Semantics worth knowing
 
 - `GatherV2`: an id outside `[0, rows)` gives a row of zeros (TensorFlow's GPU behaviour;
-  TensorFlow's CPU kernel raises instead). Only `batch_dims = 0` is supported.
+  TensorFlow's CPU kernel raises instead). The first `batch_dims` dimensions are shared.
 - `FusedBatchNorm*` must be in inference mode (`is_training = false`): training-mode batch norm
   uses batch statistics, which mix rows, and is refused at import.
 - Convolutions and pooling take NHWC only (TensorFlow's CPU layout); batch norm takes NHWC or
