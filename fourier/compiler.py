@@ -457,7 +457,7 @@ def import_model(
     graph, tables = (model, {}) if isinstance(model, Graph) else _load(model, outputs, consts)
     host: HostSide | None = None
     if needs_host(graph):  # strings, tables: that part runs on the host, the rest is compiled
-        plan = partition(graph)
+        plan = partition(graph, tables)
         if plan.device is None:
             raise CompileError(
                 f"{graph.source or graph.name}: every node runs on the host (strings or tables all "

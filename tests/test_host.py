@@ -39,6 +39,7 @@ from fourier.testing.preprocessing import (
     random_requests,
     random_strings,
 )
+from tests.test_feature_columns import COVERED as SPARSE  # value-sized ops: vs TensorFlow there
 
 tf = pytest.importorskip("tensorflow")
 
@@ -52,7 +53,8 @@ COVERED = {
     "StringToHashBucket",
     "AsString",
     "Bucketize",
-}
+    "LookupTableSizeV2",
+} | SPARSE
 RTOL, ATOL = 1e-4, 1e-5
 BIG = 2**63 - 1  # buckets: the hash modulo 2^63 - 1 keeps almost all of its bits
 

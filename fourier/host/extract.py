@@ -30,9 +30,10 @@ from fourier.ir.core import Graph
 
 __all__ = ["HostModel", "load_model", "recover_tables", "TableRecoveryError"]
 
-# Ops that read a table; only lookups are supported, the others are refused naming the table.
+# Ops that read a table; lookups and sizes are supported, the others are refused naming the table.
 _LOOKUP = "LookupTableFindV2"
 _TABLE_READERS = {_LOOKUP, "LookupTableSizeV2", "LookupTableExportV2"}
+_SUPPORTED = {_LOOKUP, "LookupTableSizeV2"}  # what the host executor runs (fourier.ops.host)
 _TABLE_WRITERS = {"LookupTableInsertV2", "LookupTableRemoveV2"}
 _INITIALIZERS = {"LookupTableImportV2", "InitializeTableV2"}
 _FORWARD = {"Identity", "IdentityN"}
@@ -102,13 +103,17 @@ def _derived_name(lookup: str, taken: set[str]) -> str:
 
 def _lookup_types(table: str, users: list[Any], where: str) -> tuple[int, int]:
     """(Tin, Tout) of the lookups reading a table; other readers are refused naming it."""
-    other = sorted({u.op for u in users if u.op != _LOOKUP})
+    other = sorted({u.op for u in users if u.op not in _SUPPORTED})
     if other:
         raise TableRecoveryError(
             f"{where}: table {table!r} is read by {', '.join(other)} "
-            f"(node {next(u.name for u in users if u.op != _LOOKUP)!r}); only {_LOOKUP} is supported"
+            f"(node {next(u.name for u in users if u.op not in _SUPPORTED)!r}); only "
+            f"{' and '.join(sorted(_SUPPORTED))} are supported"
         )
-    kinds = {(u.attr["Tin"].type, u.attr["Tout"].type) for u in users}
+    finds = [u for u in users if u.op == _LOOKUP]
+    if not finds:
+        raise TableRecoveryError(f"{where}: table {table!r} is never looked up ({users[0].op} only)")
+    kinds = {(u.attr["Tin"].type, u.attr["Tout"].type) for u in finds}
     if len(kinds) != 1:
         raise TableRecoveryError(f"{where}: table {table!r} is looked up with different key/value types")
     return kinds.pop()

@@ -17,6 +17,19 @@ The choice is a minimum s-t cut (networkx) over a flow network built from the IR
 - reader -> producer (unbounded) for every edge: nothing the device computes flows back to the
   host.
 
+Ops whose output size depends on the values (the ``value_sized`` trait: ``Where``, ``Unique``,
+``SparseFillEmptyRows``, ``SparseSegment*``, `fourier.ops.sparse`) run on the host, and so does
+every node reading a value they made, directly or through such readers, until a value is per-row
+again: its first dimension the batch, the others fixed (the ``[batch, D]`` embedding a feature
+column's combined rows are reshaped into). Inference writes such a value's rows as ``?`` (a segment
+count is the largest id + 1); the partitioner finds them by running the nodes around the
+value-sized ones on small probe requests (several batch sizes; strings all distinct, all empty,
+mixed) with the tables bound: a first dimension that is the same multiple of the batch in every
+probe is that multiple of ``N``, a later one of the same size in every probe is that size, and any
+other stays value-sized. A per-row value crosses with that type,
+and the device part is inferred again from it. A value only a per-row result makes sense of (a
+sparse tensor's dense shape, a row count) never crosses: its readers stay on the host.
+
 Graph inputs and constants are not placed: each part gets its own copy of those it reads. The
 `Plan` holds the placement, the crossing values and the two parts as ordinary IR graphs: the
 host part maps the inputs it reads to the crossing values (and the outputs computed on the host);
@@ -26,16 +39,18 @@ compiles it like any graph.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import networkx as nx
+import numpy as np
 
 import fourier.ops  # noqa: F401  (fills the registry the parts are built with)
+from fourier.host.tables import HostTable
 from fourier.importer.graphdef import sequence_dim
 from fourier.ir.core import Graph, Node, Value
 from fourier.ir.printer import INLINE_CONST_ELEMENTS
-from fourier.ir.types import HOST_DTYPES, UNKNOWN, TensorType
+from fourier.ir.types import BATCH, HOST_DTYPES, UNKNOWN, Dim, TensorType, dim_to_sym
 from fourier.ir.verifier import verify
 from fourier.ops.registry import get_op
 
@@ -60,10 +75,11 @@ class Crossing:
     value: Value
     name: str
     readers: tuple[str, ...]  # the device nodes reading it
+    per_row: TensorType | None = None  # its type found by probing, where inference wrote ``?``
 
     @property
     def type(self) -> TensorType:
-        return self.value.type
+        return self.per_row or self.value.type
 
     def __str__(self) -> str:
         readers = ", ".join(self.readers[:3]) + (", ..." if len(self.readers) > 3 else "")
@@ -155,14 +171,19 @@ def _readers(graph: Graph) -> dict[int, list[Node]]:
     return out
 
 
-def partition(graph: Graph) -> Plan:
-    """Place every node of ``graph`` on the host or the device and build the two parts."""
+def partition(graph: Graph, tables: Mapping[str, HostTable] | None = None) -> Plan:
+    """Place every node of ``graph`` on the host or the device and build the two parts; ``tables``
+    (by name) let the probes run the lookups around value-sized ops (see the module doc)."""
     nodes = [n for n in graph.nodes if n.op not in _FREE]
     reasons: dict[str, str] = {}
     for n in nodes:
         why = _must_host(n)
         if why is not None:
             reasons[n.name] = why
+    per_row: dict[int, TensorType] = {}
+    if any("value_sized" in get_op(n.op).traits for n in nodes):
+        per_row = _probe_types(graph, tables or {})
+        _value_sized_readers(graph, per_row, reasons)
     # What a host node reads is computed on the host too (the host part runs first).
     stack = [n for n in nodes if n.name in reasons]
     while stack:
@@ -203,7 +224,156 @@ def partition(graph: Graph) -> Plan:
     for name in host_side - set(reasons):
         reasons[name] = "on the host: fewer values cross"
     placement = {n.name: HOST if n.name in host_side else DEVICE for n in nodes}
-    return _build(graph, placement, reasons, readers, cut_value)
+    return _build(graph, placement, reasons, readers, cut_value, per_row)
+
+
+# -- value-sized ops: probing which of their results are per-row again ---------------------------
+
+PROBES = ((3, "distinct"), (5, "empty"), (4, "mixed"), (7, "distinct"))  # (batch, kind of data)
+
+
+def _per_row(t: TensorType) -> bool:
+    """A value the device can take: its first dimension the batch (a multiple), the others fixed."""
+    if t.shape is None or not t.shape or t.dtype in HOST_DTYPES:
+        return False
+    first = dim_to_sym(t.shape[0])
+    return (
+        first is not None
+        and not isinstance(first, int)
+        and first.names == (BATCH,)
+        and all(isinstance(dim_to_sym(d), int) for d in t.shape[1:])
+    )
+
+
+def _value_sized_readers(graph: Graph, per_row: dict[int, TensorType], reasons: dict[str, str]) -> None:
+    """Put on the host every reader of a value the host made (a value-sized op, a string op, and
+    their readers, transitively) that is not per-row: a dense shape or a row count must not cross,
+    the device would lose what inference knows of it. A per-row value stops the spread."""
+    spread: set[int] = set()
+    for n in graph.nodes:
+        if n.op in _FREE:
+            continue
+        start = n.name in reasons or "value_sized" in get_op(n.op).traits
+        held = [v for v in n.inputs if id(v) in spread and not _per_row(per_row.get(id(v), v.type))]
+        if start or held:
+            if not start:
+                reasons.setdefault(n.name, f"reads {held[0].name}, whose size depends on the values")
+            spread.update(id(v) for v in n.outputs)
+
+
+def _probe_input(node: Node, batch: int, kind: str, rng: np.random.Generator) -> np.ndarray | None:
+    t = node.output.type
+    if t.shape is None:
+        return None
+    shape = []
+    for d in t.shape:
+        s = dim_to_sym(d)
+        if s is None or (not isinstance(s, int) and s.names != (BATCH,)):
+            return None  # another unknown dimension: the probes could not tell it from the batch
+        shape.append(s if isinstance(s, int) else s.value({BATCH: batch}))
+    size = int(np.prod(shape))
+    if t.dtype == "string":
+        words = {
+            "distinct": [f"probe{i}".encode() for i in range(size)],
+            "empty": [b""] * size,
+            "mixed": [b"" if i % 3 == 0 else f"w{i % 2}".encode() for i in range(size)],
+        }[kind]
+        arr = np.empty(size, dtype=object)
+        arr[:] = words
+        return arr.reshape(shape)
+    if t.dtype in HOST_DTYPES:
+        return None
+    dtype = np.dtype(t.dtype)
+    if kind == "empty":
+        return np.zeros(shape, dtype)
+    if dtype.kind in "iu":
+        return rng.integers(0, 3, shape).astype(dtype)
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    return rng.uniform(0.0, 2.0, shape).astype(dtype)
+
+
+def _probe_types(graph: Graph, tables: Mapping[str, HostTable]) -> dict[int, TensorType]:
+    """Types with the batch in place of ``?`` for the values around value-sized ops whose
+    size is a fixed multiple of the batch in every probe (empty when a probe cannot run)."""
+    readers = _readers(graph)
+    region: set[str] = set()
+    stack = [n for n in graph.nodes if "value_sized" in get_op(n.op).traits]
+    while stack:  # the value-sized ops and what reads their unknown-sized values, transitively
+        n = stack.pop()
+        if n.name in region:
+            continue
+        region.add(n.name)
+        for v in n.outputs:
+            if v.type.shape is None or UNKNOWN in v.type.shape:
+                stack.extend(readers.get(id(v), []))
+    needed = set(region)
+    stack = [n for n in graph.nodes if n.name in region]
+    while stack:  # and everything they read
+        for v in stack.pop().inputs:
+            if v.producer.name not in needed:
+                needed.add(v.producer.name)
+                stack.append(v.producer)
+    shapes: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
+    for batch, kind in PROBES:
+        rng = np.random.default_rng(batch)
+        env: dict[int, np.ndarray] = {}
+        for n in graph.nodes:
+            if n.name not in needed:
+                continue
+            if n.op == "Placeholder":
+                value = _probe_input(n, batch, kind, rng)
+                if value is None:
+                    return {}
+                outs: Sequence[np.ndarray] = [value]
+            elif n.op == "HashTableV2":
+                table = tables.get(n.attrs["shared_name"])
+                if table is None:
+                    return {}
+                holder = np.empty((), dtype=object)
+                holder[()] = table
+                outs = [holder]
+            else:
+                try:
+                    out = get_op(n.op).reference(n.attrs, *[env[id(v)] for v in n.inputs])
+                except Exception:
+                    return {}  # a probe the graph refuses proves nothing: no value is per-row
+                outs = out if isinstance(out, (tuple, list)) else [out]
+            for v, o in zip(n.outputs, outs):
+                env[id(v)] = np.asarray(o)
+                if n.name in region:
+                    shapes.setdefault(id(v), []).append((batch, env[id(v)].shape))
+    found: dict[int, TensorType] = {}
+    for n in graph.nodes:
+        for v in n.outputs if n.name in region else ():
+            t = _probed(v.type, shapes.get(id(v), []))
+            if t is not None and t != v.type:
+                found[id(v)] = t
+    return found
+
+
+def _probed(t: TensorType, seen: list[tuple[int, tuple[int, ...]]]) -> TensorType | None:
+    """``t`` with each unknown dimension the same multiple of the batch in every probe, or None."""
+    if len(seen) != len(PROBES) or len({len(s) for _, s in seen}) != 1:
+        return None
+    rank = len(seen[0][1])
+    declared = t.shape if t.shape is not None else (UNKNOWN,) * rank
+    if len(declared) != rank:
+        return None
+    dims: list[Dim] = []
+    for axis, d in enumerate(declared):
+        if d != UNKNOWN:
+            dims.append(d)
+            continue
+        sizes = {s[axis] for _, s in seen}
+        ratios = {s[axis] / b for b, s in seen}
+        if axis > 0 and len(sizes) == 1:  # the same size whatever the batch and the data
+            dims.append(sizes.pop())
+            continue
+        if len(ratios) != 1 or (c := ratios.pop()) < 1 or c != int(c):
+            return None
+        dims.append(BATCH if c == 1 else f"{int(c)}*{BATCH}")
+    return TensorType(t.dtype, tuple(dims))
 
 
 def _build(
@@ -212,6 +382,7 @@ def _build(
     reasons: dict[str, str],
     readers: dict[int, list[Node]],
     cut_value: float,
+    per_row: Mapping[int, TensorType] | None = None,
 ) -> Plan:
     on_host = [n for n in graph.nodes if placement.get(n.name) == HOST]
     on_device = [n for n in graph.nodes if placement.get(n.name) == DEVICE]
@@ -228,7 +399,7 @@ def _build(
                 while name in device_names:
                     name, i = f"{base}_{i}", i + 1
                 device_names.add(name)
-                crossings.append(Crossing(v, name, tuple(users)))
+                crossings.append(Crossing(v, name, tuple(users), (per_row or {}).get(id(v))))
 
     # Outputs the device computes come from the device part; when nothing runs there, the host
     # part returns every output (an input or a constant returned as it is included).
@@ -236,7 +407,8 @@ def _build(
     from_device = [(name, v) for name, v in graph.outputs if placement.get(v.producer.name) != HOST]
     device = None
     if on_device:
-        device = _part(graph.name, graph, on_device, {id(c.value): c for c in crossings}, from_device)
+        probed = any(c.per_row is not None for c in crossings)  # the device part infers anew
+        device = _part(graph.name, graph, on_device, {id(c.value): c for c in crossings}, from_device, probed)
         device.unused_inputs = list(graph.unused_inputs)
     else:
         from_host = list(graph.outputs)
@@ -251,9 +423,11 @@ def _part(
     members: Iterable[Node],
     crossing: dict[int, Crossing],
     outputs: list[tuple[str, Value]],
+    reinfer: bool = False,
 ) -> Graph:
     """A graph of ``members`` (in graph order), with copies of the inputs and constants they read
-    and an input per crossing value they read; returns ``outputs``."""
+    and an input per crossing value they read; returns ``outputs``. With ``reinfer``, the members'
+    types are inferred from the crossing types again instead of copied."""
     part = Graph(name)
     part.source, part.source_sha256 = graph.source, graph.source_sha256
     members = list(members)
@@ -283,7 +457,7 @@ def _part(
             name=n.name,
             origin=n.origin,
             rule=n.rule,
-            types=[v.type for v in n.outputs],
+            types=None if reinfer and n.op not in _FREE else [v.type for v in n.outputs],
         )
         node.lineage = n.lineage
         for old, new in zip(n.outputs, node.outputs):

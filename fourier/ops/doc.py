@@ -14,7 +14,19 @@ __all__ = ["COVERAGE_HEADING", "render", "write"]
 # --write docs/ops.md` (it needs TensorFlow's op list); regenerating the rest keeps it.
 COVERAGE_HEADING = "## Coverage against TensorFlow"
 
-_FAMILIES = ("basic", "math", "array", "reduce", "nn", "longtail", "image", "control", "host", "fused")
+_FAMILIES = (
+    "basic",
+    "math",
+    "array",
+    "reduce",
+    "nn",
+    "longtail",
+    "image",
+    "control",
+    "host",
+    "sparse",
+    "fused",
+)
 
 _HEAD = """# Ops
 

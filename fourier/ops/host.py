@@ -115,6 +115,30 @@ register(
 )
 
 
+def _size_infer(ctx: InferContext) -> list[TensorType]:
+    _expect(ctx, 0, ("resource",), "the table")
+    return [TensorType("int64", ())]
+
+
+def _size(attrs: dict[str, Any], table: np.ndarray) -> np.ndarray:
+    held = table.item() if isinstance(table, np.ndarray) else table
+    if not isinstance(held, HostTable):
+        raise TypeError(f"expected a bound table, got {type(held).__name__}")
+    return np.array(len(held), dtype=np.int64)
+
+
+register(
+    "LookupTableSizeV2",
+    inputs=1,
+    infer=_size_infer,
+    reference=_size,
+    lower=_host_only("LookupTableSizeV2"),
+    traits=_HOST_PURE,
+    doc="How many keys a table holds (a vocabulary with hashed out-of-vocabulary buckets after it).",
+    padding_rule=always_free,
+)
+
+
 # -- string hashing ------------------------------------------------------------------------------
 
 

@@ -1,0 +1,415 @@
+"""Sparse feature ops: the ops whose output size depends on the values (``tf.feature_column``'s
+sparse path: ``Where``, ``Unique``, ``SparseFillEmptyRows``, ``SparseReshape``,
+``SparseSegment*``, ``SparseToDense``).
+
+XLA needs every shape before it runs, and these ops' outputs have as many rows as the data says
+(how many entries are non-zero, how many ids are distinct, how many rows are empty). They carry
+the ``host`` trait: the partitioner (`fourier.host.partition`) places them on the host, with what
+reads their value-sized outputs, until a value has a batch-determined shape again (the [batch, D]
+embedding a feature column reshapes its combined rows into; a ``SparseToDense`` of a known dense
+shape) and crosses to the device. Their shape inference writes the value-dependent size as ``?``;
+their numpy reference is what the host executor runs, equal to TensorFlow's kernels (integer
+outputs exactly; a segment's mean or root-n scaled sum summed in the data's dtype, in index order);
+their lowering refuses with a message that says so.
+
+TensorFlow's checks are kept: an id outside the data, unsorted segment ids, a row outside the dense
+shape, or a reshape that changes the element count raise ``ValueError`` naming the entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fourier.errors import CompileError
+from fourier.ir.core import Node
+from fourier.ir.types import UNKNOWN, Dim, TensorType
+from fourier.ops.padding import State, mixed
+from fourier.ops.registry import Attr, InferContext, register
+
+__all__: list[str] = []
+
+# Pure (CSE may merge two) but never folded: a constant has a fixed shape, these outputs do not.
+_HOST_PURE = ("pure", "no_fold", "host", "value_sized")
+_INDEX = ("int32", "int64")
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+
+
+def _value_sized(op: str) -> Any:
+    def lower(attrs: dict[str, Any], *args: Any) -> Any:
+        raise CompileError(
+            f"{op} runs on the host only (the size of its output depends on the values, which XLA "
+            "must know before it runs): partition the graph with fourier.host.partition and "
+            "compile its device part"
+        )
+
+    return lower
+
+
+def _value_sized_rows(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Value-sized: how many rows come out depends on every row's values (a host op)"""
+    return [mixed(node, "the size of its output depends on the values (it runs on the host)")] * len(
+        node.outputs
+    )
+
+
+def _expect(
+    ctx: InferContext, i: int, dtypes: tuple[str, ...] | None, rank: int | None, what: str
+) -> TensorType:
+    t = ctx.types[i]
+    if dtypes is not None and t.dtype not in dtypes:
+        raise ctx.fail(f"{what} (input {i}) must be {' or '.join(dtypes)}, got {t}")
+    if rank is not None and t.shape is not None and len(t.shape) != rank:
+        raise ctx.fail(f"{what} (input {i}) must have rank {rank}, got {t}")
+    return t
+
+
+def _dim(t: TensorType, axis: int) -> Dim:
+    return t.shape[axis] if t.shape is not None and len(t.shape) > axis else UNKNOWN
+
+
+def _ints(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x).astype(np.int64, copy=False)
+
+
+# -- Where (one argument) ------------------------------------------------------------------------
+
+
+def _where_infer(ctx: InferContext) -> list[TensorType]:
+    t = ctx.types[0]
+    if t.shape is None:
+        raise ctx.fail(f"the input's rank must be known (the output is [?, rank]), got {t}")
+    return [TensorType("int64", (UNKNOWN, len(t.shape)))]
+
+
+def _where(attrs: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    # Row-major order of the true (non-zero) entries' coordinates, as TensorFlow lists them.
+    return np.argwhere(np.asarray(x)).astype(np.int64).reshape(-1, np.ndim(x))
+
+
+register(
+    "Where",
+    inputs=1,
+    infer=_where_infer,
+    reference=_where,
+    lower=_value_sized("Where"),
+    traits=_HOST_PURE,
+    doc="The coordinates [?, rank] of the true (non-zero) entries in row-major order (one argument).",
+    padding_rule=_value_sized_rows,
+)
+
+
+# -- Unique --------------------------------------------------------------------------------------
+
+
+def _unique_infer(ctx: InferContext) -> list[TensorType]:
+    t = _expect(ctx, 0, None, 1, "x")
+    if ctx.attrs["out_idx"] not in _INDEX:
+        raise ctx.fail(f"out_idx must be int32 or int64, got {ctx.attrs['out_idx']}")
+    return [TensorType(t.dtype, (UNKNOWN,)), TensorType(ctx.attrs["out_idx"], t.shape)]
+
+
+def _unique(attrs: dict[str, Any], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-D, got shape {x.shape}")
+    idx_dtype = np.dtype(attrs["out_idx"])
+    if x.size == 0:
+        return x.copy(), np.zeros(0, idx_dtype)
+    # TensorFlow keeps the order of first occurrence: y[idx] == x.
+    values, first, inverse = np.unique(x, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    return values[order], rank[inverse.reshape(-1)].astype(idx_dtype)
+
+
+register(
+    "Unique",
+    inputs=1,
+    attrs=[Attr("out_idx", "type", "int32")],
+    infer=_unique_infer,
+    reference=_unique,
+    lower=_value_sized("Unique"),
+    traits=_HOST_PURE,
+    doc="The distinct values y [?] in order of first occurrence, and each entry's index into y.",
+    padding_rule=_value_sized_rows,
+)
+
+
+# -- SparseFillEmptyRows -------------------------------------------------------------------------
+
+
+def _fill_infer(ctx: InferContext) -> list[TensorType]:
+    indices = _expect(ctx, 0, ("int64",), 2, "indices")
+    values = _expect(ctx, 1, None, 1, "values")
+    shape = _expect(ctx, 2, ("int64",), 1, "dense_shape")
+    default = _expect(ctx, 3, (values.dtype,), None, "default_value")
+    if default.shape is not None and default.shape != ():
+        raise ctx.fail(f"default_value must be a scalar, got {default}")
+    rank = _dim(indices, 1)
+    dense = ctx.dims(2)
+    rows = dense[0] if dense else UNKNOWN
+    n = _dim(indices, 0)
+    return [
+        TensorType("int64", (UNKNOWN, rank if rank != UNKNOWN else _dim(shape, 0))),
+        TensorType(values.dtype, (UNKNOWN,)),
+        TensorType("bool", (rows,)),
+        TensorType("int64", (n,)),
+    ]
+
+
+def _fill(
+    attrs: dict[str, Any],
+    indices: np.ndarray,
+    values: np.ndarray,
+    dense_shape: np.ndarray,
+    default: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    indices, dense_shape, values = _ints(indices), _ints(dense_shape), np.asarray(values)
+    if indices.ndim != 2 or values.ndim != 1 or len(values) != len(indices):
+        raise ValueError(f"indices {indices.shape} and values {values.shape} do not match")
+    if np.ndim(default) != 0:
+        raise ValueError(f"default_value must be a scalar, got shape {np.shape(default)}")
+    if dense_shape.ndim != 1 or len(dense_shape) != indices.shape[1] or len(dense_shape) == 0:
+        raise ValueError(
+            f"dense_shape {dense_shape.tolist()} does not match indices of shape {indices.shape}"
+        )
+    n, rank, dense_rows = len(indices), indices.shape[1], int(dense_shape[0])
+    rows = indices[:, 0]
+    bad = np.flatnonzero((rows < 0) | (rows >= dense_rows))
+    if len(bad):
+        raise ValueError(
+            f"indices[{bad[0]}] = {indices[bad[0]].tolist()} is out of bounds: dense_shape {dense_shape.tolist()}"
+        )
+    counts = np.bincount(rows, minlength=dense_rows) if n else np.zeros(dense_rows, np.int64)
+    empty = counts == 0
+    sizes = np.maximum(counts, 1)
+    starts = np.cumsum(sizes) - sizes
+    # Each row's entries keep their order; an empty row gets one entry [row, 0, ...] = default.
+    order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
+    first_of_row = np.cumsum(counts) - counts
+    where = np.empty(n, np.int64)
+    where[order] = starts[sorted_rows] + (np.arange(n) - first_of_row[sorted_rows])
+    total = int(sizes.sum()) if dense_rows else 0
+    out_indices = np.zeros((total, rank), np.int64)
+    out_values = np.empty(total, values.dtype)
+    empty_rows = np.flatnonzero(empty)
+    out_indices[starts[empty_rows], 0] = empty_rows
+    out_values[starts[empty_rows]] = np.asarray(default).reshape(())
+    out_indices[where] = indices
+    out_values[where] = values
+    return out_indices, out_values, empty, where
+
+
+register(
+    "SparseFillEmptyRows",
+    inputs=4,
+    infer=_fill_infer,
+    reference=_fill,
+    lower=_value_sized("SparseFillEmptyRows"),
+    traits=_HOST_PURE,
+    doc="A sparse tensor with default_value at [row, 0, ...] of each empty row (entries grouped by "
+    "row, in order); which rows were empty; each entry's new position.",
+    padding_rule=_value_sized_rows,
+)
+
+
+# -- SparseReshape -------------------------------------------------------------------------------
+
+
+def _reshape_infer(ctx: InferContext) -> list[TensorType]:
+    indices = _expect(ctx, 0, ("int64",), 2, "input_indices")
+    _expect(ctx, 1, ("int64",), 1, "input_shape")
+    new = _expect(ctx, 2, ("int64",), 1, "new_shape")
+    rank = _dim(new, 0)
+    return [TensorType("int64", (_dim(indices, 0), rank)), TensorType("int64", (rank,))]
+
+
+def _new_shape(shape: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``new`` with its -1 (at most one) resolved so that it holds as many elements as ``shape``."""
+    dense = int(np.prod(shape, dtype=np.int64))
+    unknown = np.flatnonzero(new == -1)
+    if len(unknown) > 1:
+        raise ValueError(f"new_shape {new.tolist()} has more than one -1")
+    if (new < -1).any():
+        raise ValueError(f"new_shape {new.tolist()} has a negative size")
+    out = new.copy()
+    if len(unknown):
+        known = int(np.prod(np.delete(new, unknown), dtype=np.int64))
+        if known == 0 or dense % known:
+            raise ValueError(f"cannot reshape a sparse tensor of shape {shape.tolist()} to {new.tolist()}")
+        out[unknown[0]] = dense // known
+    if int(np.prod(out, dtype=np.int64)) != dense:
+        raise ValueError(
+            f"cannot reshape a sparse tensor of shape {shape.tolist()} ({dense} elements) to {new.tolist()}"
+        )
+    return out
+
+
+def _strides(shape: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.cumprod(shape[::-1][:-1], dtype=np.int64)[::-1], [1]]).astype(np.int64)
+
+
+def _sparse_reshape(
+    attrs: dict[str, Any], indices: np.ndarray, shape: np.ndarray, new: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    indices, shape, new = _ints(indices), _ints(shape), _ints(new)
+    if indices.ndim != 2 or indices.shape[1] != len(shape):
+        raise ValueError(f"input_indices {indices.shape} do not match input_shape {shape.tolist()}")
+    out_shape = _new_shape(shape, new)
+    linear = indices @ _strides(shape) if len(shape) else np.zeros(len(indices), np.int64)
+    strides = _strides(out_shape)
+    out = np.empty((len(indices), len(out_shape)), np.int64)
+    for axis, stride in enumerate(strides.tolist()):
+        out[:, axis] = linear // stride
+        linear = linear - out[:, axis] * stride
+    return out, out_shape
+
+
+register(
+    "SparseReshape",
+    inputs=3,
+    infer=_reshape_infer,
+    reference=_sparse_reshape,
+    lower=_value_sized("SparseReshape"),
+    traits=_HOST_PURE,
+    doc="A sparse tensor's indices for a new dense shape (one -1 inferred), and that shape.",
+    padding_rule=_value_sized_rows,
+)
+
+
+# -- SparseSegmentSum / Mean / SqrtN (and WithNumSegments) ---------------------------------------
+
+
+def _segment_infer(ctx: InferContext) -> list[TensorType]:
+    data = _expect(ctx, 0, None if ctx.op.startswith("SparseSegmentSum") else _FLOATS, None, "data")
+    _expect(ctx, 1, _INDEX, 1, "indices")
+    _expect(ctx, 2, _INDEX, 1, "segment_ids")
+    if data.shape is None or not data.shape:
+        raise ctx.fail(f"data must have rank 1 or more, got {data}")
+    rows: Dim = UNKNOWN  # the last segment id + 1: the values say
+    if len(ctx.types) == 4:
+        _expect(ctx, 3, _INDEX, 0, "num_segments")
+        known = ctx.dims(3)
+        rows = known[0] if known else UNKNOWN
+    return [TensorType(data.dtype, (rows, *data.shape[1:]))]
+
+
+def _segment(kind: str) -> Any:
+    def reference(
+        attrs: dict[str, Any], data: np.ndarray, indices: np.ndarray, segments: np.ndarray, *num: np.ndarray
+    ) -> np.ndarray:
+        data, indices, segments = np.asarray(data), _ints(indices), _ints(segments)
+        if indices.ndim != 1 or segments.shape != indices.shape:
+            raise ValueError(
+                f"indices {indices.shape} and segment_ids {segments.shape} must be 1-D of one length"
+            )
+        bad = np.flatnonzero((indices < 0) | (indices >= len(data)))
+        if len(bad):
+            raise ValueError(f"indices[{bad[0]}] = {indices[bad[0]]} is not in [0, {len(data)})")
+        if len(segments) and ((np.diff(segments) < 0).any() or segments[0] < 0):
+            raise ValueError("segment ids are not increasing")
+        if num:
+            rows = int(np.asarray(num[0]))
+            if len(segments) and segments[-1] >= rows:
+                raise ValueError(f"segment id {segments[-1]} is out of range [0, {rows})")
+        else:
+            rows = int(segments[-1]) + 1 if len(segments) else 0
+        out = np.zeros((rows, *data.shape[1:]), data.dtype)
+        if not len(segments):
+            return out
+        # Rows of a segment are consecutive: sum each run, in index order, in the data's dtype.
+        starts = np.flatnonzero(np.concatenate([[True], segments[1:] != segments[:-1]]))
+        ids = segments[starts]
+        out[ids] = np.add.reduceat(data[indices], starts, axis=0, dtype=data.dtype)
+        if kind != "Sum":
+            counts = np.diff(np.append(starts, len(segments))).astype(data.dtype)
+            scale = counts if kind == "Mean" else np.sqrt(counts)
+            out[ids] = out[ids] / scale.reshape(-1, *([1] * (data.ndim - 1)))
+        return out
+
+    return reference
+
+
+_SEGMENT_DOCS = {
+    "Sum": "the sum of data's rows at indices, per segment (segment_ids sorted)",
+    "Mean": "the mean of data's rows at indices, per segment (segment_ids sorted; empty: 0)",
+    "SqrtN": "the sum of data's rows at indices divided by sqrt(count), per segment (empty: 0)",
+}
+for _kind, _what in _SEGMENT_DOCS.items():
+    for _suffix, _rows in (
+        ("", "the last segment id + 1 rows ([?, ...])"),
+        ("WithNumSegments", "num_segments rows"),
+    ):
+        _name = f"SparseSegment{_kind}{_suffix}"
+        register(
+            _name,
+            inputs=4 if _suffix else 3,
+            infer=_segment_infer,
+            reference=_segment(_kind),
+            lower=_value_sized(_name),
+            traits=_HOST_PURE,
+            doc=f"{_what[0].upper()}{_what[1:]}: {_rows}.",
+            padding_rule=_value_sized_rows,
+        )
+
+
+# -- SparseToDense -------------------------------------------------------------------------------
+
+
+def _to_dense_infer(ctx: InferContext) -> list[TensorType]:
+    _expect(ctx, 0, _INDEX, None, "sparse_indices")
+    shape_t = _expect(ctx, 1, _INDEX, None, "output_shape")
+    values = _expect(ctx, 2, None, None, "sparse_values")
+    _expect(ctx, 3, (values.dtype,), 0, "default_value")
+    dims = ctx.dims(1)
+    if dims is not None:
+        return [TensorType(values.dtype, tuple(dims))]
+    rank = _dim(shape_t, 0) if shape_t.shape else 0
+    if rank == UNKNOWN:
+        return [TensorType(values.dtype, None)]
+    return [TensorType(values.dtype, (UNKNOWN,) * int(rank))]
+
+
+def _to_dense(
+    attrs: dict[str, Any], indices: np.ndarray, shape: np.ndarray, values: np.ndarray, default: np.ndarray
+) -> np.ndarray:
+    indices, shape, values = _ints(indices), _ints(shape).reshape(-1), np.asarray(values)
+    if indices.ndim < 2:
+        indices = indices.reshape(-1, 1) if len(shape) == 1 or indices.ndim == 0 else indices.reshape(1, -1)
+    n = len(indices)
+    if values.ndim and len(values) != n:
+        raise ValueError(f"{len(values)} sparse values for {n} indices")
+    if indices.shape[1] != len(shape):
+        raise ValueError(f"indices of rank {indices.shape[1]} for output_shape {shape.tolist()}")
+    bad = np.flatnonzero(((indices < 0) | (indices >= shape)).any(axis=1)) if n else np.zeros(0, np.int64)
+    if len(bad):
+        raise ValueError(
+            f"indices[{bad[0]}] = {indices[bad[0]].tolist()} is out of bounds: output_shape {shape.tolist()}"
+        )
+    linear = indices @ _strides(shape) if len(shape) else np.zeros(n, np.int64)
+    if attrs["validate_indices"] and n > 1:
+        step = np.diff(linear)
+        if (step < 0).any():
+            raise ValueError(f"indices[{int(np.flatnonzero(step < 0)[0]) + 1}] is out of order")
+        if (step == 0).any():
+            raise ValueError(f"indices[{int(np.flatnonzero(step == 0)[0]) + 1}] is repeated")
+    out = np.full(int(np.prod(shape, dtype=np.int64)), np.asarray(default).reshape(()), values.dtype)
+    out[linear] = values
+    return out.reshape(tuple(shape.tolist()))
+
+
+register(
+    "SparseToDense",
+    inputs=4,
+    attrs=[Attr("validate_indices", "bool", True)],
+    infer=_to_dense_infer,
+    reference=_to_dense,
+    lower=_value_sized("SparseToDense"),
+    traits=_HOST_PURE,
+    doc="A dense tensor of output_shape: sparse_values at sparse_indices, default_value elsewhere.",
+    padding_rule=_value_sized_rows,
+)

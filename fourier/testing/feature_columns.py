@@ -1,0 +1,195 @@
+"""A ``tf.feature_column`` ranking model, exported as a SavedModel, for `fourier.host`.
+
+The columns (``tf.feature_column``, seeded weights, an unknown batch) read raw request fields:
+
+- ``items``    string  [batch, 4] -> ``categorical_column_with_hash_bucket`` -> ``embedding_column``
+  (combiner ``mean``)
+- ``tags``     string  [batch, 3] -> ``categorical_column_with_hash_bucket`` -> ``embedding_column``
+  (combiner ``sqrtn``)
+- ``country``  string  [batch, 2] -> ``categorical_column_with_vocabulary_list`` (non-ASCII words,
+  two out-of-vocabulary hash buckets) -> ``embedding_column`` (combiner ``sum``) and
+  ``indicator_column``
+- ``age``      float32 [batch, 1] -> ``bucketized_column`` (one-hot of its bucket)
+- ``price``, ``clicks`` float32 [batch, 1] -> ``numeric_column``
+
+then the columns concatenated (``DenseFeatures``, the Keras form of
+``tf.compat.v1.feature_column.input_layer``: the same column code, the same graph) into a small DNN
+with a sigmoid output ``score``. A TF1 SavedModel of ``input_layer`` in a ``tf.compat.v1`` graph
+loads in TensorFlow 2.21 but cannot be frozen (grappler: the table initializer in its collections is
+not in the signature's graph), so the model is a Keras SavedModel. A feature column treats an empty
+string as a missing value: a row whose strings are all empty has no ids, and its embedding is zeros
+(``safe_embedding_lookup_sparse``). That part of the graph is sparse (``Where``, ``GatherNd``,
+``SparseFillEmptyRows``, ``Unique``, ``SparseSegmentMean``...): it runs on the host.
+
+Built with TensorFlow once and cached under ``$FOURIER_FEATURE_COLUMNS_DIR`` or
+``~/.cache/fourier/feature_columns/<key>``, the key hashing this file and the TensorFlow version::
+
+    python -m fourier.testing.feature_columns [--out DIR]
+
+`random_requests` makes request dicts with out-of-vocabulary, empty, non-ASCII strings and rows
+whose strings are all empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fourier.testing.cache import cache_dir, tf_env
+from fourier.testing.preprocessing import PreprocessingModel
+
+__all__ = [
+    "COUNTRY_VOCAB",
+    "AGE_BOUNDARIES",
+    "ITEM_BUCKETS",
+    "TAG_BUCKETS",
+    "WIDTHS",
+    "feature_columns_dir",
+    "ensure_feature_columns",
+    "build",
+    "random_requests",
+]
+
+COUNTRY_VOCAB = ("us", "de", "fr", "jp", "ru", "españa", "日本", "россия", "🙂")
+AGE_BOUNDARIES = (18.0, 25.0, 35.0, 50.0, 65.0)
+ITEM_BUCKETS = 1000
+TAG_BUCKETS = 50
+WIDTHS = {"items": 4, "tags": 3, "country": 2}  # values per row of each string feature
+EMBED = 8
+
+
+def feature_columns_dir() -> Path:
+    """Where the model is cached: ``$FOURIER_FEATURE_COLUMNS_DIR`` or ``~/.cache/fourier/feature_columns/<key>``."""
+    return cache_dir("feature_columns", "FOURIER_FEATURE_COLUMNS_DIR", __file__)
+
+
+def _columns() -> list[Any]:
+    import tensorflow as tf
+
+    fc = tf.feature_column
+    items = fc.categorical_column_with_hash_bucket("items", ITEM_BUCKETS)
+    tags = fc.categorical_column_with_hash_bucket("tags", TAG_BUCKETS)
+    country = fc.categorical_column_with_vocabulary_list("country", list(COUNTRY_VOCAB), num_oov_buckets=2)
+    age = fc.numeric_column("age")
+    return [
+        fc.embedding_column(items, EMBED, combiner="mean"),
+        fc.embedding_column(tags, EMBED, combiner="sqrtn"),
+        fc.embedding_column(country, 4, combiner="sum"),
+        fc.indicator_column(country),
+        fc.bucketized_column(age, list(AGE_BOUNDARIES)),
+        fc.numeric_column("price"),
+        fc.numeric_column("clicks"),
+    ]
+
+
+def _model(seed: int) -> Any:
+    import tensorflow as tf
+
+    inputs = {k: tf.keras.Input((w,), dtype=tf.string, name=k) for k, w in WIDTHS.items()}
+    for k in ("age", "price", "clicks"):
+        inputs[k] = tf.keras.Input((1,), dtype=tf.float32, name=k)
+    x = tf.keras.layers.DenseFeatures(_columns(), name="features")(inputs)
+    for i, width in enumerate((32, 16)):
+        x = tf.keras.layers.Dense(width, activation="relu", name=f"dense_{i}")(x)
+    out = tf.keras.layers.Dense(1, activation="sigmoid", name="score")(x)
+    model = tf.keras.Model(inputs, {"score": out})
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        shape = tuple(int(d) for d in w.shape)
+        scale = 0.5 if "embedding" in w.name else 1.0 / np.sqrt(max(shape[0], 1))
+        w.assign(rng.normal(0.0, scale, shape).astype(np.float32))
+    return model
+
+
+def build(out_dir: Path, seed: int = 1234) -> PreprocessingModel:
+    """Build the model with TensorFlow and write it as a SavedModel ``out_dir/ranking``."""
+    tf_env()
+    import tensorflow as tf
+
+    tf.keras.backend.clear_session()
+    tf.random.set_seed(seed)
+    model = _model(seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".ranking."))
+    try:
+        model.save(str(tmp / "ranking"), include_optimizer=False)
+        meta = {"inputs": sorted(model.input_names), "outputs": ["score"]}
+        (tmp / "ranking" / "fourier.json").write_text(json.dumps(meta))
+        target = out_dir / "ranking"
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp / "ranking", target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return _read(out_dir)
+
+
+def _read(out_dir: Path) -> PreprocessingModel:
+    meta = json.loads((out_dir / "ranking" / "fourier.json").read_text())
+    return PreprocessingModel(out_dir / "ranking", tuple(meta["inputs"]), tuple(meta["outputs"]))
+
+
+def ensure_feature_columns(out_dir: Path | None = None) -> PreprocessingModel:
+    """The feature-column SavedModel, built with TensorFlow if not cached."""
+    out = out_dir or feature_columns_dir()
+    if (out / "ranking" / "fourier.json").exists():
+        return _read(out)
+    return build(out)
+
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 _-"
+_MULTIBYTE = "éüßñçøåœ東京大阪日本語москваπλ🙂🚀👍🏽\u0301\u200d"
+
+
+def random_requests(batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A request for ``batch`` rows: strings in and out of the vocabulary, empty (a third of them)
+    and non-ASCII, ``str`` and ``bytes`` mixed; about one row in five has only empty strings in
+    a feature, and row 0 has only empty strings in every feature; ages on and around the
+    boundaries."""
+    rng = np.random.default_rng(seed)
+
+    def word(i: int) -> str | bytes:
+        kind = rng.integers(0, 6)
+        if kind <= 1:
+            s = ""
+        elif kind == 2:
+            s = COUNTRY_VOCAB[int(rng.integers(len(COUNTRY_VOCAB)))]
+        elif kind == 3:
+            s = "".join(rng.choice(list(_MULTIBYTE), int(rng.integers(1, 6))))
+        else:
+            s = "".join(rng.choice(list(_ALPHABET), int(rng.integers(1, 20))))
+        return s.encode("utf-8") if i % 2 else s
+
+    out: dict[str, np.ndarray] = {}
+    for k, w in WIDTHS.items():
+        arr = np.empty(batch * w, dtype=object)
+        arr[:] = [word(i) for i in range(batch * w)]
+        arr = arr.reshape(batch, w)
+        arr[rng.random(batch) < 0.2] = ""
+        arr[0] = ""
+        out[k] = arr
+    ages = np.concatenate([np.array(AGE_BOUNDARIES, np.float32), rng.uniform(0, 90, 16).astype(np.float32)])
+    out["age"] = ages[rng.integers(0, len(ages), batch)].reshape(batch, 1)
+    out["price"] = rng.uniform(0, 3, (batch, 1)).astype(np.float32)
+    out["clicks"] = rng.poisson(3.0, (batch, 1)).astype(np.float32)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    print(ensure_feature_columns(args.out).path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

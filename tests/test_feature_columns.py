@@ -1,0 +1,352 @@
+"""Sparse feature ops (`fourier.ops.sparse`) and a ``tf.feature_column`` model served end to end.
+
+Before: the sparse ops on hand-made cases (empty rows, all-empty batches, unordered entries, gaps
+between segments, repeated ids); the feature-column SavedModel of
+`fourier.testing.feature_columns` (hash-bucket embeddings with combiners mean and sqrtn, a
+vocabulary list with out-of-vocabulary buckets as an embedding and an indicator, a bucketized and
+numeric columns, a DNN).
+Expected: every sparse op's numpy reference equals ``tf.raw_ops`` (integers and booleans exactly;
+floats within rtol 1e-6, atol 1e-7) and refuses what TensorFlow refuses; the partition runs the
+sparse part on the host and sends only per-row values ([N, D] embeddings, an [N, 2] dense id
+matrix) to the device; ``fourier.compile(..., buckets=[32, 64, 128])`` serves it matching TensorFlow
+at batches 1, 7, 33, 128, 300 (rtol 1e-4, atol 1e-5; empty, non-ASCII and out-of-vocabulary
+strings, rows with only empty strings), also from a process that cannot import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import fourier
+from fourier.errors import CompileError
+from fourier.host.extract import load_model
+from fourier.host.partition import DEVICE, HOST, partition
+from fourier.ops.registry import get_op
+from fourier.testing.feature_columns import ensure_feature_columns, random_requests
+from fourier.testing.preprocessing import PreprocessingModel
+
+tf = pytest.importorskip("tensorflow")
+
+SPARSE = (
+    "Where",
+    "Unique",
+    "SparseFillEmptyRows",
+    "SparseReshape",
+    "SparseSegmentSum",
+    "SparseSegmentMean",
+    "SparseSegmentSqrtN",
+    "SparseSegmentSumWithNumSegments",
+    "SparseSegmentMeanWithNumSegments",
+    "SparseSegmentSqrtNWithNumSegments",
+    "SparseToDense",
+)
+COVERED = set(SPARSE)  # reference vs TensorFlow here (they have no lowering to compare with)
+RTOL, ATOL = 1e-4, 1e-5  # the served model against TensorFlow
+OP_RTOL, OP_ATOL = 1e-6, 1e-7  # a float op's reference against TensorFlow's kernel
+
+
+def _obj(items: list[Any]) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
+def _ref(op: str, *args: Any, **attrs: Any) -> list[np.ndarray]:
+    out = get_op(op).reference(attrs, *[np.asarray(a) if not isinstance(a, np.ndarray) else a for a in args])
+    return [np.asarray(o) for o in (out if isinstance(out, tuple) else (out,))]
+
+
+def _same(got: list[np.ndarray], want: Any) -> None:
+    want = [want] if not isinstance(want, (list, tuple)) else list(want)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        w = w.numpy() if hasattr(w, "numpy") else np.asarray(w)
+        assert g.shape == w.shape, (g.shape, w.shape)
+        if w.dtype == object:
+            assert g.tolist() == w.tolist()
+        else:
+            assert g.dtype == w.dtype, (g.dtype, w.dtype)
+        if np.issubdtype(w.dtype, np.floating):
+            np.testing.assert_allclose(g, w, rtol=OP_RTOL, atol=OP_ATOL)
+        else:
+            np.testing.assert_array_equal(g, w)
+
+
+RNG = np.random.default_rng(18)
+DATA = RNG.normal(size=(10, 3)).astype(np.float32)
+SEGMENT_CASES = [  # (indices, segment ids, num_segments)
+    ([0, 3, 3, 9, 1, 2], [0, 0, 1, 3, 3, 5], 7),  # gaps, a repeated id, trailing empty segments
+    ([4], [0], 1),
+    ([], [], 3),  # no ids: all segments empty
+    ([5, 5, 5, 5, 0, 1, 2], [2, 2, 2, 2, 2, 2, 2], 3),
+]
+
+
+def test_where_and_unique_equal_tensorflow() -> None:
+    for x in (
+        RNG.random((4, 3)) < 0.4,
+        np.zeros((3, 2), bool),
+        np.zeros((0, 5), bool),
+        (RNG.integers(0, 3, (2, 3, 4))).astype(np.float32),
+        RNG.integers(-1, 2, 7).astype(np.int64),
+    ):
+        _same(_ref("Where", x), tf.raw_ops.Where(condition=x))
+    for x in (
+        np.array([5, 1, 5, 2, 1, 9, 0], np.int64),
+        np.array([], np.int64),
+        np.array([3, 3, 3], np.int32),
+        _obj([b"b", b"a", b"", b"b", "日本".encode()]),
+    ):
+        for out_idx in ("int32", "int64"):
+            want = tf.raw_ops.Unique(
+                x=tf.constant(x.tolist(), dtype=tf.string if x.dtype == object else x.dtype),
+                out_idx=tf.as_dtype(out_idx),
+            )
+            _same(_ref("Unique", x, out_idx=out_idx), want)
+
+
+def test_sparse_fill_empty_rows_equals_tensorflow() -> None:
+    cases = [
+        ([[0, 1], [0, 3], [2, 0], [4, 2]], [10, 11, 12, 13], [6, 4]),  # empty rows 1, 3, 5
+        ([[3, 0], [1, 1], [3, 1], [0, 0]], [1, 2, 3, 4], [4, 2]),  # unordered rows, row 2 empty
+        ([[0, 0], [1, 0], [2, 1]], [7, 8, 9], [3, 2]),  # no empty row
+        (np.zeros((0, 2), np.int64), [], [5, 4]),  # an all-empty batch
+        (np.zeros((0, 2), np.int64), [], [0, 4]),  # no rows at all
+    ]
+    for indices, values, shape in cases:
+        idx = np.asarray(indices, np.int64).reshape(-1, 2)
+        for vals, default in (
+            (np.asarray(values, np.int64), np.int64(-1)),
+            (np.asarray(values, np.float32), np.float32(0.5)),
+        ):
+            want = tf.raw_ops.SparseFillEmptyRows(
+                indices=idx, values=vals, dense_shape=np.asarray(shape, np.int64), default_value=default
+            )
+            _same(_ref("SparseFillEmptyRows", idx, vals, np.asarray(shape, np.int64), default), list(want))
+    strings = _obj([b"x", "é".encode(), b""])
+    idx = np.array([[2, 0], [0, 1], [2, 1]], np.int64)
+    want = tf.raw_ops.SparseFillEmptyRows(
+        indices=idx,
+        values=tf.constant(strings.tolist()),
+        dense_shape=np.array([4, 2], np.int64),
+        default_value=b"?",
+    )
+    _same(
+        _ref("SparseFillEmptyRows", idx, strings, np.array([4, 2], np.int64), np.array(b"?", dtype=object)),
+        list(want),
+    )
+    with pytest.raises(ValueError, match="out of bounds"):
+        _ref(
+            "SparseFillEmptyRows",
+            np.array([[5, 0]], np.int64),
+            np.array([1], np.int64),
+            np.array([3, 2], np.int64),
+            np.int64(0),
+        )
+
+
+def test_sparse_reshape_equals_tensorflow() -> None:
+    idx3 = np.array([[0, 0, 1], [1, 2, 3], [2, 1, 0], [2, 2, 3]], np.int64)
+    for indices, shape, new in (
+        (idx3, [3, 3, 4], [9, -1]),
+        (idx3, [3, 3, 4], [-1, 4]),
+        (idx3, [3, 3, 4], [36]),
+        (idx3[:, :2], [3, 3], [9, 1]),
+        (np.zeros((0, 2), np.int64), [5, 4], [20, -1]),
+    ):
+        args = (indices, np.asarray(shape, np.int64), np.asarray(new, np.int64))
+        want = tf.raw_ops.SparseReshape(input_indices=args[0], input_shape=args[1], new_shape=args[2])
+        _same(_ref("SparseReshape", *args), list(want))
+    for new, match in (([5, 5], "cannot reshape"), ([-1, -1], "more than one")):
+        with pytest.raises(ValueError, match=match):
+            _ref("SparseReshape", idx3, np.array([3, 3, 4], np.int64), np.array(new, np.int64))
+
+
+@pytest.mark.parametrize("kind", ["Sum", "Mean", "SqrtN"])
+def test_sparse_segment_reductions_equal_tensorflow(kind: str) -> None:
+    for indices, segments, num in SEGMENT_CASES:
+        for itype in (np.int32, np.int64):
+            i, s = np.asarray(indices, itype), np.asarray(segments, itype)
+            plain = getattr(tf.raw_ops, f"SparseSegment{kind}")(data=DATA, indices=i, segment_ids=s)
+            _same(_ref(f"SparseSegment{kind}", DATA, i, s), plain)
+            counted = getattr(tf.raw_ops, f"SparseSegment{kind}WithNumSegments")(
+                data=DATA, indices=i, segment_ids=s, num_segments=np.int32(num)
+            )
+            _same(_ref(f"SparseSegment{kind}WithNumSegments", DATA, i, s, np.int32(num)), counted)
+    data64 = DATA.astype(np.float64)[:, 0]  # rank-1 data, float64
+    i, s = np.array([1, 2, 2, 7]), np.array([0, 0, 2, 2])
+    _same(
+        _ref(f"SparseSegment{kind}", data64, i, s),
+        getattr(tf.raw_ops, f"SparseSegment{kind}")(data=data64, indices=i, segment_ids=s),
+    )
+    with pytest.raises(ValueError, match="not in"):
+        _ref(f"SparseSegment{kind}", DATA, np.array([10]), np.array([0]))
+    with pytest.raises(ValueError, match="not increasing"):
+        _ref(f"SparseSegment{kind}", DATA, np.array([1, 2]), np.array([1, 0]))
+
+
+def test_sparse_to_dense_equals_tensorflow() -> None:
+    idx = np.array([[0, 1], [1, 0], [2, 3]], np.int64)
+    for values, default in ((np.array([4, 5, 6], np.int64), np.int64(-1)), (np.float32(2.5), np.float32(0))):
+        want = tf.raw_ops.SparseToDense(
+            sparse_indices=idx,
+            output_shape=np.array([3, 4], np.int64),
+            sparse_values=values,
+            default_value=default,
+        )
+        _same(
+            _ref("SparseToDense", idx, np.array([3, 4], np.int64), values, default, validate_indices=True),
+            want,
+        )
+    want = tf.raw_ops.SparseToDense(
+        sparse_indices=np.array([3, 0], np.int32),
+        output_shape=np.array([5], np.int32),
+        sparse_values=np.int64(1),
+        default_value=np.int64(0),
+        validate_indices=False,
+    )
+    _same(
+        _ref(
+            "SparseToDense",
+            np.array([3, 0], np.int32),
+            np.array([5], np.int32),
+            np.int64(1),
+            np.int64(0),
+            validate_indices=False,
+        ),
+        want,
+    )
+    for bad, match in ((idx[::-1], "out of order"), (idx[[0, 0, 1]], "repeated"), (idx + 3, "out of bounds")):
+        with pytest.raises(ValueError, match=match):
+            _ref(
+                "SparseToDense",
+                bad,
+                np.array([3, 4], np.int64),
+                np.array([1, 2, 3], np.int64),
+                np.int64(0),
+                validate_indices=True,
+            )
+
+
+def test_sparse_ops_are_host_ops_whose_lowering_refuses() -> None:
+    for op in SPARSE:
+        d = get_op(op)
+        assert {"host", "value_sized"} <= d.traits and d.family == "sparse", op
+        with pytest.raises(CompileError, match=f"{op} runs on the host only .*depends on the values"):
+            d.lower({})
+
+
+# -- the feature-column model --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model() -> PreprocessingModel:
+    return ensure_feature_columns()
+
+
+@pytest.fixture(scope="module")
+def oracle(model: PreprocessingModel) -> Any:
+    loaded = tf.saved_model.load(str(model.path))
+    fn = loaded.signatures["serving_default"]
+    fn._keep = loaded  # type: ignore[attr-defined]  # the signature's variables live with the object
+    return fn
+
+
+def _want(oracle: Any, request: dict[str, np.ndarray]) -> np.ndarray:
+    feeds = {}
+    for k, v in request.items():
+        if v.dtype == object:  # TensorFlow takes bytes; the request mixes str and bytes
+            v = np.vectorize(lambda s: s if isinstance(s, bytes) else s.encode("utf-8"), otypes=[object])(v)
+        feeds[k] = tf.constant(v)
+    return oracle(**feeds)["score"].numpy()
+
+
+def test_partition_sends_only_per_row_values_to_the_device(model: PreprocessingModel) -> None:
+    """Expected: every sparse op on the host; the crossings are the three embeddings [N, D] and the
+    indicator's dense ids [N, 2]; the DNN and the bucketized age on the device."""
+    imported = load_model(model.path)
+    plan = partition(imported.graph, imported.tables)
+    ops = {n.op: plan.placement[n.name] for n in imported.graph.nodes if n.name in plan.placement}
+    for op in (
+        "Where",
+        "Unique",
+        "SparseFillEmptyRows",
+        "SparseReshape",
+        "SparseSegmentMean",
+        "SparseSegmentSqrtN",
+        "SparseSegmentSum",
+        "SparseToDense",
+        "LookupTableSizeV2",
+    ):
+        assert ops[op] == HOST, op
+    for op in ("MatMul", "Bucketize", "OneHot", "Sigmoid"):
+        assert ops[op] == DEVICE, op
+    assert sorted(str(c.type) for c in plan.crossings) == [
+        "float32[N,4]",
+        "float32[N,8]",
+        "float32[N,8]",
+        "int64[N,2]",
+    ]
+    assert plan.device is not None
+    assert all(n.output.type.shape is not None and "?" not in n.output.type.shape for n in plan.device.nodes)
+
+
+@pytest.fixture(scope="module")
+def artifact(model: PreprocessingModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("fc") / "fc.fourier"
+    report = fourier.compile(model.path, out, buckets=[32, 64, 128])
+    assert report.host is not None and "SparseSegmentMean" in report.host
+    return out
+
+
+def test_feature_column_model_serves_and_matches_tensorflow(artifact: Path, oracle: Any) -> None:
+    served = fourier.load(artifact)
+    for batch in (1, 7, 33, 128, 300):
+        request = random_requests(batch, seed=batch)
+        assert all(v == "" for v in request["items"][0].tolist())  # row 0: every string empty
+        got = served(request)["score"]
+        np.testing.assert_allclose(got, _want(oracle, request), rtol=RTOL, atol=ATOL, err_msg=str(batch))
+    empty = random_requests(5, seed=1)
+    for k in ("items", "tags", "country"):
+        empty[k][:] = ""  # a whole batch without a single id
+    np.testing.assert_allclose(served(empty)["score"], _want(oracle, empty), rtol=RTOL, atol=ATOL)
+
+
+_SERVE = """
+import sys, builtins
+real = builtins.__import__
+def guard(name, *a, **k):
+    if name.split(".")[0] == "tensorflow":
+        raise ImportError("tensorflow is blocked in this process")
+    return real(name, *a, **k)
+builtins.__import__ = guard
+import numpy as np, fourier
+from fourier.testing.feature_columns import random_requests
+model = fourier.load(sys.argv[1])
+for b in (1, 7, 33, 128, 300):
+    np.save(sys.argv[2] + f"/out{b}.npy", model(random_requests(b, seed=b))["score"])
+bad = ("tensorflow", "fourier.compiler", "fourier.importer", "fourier.passes", "networkx")
+print(sorted(m for m in sys.modules if m.startswith(bad)))
+"""
+
+
+def test_a_process_without_tensorflow_serves_it(artifact: Path, oracle: Any, tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", _SERVE, str(artifact), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().splitlines()[-1] == "[]", run.stdout
+    for b in (1, 7, 33, 128, 300):
+        want = _want(oracle, random_requests(b, seed=b))
+        np.testing.assert_allclose(
+            np.load(tmp_path / f"out{b}.npy"), want, rtol=RTOL, atol=ATOL, err_msg=str(b)
+        )
