@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from fourier.ops.doc import COVERAGE_HEADING
+from fourier.ops.registry import OpDef
 
 __all__ = [
     "DEFAULT_TOL",
-    "EXEMPT_FAMILIES",
+    "EXEMPT",
     "IMPORTER_OPS",
     "LEFT_OUT",
     "COMMAND",
@@ -40,6 +41,7 @@ __all__ = [
     "check",
     "classify",
     "coverage",
+    "exemption",
     "markdown",
     "run_tf",
     "write_section",
@@ -137,12 +139,24 @@ def check(case: Case) -> None:
 
 # -- coverage against TensorFlow's op list ------------------------------------------------------
 
-EXEMPT_FAMILIES: dict[str, str] = {
-    "fused": "Fourier's own ops, made only by passes: TensorFlow has no kernel to compare with "
-    "(each fusion is checked graph-before against graph-after in tests/passes)",
-    "host": "run by the host executor (fourier.host), not lowered: compared with TensorFlow in "
-    "tests/test_host.py (string hashes, AsString, Bucketize, table lookups)",
+# Registered ops with no case in the conformance suite, and why (`exemption`).
+EXEMPT: dict[str, str] = {
+    "fused": "Fourier's own ops (the fused family), made only by passes: TensorFlow has no kernel to "
+    "compare with (each fusion is checked graph-before against graph-after in tests/passes)",
+    "host": "ops with the host trait run on the host executor (fourier.host) and their lowering "
+    "refuses them: compared with TensorFlow in tests/test_host.py (string hashes, AsString, tables) "
+    "and tests/test_feature_columns.py (the sparse family: Where, Unique, SparseSegment*, ...)",
 }
+
+
+def exemption(op: OpDef) -> str | None:
+    """Why a registered op has no conformance case (a key of `EXEMPT`), or None if it must have one."""
+    if op.family == "fused":
+        return "fused"
+    if "host" in op.traits:
+        return "host"
+    return None
+
 
 # TensorFlow ops Fourier accepts without a registry entry of the same name: the importer drops,
 # forwards, inlines or rebuilds them.
@@ -291,9 +305,9 @@ LEFT_OUT: list[tuple[str, str, _Pred]] = [
     ),
     (
         "sparse tensors",
-        "SparseTensor kernels (indices, values, dense_shape): Fourier's IR holds dense tensors "
-        "(the SparseSegment reductions, which take dense operands, are listed as unsupported)",
-        lambda name: not name.startswith("SparseSegment") and _SPARSE(name),
+        "SparseTensor kernels (indices, values, dense_shape) other than the ones feature columns "
+        "use, which the host runs (the sparse family, supported above)",
+        _SPARSE,
     ),
     (
         "ragged tensors",
@@ -431,8 +445,8 @@ def markdown(cov: Coverage) -> str:
             "with the reason (the first category whose pattern matches, `LEFT_OUT` in "
             "`fourier/testing/conformance.py`), or an inference op Fourier does not support yet. "
             "Supported ops are checked against TensorFlow's own kernels over their dtypes, attributes "
-            "and edge cases (`tests/test_conformance.py`, `tests/test_ops_longtail.py`; the host ops in "
-            "`tests/test_host.py`)."
+            "and edge cases (`tests/test_conformance.py`, `tests/test_ops_longtail.py`; the ops the "
+            "host runs in `tests/test_host.py` and `tests/test_feature_columns.py`)."
         ),
         "",
         wrap(
@@ -444,7 +458,8 @@ def markdown(cov: Coverage) -> str:
         "| category | ops | why |",
         "|---|---:|---|",
         f"| supported (registry) | {len(cov.supported)} | checked against TensorFlow's kernels "
-        "(tests/test_conformance.py, tests/test_ops_longtail.py, tests/test_host.py) |",
+        "(tests/test_conformance.py, tests/test_ops_longtail.py; host ops: tests/test_host.py, "
+        "tests/test_feature_columns.py) |",
         f"| supported (importer) | {len(cov.importer)} | {', '.join(cov.importer)} |",
     ]
     for c, ops in cov.left_out.items():
