@@ -1,10 +1,10 @@
 """Sparse feature ops (`fourier.ops.sparse`) and a ``tf.feature_column`` model served end to end.
 
 Before: the sparse ops on hand-made cases (empty rows, all-empty batches, unordered entries, gaps
-between segments, repeated ids); the feature-column SavedModel of
+between segments, repeated ids); the feature-column SavedModels of
 `fourier.testing.feature_columns` (hash-bucket embeddings with combiners mean and sqrtn, a
 vocabulary list with out-of-vocabulary buckets as an embedding and an indicator, a bucketized and
-numeric columns, a DNN).
+numeric columns, a DNN), as a TF1 ``input_layer`` graph and as Keras ``DenseFeatures``.
 Expected: every sparse op's numpy reference equals ``tf.raw_ops`` (integers and booleans exactly;
 floats within rtol 1e-6, atol 1e-7) and refuses what TensorFlow refuses; the partition runs the
 sparse part on the host and sends only per-row values ([N, D] embeddings, an [N, 2] dense id
@@ -28,7 +28,7 @@ from fourier.errors import CompileError
 from fourier.host.extract import load_model
 from fourier.host.partition import DEVICE, HOST, partition
 from fourier.ops.registry import get_op
-from fourier.testing.feature_columns import ensure_feature_columns, random_requests
+from fourier.testing.feature_columns import NAMES, ensure_feature_columns, random_requests
 from fourier.testing.preprocessing import PreprocessingModel
 
 tf = pytest.importorskip("tensorflow")
@@ -245,9 +245,9 @@ def test_sparse_ops_are_host_ops_whose_lowering_refuses() -> None:
 # -- the feature-column model --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def model() -> PreprocessingModel:
-    return ensure_feature_columns()
+@pytest.fixture(scope="module", params=NAMES)
+def model(request: pytest.FixtureRequest) -> PreprocessingModel:
+    return ensure_feature_columns(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,8 @@ _TABLE_WRITERS = {"LookupTableInsertV2", "LookupTableRemoveV2"}
 _INITIALIZERS = {"LookupTableImportV2", "InitializeTableV2"}
 _FORWARD = {"Identity", "IdentityN"}
 _CALL_PREFIXES = ("StatefulPartitionedCall", "PartitionedCall")
+# Collections naming a TF1 graph's initializers; freezing a signature fails on the ones it pruned.
+_INIT_COLLECTIONS = ("table_initializer", "saved_model_main_op", "legacy_init_op", "local_init_op", "init_op")
 
 
 class TableRecoveryError(GraphImportError):
@@ -126,6 +128,8 @@ def _saved_model(path: Path, outputs: Sequence[str] | None, signature: str) -> H
     import tensorflow as tf
 
     loaded, fn = load_signature(path, signature)
+    for key in _INIT_COLLECTIONS:  # a TF1 signature's graph lists initializers it does not hold
+        fn.graph.clear_collection(key)
     tf_graph_def, default_outputs, names = freeze_function(fn)
     data = tf_graph_def.SerializeToString()
     graph_def = GraphDef.FromString(data)
@@ -133,6 +137,7 @@ def _saved_model(path: Path, outputs: Sequence[str] | None, signature: str) -> H
     consumers = _consumers(graph_def)
     tables: dict[str, HostTable] = {}
     taken: set[str] = set()
+    exported: set[str] = set()  # the captured tables, made HashTableV2 nodes below
     where = str(path)
     for node in graph_def.node:
         if node.op != "Placeholder" or node.attr["dtype"].type != types_pb2.DT_RESOURCE:
@@ -151,6 +156,18 @@ def _saved_model(path: Path, outputs: Sequence[str] | None, signature: str) -> H
         )
         tables[name] = _table(name, tin, tout, keys.numpy(), values.numpy(), where)
         _set_table_node(node, name, tin, tout)
+        exported.add(node.name)
+    for node in graph_def.node:  # a TF1 SavedModel's tables are ops of its graph, not captures
+        if node.op not in ("HashTableV2", "HashTable") or node.name in exported:
+            continue
+        users = [u for u in _table_users(node.name, consumers) if u.op in _TABLE_READERS | _TABLE_WRITERS]
+        if not users:
+            continue
+        name = _derived_name(users[0].name, taken)
+        tin, tout = _lookup_types(name, users, where)
+        keys, values = _v1_table_contents(loaded, node.name, name, where)
+        tables[name] = _table(name, tin, tout, keys, values, where)
+        _set_table_node(node, name, tin, tout)
     del loaded  # the tables are exported: the TensorFlow objects may go
     graph = import_graphdef(
         graph_def,
@@ -160,6 +177,34 @@ def _saved_model(path: Path, outputs: Sequence[str] | None, signature: str) -> H
         source_sha256=hashlib.sha256(data).hexdigest(),
     )
     return HostModel(graph, _used(graph, tables))
+
+
+def _v1_table_contents(loaded: Any, op_name: str, name: str, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The keys and values a TF1 SavedModel's table ``op_name`` is initialized with: its
+    initializer's inputs, computed by TensorFlow in the loaded graph."""
+    graph = getattr(loaded, "graph", None)
+    if graph is None or not hasattr(loaded, "prune"):
+        raise TableRecoveryError(
+            f"{where}: table {name!r} (node {op_name!r}) is made inside the signature's function; "
+            "its contents cannot be exported"
+        )
+
+    def source(t: Any) -> Any:
+        op = t.op
+        while op.type in _FORWARD and op.inputs:
+            op = op.inputs[0].op
+        return op
+
+    inits = [
+        op
+        for op in graph.get_operations()
+        if op.type in _INITIALIZERS and op.inputs and source(op.inputs[0]).name == op_name
+    ]
+    if len(inits) != 1:
+        how = ", ".join(op.name for op in inits) or "none found"
+        raise TableRecoveryError(f"{where}: table {name!r} (node {op_name!r}) needs one initializer ({how})")
+    keys, values = loaded.prune(feeds=[], fetches=[inits[0].inputs[1], inits[0].inputs[2]])()
+    return keys.numpy(), values.numpy()
 
 
 def _table(name: str, tin: int, tout: int, keys: np.ndarray, values: np.ndarray, where: str) -> HostTable:

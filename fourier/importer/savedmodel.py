@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fourier.errors import GraphImportError
+from fourier.errors import ExternalStateError, GraphImportError
 
 __all__ = ["freeze_saved_model", "load_signature", "freeze_function"]
 
@@ -39,6 +39,11 @@ def freeze_function(fn: Any) -> tuple[Any, list[str], list[str]]:
     tables) stay as Placeholders of dtype resource, named as the function's captures."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+    if fn.graph.get_collection("table_initializer"):  # a TF1 SavedModel's tables, ops of its graph
+        raise ExternalStateError(
+            "the signature reads hash tables its TF1 graph initializes; a SavedModel's tables import "
+            "with fourier.host.extract.load_model"
+        )
     frozen = convert_variables_to_constants_v2(fn)
     outputs = [t.name.split(":")[0] if t.name.endswith(":0") else t.name for t in frozen.outputs]
     names = sorted(fn.structured_outputs.keys()) if isinstance(fn.structured_outputs, dict) else outputs

@@ -12,19 +12,24 @@ The columns (``tf.feature_column``, seeded weights, an unknown batch) read raw r
 - ``age``      float32 [batch, 1] -> ``bucketized_column`` (one-hot of its bucket)
 - ``price``, ``clicks`` float32 [batch, 1] -> ``numeric_column``
 
-then the columns concatenated (``DenseFeatures``, the Keras form of
-``tf.compat.v1.feature_column.input_layer``: the same column code, the same graph) into a small DNN
-with a sigmoid output ``score``. A TF1 SavedModel of ``input_layer`` in a ``tf.compat.v1`` graph
-loads in TensorFlow 2.21 but cannot be frozen (grappler: the table initializer in its collections is
-not in the signature's graph), so the model is a Keras SavedModel. A feature column treats an empty
-string as a missing value: a row whose strings are all empty has no ids, and its embedding is zeros
-(``safe_embedding_lookup_sparse``). That part of the graph is sparse (``Where``, ``GatherNd``,
-``SparseFillEmptyRows``, ``Unique``, ``SparseSegmentMean``...): it runs on the host.
+then the columns concatenated into a small DNN with a sigmoid output ``score``, in two exports of
+the same columns:
+
+- ``input_layer``: ``tf.compat.v1.feature_column.input_layer`` in a ``tf.compat.v1`` graph, the
+  layers ``tf.compat.v1.layers.dense``, saved by ``tf.compat.v1.saved_model.Builder`` (a TF1
+  SavedModel: its table is an op of the graph, initialized by the main op);
+- ``dense_features``: the Keras form, ``DenseFeatures`` in a functional model, ``model.save`` (a TF2
+  SavedModel: its table is a resource the signature captures).
+
+A feature column treats an empty string as a missing value: a row whose strings are all empty has
+no ids, and its embedding is zeros (``safe_embedding_lookup_sparse``). That part of the graph is
+sparse (``Where``, ``GatherNd``, ``SparseFillEmptyRows``, ``Unique``, ``SparseSegmentMean``...): it
+runs on the host.
 
 Built with TensorFlow once and cached under ``$FOURIER_FEATURE_COLUMNS_DIR`` or
 ``~/.cache/fourier/feature_columns/<key>``, the key hashing this file and the TensorFlow version::
 
-    python -m fourier.testing.feature_columns [--out DIR]
+    python -m fourier.testing.feature_columns [--out DIR] [names...]
 
 `random_requests` makes request dicts with out-of-vocabulary, empty, non-ASCII strings and rows
 whose strings are all empty.
@@ -47,6 +52,7 @@ from fourier.testing.cache import cache_dir, tf_env
 from fourier.testing.preprocessing import PreprocessingModel
 
 __all__ = [
+    "NAMES",
     "COUNTRY_VOCAB",
     "AGE_BOUNDARIES",
     "ITEM_BUCKETS",
@@ -64,6 +70,7 @@ ITEM_BUCKETS = 1000
 TAG_BUCKETS = 50
 WIDTHS = {"items": 4, "tags": 3, "country": 2}  # values per row of each string feature
 EMBED = 8
+NAMES = ("input_layer", "dense_features")
 
 
 def feature_columns_dir() -> Path:
@@ -71,10 +78,7 @@ def feature_columns_dir() -> Path:
     return cache_dir("feature_columns", "FOURIER_FEATURE_COLUMNS_DIR", __file__)
 
 
-def _columns() -> list[Any]:
-    import tensorflow as tf
-
-    fc = tf.feature_column
+def _columns(fc: Any) -> list[Any]:
     items = fc.categorical_column_with_hash_bucket("items", ITEM_BUCKETS)
     tags = fc.categorical_column_with_hash_bucket("tags", TAG_BUCKETS)
     country = fc.categorical_column_with_vocabulary_list("country", list(COUNTRY_VOCAB), num_oov_buckets=2)
@@ -90,59 +94,95 @@ def _columns() -> list[Any]:
     ]
 
 
-def _model(seed: int) -> Any:
-    import tensorflow as tf
-
-    inputs = {k: tf.keras.Input((w,), dtype=tf.string, name=k) for k, w in WIDTHS.items()}
-    for k in ("age", "price", "clicks"):
-        inputs[k] = tf.keras.Input((1,), dtype=tf.float32, name=k)
-    x = tf.keras.layers.DenseFeatures(_columns(), name="features")(inputs)
-    for i, width in enumerate((32, 16)):
-        x = tf.keras.layers.Dense(width, activation="relu", name=f"dense_{i}")(x)
-    out = tf.keras.layers.Dense(1, activation="sigmoid", name="score")(x)
-    model = tf.keras.Model(inputs, {"score": out})
+def _init(weights: list[Any], seed: int, assign: Any) -> None:
     rng = np.random.default_rng(seed)
-    for w in model.weights:
+    for w in sorted(weights, key=lambda w: w.name):
         shape = tuple(int(d) for d in w.shape)
         scale = 0.5 if "embedding" in w.name else 1.0 / np.sqrt(max(shape[0], 1))
-        w.assign(rng.normal(0.0, scale, shape).astype(np.float32))
-    return model
+        assign(w, rng.normal(0.0, scale, shape).astype(np.float32))
 
 
-def build(out_dir: Path, seed: int = 1234) -> PreprocessingModel:
-    """Build the model with TensorFlow and write it as a SavedModel ``out_dir/ranking``."""
-    tf_env()
+def _save_input_layer(target: Path, seed: int) -> list[str]:
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.set_random_seed(seed)
+        features = {k: v1.placeholder(tf.string, [None, w], name=k) for k, w in WIDTHS.items()}
+        for k in ("age", "price", "clicks"):
+            features[k] = v1.placeholder(tf.float32, [None, 1], name=k)
+        x = v1.feature_column.input_layer(features, _columns(v1.feature_column))
+        for i, width in enumerate((32, 16)):
+            x = v1.layers.dense(x, width, activation=tf.nn.relu, name=f"dense_{i}")
+        score = v1.layers.dense(x, 1, activation=tf.sigmoid, name="score")
+        with v1.Session(graph=graph) as sess:
+            sess.run([v1.global_variables_initializer(), v1.tables_initializer()])
+            _init(v1.global_variables(), seed, lambda w, value: w.load(value, sess))
+            builder = v1.saved_model.Builder(str(target))
+            builder.add_meta_graph_and_variables(
+                sess,
+                [v1.saved_model.tag_constants.SERVING],
+                signature_def_map={
+                    "serving_default": v1.saved_model.predict_signature_def(features, {"score": score})
+                },
+                main_op=v1.tables_initializer(),
+            )
+            builder.save()
+    return sorted(features)
+
+
+def _save_dense_features(target: Path, seed: int) -> list[str]:
     import tensorflow as tf
 
     tf.keras.backend.clear_session()
     tf.random.set_seed(seed)
-    model = _model(seed)
+    inputs = {k: tf.keras.Input((w,), dtype=tf.string, name=k) for k, w in WIDTHS.items()}
+    for k in ("age", "price", "clicks"):
+        inputs[k] = tf.keras.Input((1,), dtype=tf.float32, name=k)
+    x = tf.keras.layers.DenseFeatures(_columns(tf.feature_column), name="features")(inputs)
+    for i, width in enumerate((32, 16)):
+        x = tf.keras.layers.Dense(width, activation="relu", name=f"dense_{i}")(x)
+    out = tf.keras.layers.Dense(1, activation="sigmoid", name="score")(x)
+    model = tf.keras.Model(inputs, {"score": out})
+    _init(model.weights, seed, lambda w, value: w.assign(value))
+    model.save(str(target), include_optimizer=False)
+    return sorted(inputs)
+
+
+def build(out_dir: Path, name: str = "input_layer", seed: int = 1234) -> PreprocessingModel:
+    """Build one export (``input_layer`` or ``dense_features``) with TensorFlow and write it as a
+    SavedModel ``out_dir/name``."""
+    tf_env()
+    save = {"input_layer": _save_input_layer, "dense_features": _save_dense_features}[name]
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".ranking."))
+    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".{name}."))
     try:
-        model.save(str(tmp / "ranking"), include_optimizer=False)
-        meta = {"inputs": sorted(model.input_names), "outputs": ["score"]}
-        (tmp / "ranking" / "fourier.json").write_text(json.dumps(meta))
-        target = out_dir / "ranking"
+        inputs = save(tmp / name, seed)
+        meta = {"inputs": inputs, "outputs": ["score"]}
+        (tmp / name / "fourier.json").write_text(json.dumps(meta))
+        target = out_dir / name
         if target.exists():
             shutil.rmtree(target)
-        os.replace(tmp / "ranking", target)
+        os.replace(tmp / name, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return _read(out_dir)
+    return _read(out_dir, name)
 
 
-def _read(out_dir: Path) -> PreprocessingModel:
-    meta = json.loads((out_dir / "ranking" / "fourier.json").read_text())
-    return PreprocessingModel(out_dir / "ranking", tuple(meta["inputs"]), tuple(meta["outputs"]))
+def _read(out_dir: Path, name: str) -> PreprocessingModel:
+    meta = json.loads((out_dir / name / "fourier.json").read_text())
+    return PreprocessingModel(out_dir / name, tuple(meta["inputs"]), tuple(meta["outputs"]))
 
 
-def ensure_feature_columns(out_dir: Path | None = None) -> PreprocessingModel:
-    """The feature-column SavedModel, built with TensorFlow if not cached."""
+def ensure_feature_columns(name: str = "input_layer", out_dir: Path | None = None) -> PreprocessingModel:
+    """The named export (``input_layer`` or ``dense_features``), built with TensorFlow if not cached."""
+    if name not in NAMES:
+        raise KeyError(f"unknown feature-column model {name!r}; known: {', '.join(NAMES)}")
     out = out_dir or feature_columns_dir()
-    if (out / "ranking" / "fourier.json").exists():
-        return _read(out)
-    return build(out)
+    if (out / name / "fourier.json").exists():
+        return _read(out, name)
+    return build(out, name)
 
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 _-"
@@ -185,9 +225,11 @@ def random_requests(batch: int, seed: int = 0) -> dict[str, np.ndarray]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=list(NAMES))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    print(ensure_feature_columns(args.out).path)
+    for name in args.names:
+        print(ensure_feature_columns(name, args.out).path)
     return 0
 
 
