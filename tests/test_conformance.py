@@ -1427,10 +1427,6 @@ CASES += [
 
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
 XFAIL: dict[str, str] = {
-    "ArgMax-special": "ArgMax picks a NaN (numpy and XLA do); TensorFlow's kernel never does",
-    "ArgMin-special": "ArgMin picks a NaN (numpy and XLA do); TensorFlow's kernel never does",
-    "ArgMax-nan-rows": "ArgMax picks a NaN (numpy and XLA do); TensorFlow's kernel never does",
-    "ArgMin-nan-rows-float64": "ArgMin picks a NaN (numpy and XLA do); TensorFlow's kernel never does",
     "Cumsum-exclusive-special": "exclusive Cumsum subtracts x back (inf - inf = NaN)",
     "Cumsum-exclusive-reverse-special": "exclusive Cumsum subtracts x back (inf - inf = NaN)",
 }

@@ -86,17 +86,22 @@ def _arg_infer(ctx: InferContext) -> list[TensorType]:
     return [TensorType(dtype, tuple(d for i, d in enumerate(x.shape) if i != ax))]
 
 
+def _arg(xp: Any, a: dict[str, Any], x: Any, axis: Any, fn: str) -> Any:
+    if np.issubdtype(x.dtype, np.floating):
+        # TensorFlow's kernel compares with > (or <), so a NaN never wins; numpy and XLA pick it
+        x = xp.where(xp.isnan(x), -np.inf if fn == "argmax" else np.inf, x)
+    return getattr(xp, fn)(x, axis=static_ints(axis, "the arg-reduction axis")[0]).astype(a["output_type"])
+
+
 for _name, _fn in [("ArgMax", "argmax"), ("ArgMin", "argmin")]:
     register(
         _name,
         inputs=2,
         attrs=[Attr("output_type", "type", "int64")],
         infer=_arg_infer,
-        xp_fn=lambda xp, a, x, axis, fn=_fn: getattr(xp, fn)(
-            x, axis=static_ints(axis, "the arg-reduction axis")[0]
-        ).astype(a["output_type"]),
+        xp_fn=lambda xp, a, x, axis, fn=_fn: _arg(xp, a, x, axis, fn),
         traits=("pure", "reduction"),
-        doc=f"index of the {_fn[3:]} along an axis (first one on ties)",
+        doc=f"index of the {_fn[3:]} along an axis (first one on ties; NaN never wins)",
     )
 
 
