@@ -1426,10 +1426,7 @@ CASES += [
 
 
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
-XFAIL: dict[str, str] = {
-    "Cumsum-exclusive-special": "exclusive Cumsum subtracts x back (inf - inf = NaN)",
-    "Cumsum-exclusive-reverse-special": "exclusive Cumsum subtracts x back (inf - inf = NaN)",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _param(case: Case) -> Any:

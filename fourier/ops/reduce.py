@@ -109,9 +109,11 @@ def _cumsum(xp: Any, a: dict[str, Any], x: Any, axis: Any) -> Any:
     ax = static_ints(axis, "Cumsum's axis")[0] % x.ndim
     if a["reverse"]:
         x = xp.flip(x, ax)
+    if a["exclusive"]:  # shifted by one, as TensorFlow: subtracting x back would turn inf into NaN
+        pad = [(0, 0)] * x.ndim
+        pad[ax] = (1, 0)
+        x = xp.take(xp.pad(x, pad), np.arange(x.shape[ax]), axis=ax)
     out = xp.cumsum(x, axis=ax, dtype=x.dtype)
-    if a["exclusive"]:
-        out = out - x
     return xp.flip(out, ax) if a["reverse"] else out
 
 
