@@ -8,8 +8,8 @@ the ``host`` trait: the partitioner (`fourier.host.partition`) places them on th
 reads their value-sized outputs, until a value has a batch-determined shape again (the [batch, D]
 embedding a feature column reshapes its combined rows into; a ``SparseToDense`` of a known dense
 shape) and crosses to the device. Their shape inference writes the value-dependent size as ``?``;
-their numpy reference is what the host executor runs, equal to TensorFlow's kernels (integer
-outputs exactly; a segment's mean or root-n scaled sum summed in the data's dtype, in index order);
+their numpy reference is what the host executor runs, equal to TensorFlow's CPU kernels bit for
+bit (a segment's sum is added in TensorFlow's order and scaled as it scales, `_segment_sums`);
 their lowering refuses with a message that says so.
 
 TensorFlow's checks are kept: an id outside the data, unsorted segment ids, a row outside the dense
@@ -298,6 +298,36 @@ def _segment_infer(ctx: InferContext) -> list[TensorType]:
     return [TensorType(data.dtype, (rows, *data.shape[1:]))]
 
 
+def _segment_sums(rows: np.ndarray, starts: np.ndarray, counts: np.ndarray, kind: str) -> np.ndarray:
+    """Each segment's reduction of its consecutive ``rows``, rounded as TensorFlow's CPU kernel
+    rounds it: a first block of ``count % 8`` rows (8 when that is 0, 9 when it is 1) summed left
+    to right and divided by the count (mean) or its square root (sqrtn) when the count is under
+    10, then each further block of 8 summed left to right and added; a count of 10 or more is
+    divided at the end. One row is itself."""
+    n_seg = len(starts)
+    seg = np.repeat(np.arange(n_seg), counts)
+    pos = np.arange(len(rows)) - np.repeat(starts, counts)  # position within the segment
+    lead = np.where(counts % 8 == 0, 8, np.where(counts % 8 == 1, 9, counts % 8))
+    lead = np.minimum(lead, counts)  # one row: a block of one
+    blocks = 1 + (counts - lead) // 8
+    first = lead[seg]
+    block = np.where(pos < first, 0, 1 + (pos - first) // 8)
+    in_block = np.where(pos < first, pos, (pos - first) % 8)
+    sums = np.zeros((n_seg, int(blocks.max()), *rows.shape[1:]), rows.dtype)
+    for p in range(int(in_block.max()) + 1):  # left to right within each block
+        at = in_block == p
+        sums[seg[at], block[at]] = rows[at] if p == 0 else sums[seg[at], block[at]] + rows[at]
+    shape = (-1, *([1] * (rows.ndim - 1)))
+    root = np.sqrt(counts.astype(np.float64)).astype(rows.dtype)
+    scale = {"Sum": np.ones(n_seg, rows.dtype), "Mean": counts.astype(rows.dtype), "SqrtN": root}[kind]
+    small = ((counts > 1) & (counts < 10)).reshape(shape)
+    inverse = (np.ones((), rows.dtype) / scale).reshape(shape)  # the first block is multiplied by 1/m
+    out = np.where(small, sums[:, 0] * inverse, sums[:, 0])
+    for b in range(1, sums.shape[1]):
+        out = np.where((b < blocks).reshape(shape), out + sums[:, b], out)
+    return np.where((counts >= 10).reshape(shape), out / scale.reshape(shape), out)
+
+
 def _segment(kind: str) -> Any:
     def reference(
         attrs: dict[str, Any], data: np.ndarray, indices: np.ndarray, segments: np.ndarray, *num: np.ndarray
@@ -321,14 +351,12 @@ def _segment(kind: str) -> Any:
         out = np.zeros((rows, *data.shape[1:]), data.dtype)
         if not len(segments):
             return out
-        # Rows of a segment are consecutive: sum each run, in index order, in the data's dtype.
+        acc = np.float32 if data.dtype.itemsize == 2 and data.dtype.kind in "fV" else data.dtype
         starts = np.flatnonzero(np.concatenate([[True], segments[1:] != segments[:-1]]))
-        ids = segments[starts]
-        out[ids] = np.add.reduceat(data[indices], starts, axis=0, dtype=data.dtype)
-        if kind != "Sum":
-            counts = np.diff(np.append(starts, len(segments))).astype(data.dtype)
-            scale = counts if kind == "Mean" else np.sqrt(counts)
-            out[ids] = out[ids] / scale.reshape(-1, *([1] * (data.ndim - 1)))
+        counts = np.diff(np.append(starts, len(segments)))
+        out[segments[starts]] = _segment_sums(data[indices].astype(acc), starts, counts, kind).astype(
+            data.dtype
+        )
         return out
 
     return reference
