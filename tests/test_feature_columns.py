@@ -11,13 +11,15 @@ what TensorFlow refuses; the partition runs the
 sparse part on the host and sends only per-row values ([N, D] embeddings, an [N, 2] dense id
 matrix) to the device; ``fourier.compile(..., buckets=[32, 64, 128])`` serves it matching TensorFlow
 at batches 1, 7, 33, 128, 300 (rtol 1e-4, atol 1e-5; empty, non-ASCII and out-of-vocabulary
-strings, rows with only empty strings), also from a process that cannot import TensorFlow.
+strings, rows with only empty strings, a request without a single id), through a Batcher from 8
+threads, and from a process that cannot import TensorFlow.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ import fourier
 from fourier.errors import CompileError
 from fourier.host.extract import load_model
 from fourier.host.partition import DEVICE, HOST, partition
+from fourier.ir.core import Graph, Value
 from fourier.ops.registry import get_op
 from fourier.testing.feature_columns import NAMES, ensure_feature_columns, random_requests
 from fourier.testing.preprocessing import PreprocessingModel
@@ -255,12 +258,111 @@ def test_sparse_to_dense_equals_tensorflow() -> None:
             )
 
 
+def test_sparse_tensor_ops_equal_tensorflow_on_random_cases() -> None:
+    """Before: 60 random sparse tensors (dense shapes up to [12, 5], 0..40 entries, unordered,
+    duplicates, all rows empty). Expected: Where, Unique, SparseFillEmptyRows, SparseReshape and
+    SparseToDense give TensorFlow's outputs exactly."""
+    rng = np.random.default_rng(11)
+    for case in range(60):
+        shape = np.array([rng.integers(0, 13), rng.integers(1, 6)], np.int64)
+        dense = (rng.random(shape) < rng.random()) * rng.integers(1, 9, shape)
+        _same(_ref("Where", dense), tf.raw_ops.Where(condition=dense))
+        ids = rng.integers(0, 1 + case % 9, int(rng.integers(0, 40)))
+        _same(_ref("Unique", ids, out_idx="int64"), tf.raw_ops.Unique(x=ids, out_idx=tf.int64))
+        where = np.argwhere(dense).astype(np.int64)
+        idx = where[rng.permutation(len(where))] if case % 2 else where
+        vals = rng.normal(size=len(idx)).astype(np.float32)
+        args = (idx, vals, shape, np.float32(-2))
+        want = tf.raw_ops.SparseFillEmptyRows(indices=idx, values=vals, dense_shape=shape, default_value=-2.0)
+        _same(_ref("SparseFillEmptyRows", *args), list(want))
+        new = np.array([-1, int(shape[1])] if case % 3 else [int(shape.prod())], np.int64)
+        want = tf.raw_ops.SparseReshape(input_indices=idx, input_shape=shape, new_shape=new)
+        _same(_ref("SparseReshape", idx, shape, new), list(want))
+        want = tf.raw_ops.SparseToDense(
+            sparse_indices=where, output_shape=shape, sparse_values=vals, default_value=np.float32(0.5)
+        )
+        _same(_ref("SparseToDense", where, shape, vals, np.float32(0.5), validate_indices=True), want)
+
+
 def test_sparse_ops_are_host_ops_whose_lowering_refuses() -> None:
     for op in SPARSE:
         d = get_op(op)
         assert {"host", "value_sized"} <= d.traits and d.family == "sparse", op
         with pytest.raises(CompileError, match=f"{op} runs on the host only .*depends on the values"):
             d.lower({})
+
+
+# -- the partition of value-sized ops -------------------------------------------------------------
+
+
+def _bag_graph(fill: bool, num_segments: bool = False) -> Graph:
+    """ids string[N, 3] -> ids present (Where) -> hashed -> mean of a table's rows per row -> MatMul."""
+    g = Graph()
+
+    def const(name: str, value: Any) -> Value:
+        return g.add_node("Const", [], {"value": np.asarray(value)}, name=name).output
+
+    x = g.add_node("Placeholder", [], {"dtype": "string", "shape": ("N", 3)}, name="ids").output
+    empty = np.empty((), dtype=object)
+    empty[()] = b""
+    present = g.add_node("NotEqual", [x, const("empty", empty)], name="present").output
+    where = g.add_node("Where", [present], name="where").output
+    words = g.add_node("GatherNd", [x, where], name="words").output
+    hashed = g.add_node("StringToHashBucketFast", [words], {"num_buckets": 20}, name="hashed").output
+    shape = g.add_node("Shape", [x], {"out_type": "int64"}, name="dense_shape").output
+    indices, values = where, hashed
+    if fill:
+        filled = g.add_node(
+            "SparseFillEmptyRows", [where, hashed, shape, const("zero", np.int64(0))], name="fill"
+        )
+        indices, values = filled.outputs[0], filled.outputs[1]
+    rows = g.add_node(
+        "GatherV2", [indices, const("col", np.int64(0)), const("axis", np.int64(1))], name="rows"
+    )
+    table = const("table", np.arange(80, dtype=np.float32).reshape(20, 4) / 10)
+    if num_segments:
+        n = g.add_node(
+            "GatherV2", [shape, const("first", np.int64(0)), const("axis0", np.int64(0))], name="n"
+        )
+        inputs = [table, values, rows.output, n.output]
+        bag = g.add_node("SparseSegmentMeanWithNumSegments", inputs, name="bag").output
+    else:
+        bag = g.add_node("SparseSegmentMean", [table, values, rows.output], name="bag").output
+    w = const("w", np.ones((4, 2), np.float32))
+    g.set_outputs([("y", g.add_node("MatMul", [bag, w], name="dense").output)])
+    return g
+
+
+def test_a_segment_mean_over_filled_rows_crosses_per_row() -> None:
+    """Before: ids -> Where -> hash -> SparseFillEmptyRows -> SparseSegmentMean (inferred
+    float32[?,4]: the largest row id + 1) -> MatMul.
+    Expected: the probes find the mean's rows are the batch (every row is filled): it crosses as
+    float32[N,4] and the MatMul runs on the device."""
+    plan = partition(_bag_graph(fill=True))
+    assert plan.placement["dense"] == DEVICE
+    assert [(c.value.name, str(c.type)) for c in plan.crossings] == [("%bag", "float32[N,4]")]
+    assert plan.device is not None and str(plan.device.outputs[0][1].type) == "float32[N,2]"
+
+
+def test_a_segment_mean_with_num_segments_needs_no_probe() -> None:
+    """Before: the same without the fill, the mean WithNumSegments = the batch (Shape(ids)[0]).
+    Expected: inferred float32[N,4]; it crosses, the MatMul on the device."""
+    g = _bag_graph(fill=False, num_segments=True)
+    bag = next(n for n in g.nodes if n.name == "bag")
+    assert str(bag.output.type) == "float32[N,4]"
+    plan = partition(g)
+    assert plan.placement["dense"] == DEVICE and [str(c.type) for c in plan.crossings] == ["float32[N,4]"]
+
+
+def test_a_value_sized_result_never_reaches_the_device() -> None:
+    """Before: SparseSegmentMean without the fill: trailing rows without ids are dropped, so its
+    row count depends on the data (the all-empty probe gives 0 rows).
+    Expected: not per-row: the MatMul reading it stays on the host, with the reason; nothing is
+    left for the device."""
+    plan = partition(_bag_graph(fill=False))
+    assert plan.placement["dense"] == HOST
+    assert plan.reasons["dense"] == "reads %bag, whose size depends on the values"
+    assert plan.device is None
 
 
 # -- the feature-column model --------------------------------------------------------------------
@@ -337,6 +439,12 @@ def test_feature_column_model_serves_and_matches_tensorflow(artifact: Path, orac
     for k in ("items", "tags", "country"):
         empty[k][:] = ""  # a whole batch without a single id
     np.testing.assert_allclose(served(empty)["score"], _want(oracle, empty), rtol=RTOL, atol=ATOL)
+    assert served.metrics.snapshot()["latency"]["host"]["count"] == 6
+    requests = [random_requests(n, seed=200 + n) for n in (1, 3, 5, 8, 13, 2, 7, 4)]
+    with fourier.Batcher(served, max_delay_ms=5) as batcher, ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(batcher, requests))
+    for g, r in zip(got, requests):
+        np.testing.assert_allclose(g["score"], _want(oracle, r), rtol=RTOL, atol=ATOL)
 
 
 _SERVE = """
