@@ -26,6 +26,8 @@ __all__ = [
     "CompiledBucket",
     "Executable",
     "compile_bucket",
+    "export_bucket",
+    "compile_exported",
     "load_executable",
     "compile_stablehlo",
     "export_polymorphic",
@@ -101,14 +103,12 @@ def export_polymorphic(lowered: LoweredGraph, params: Sequence[ArgSpec], inputs:
         return bytes(exported.serialize())
 
 
-def compile_bucket(
-    lowered: LoweredGraph, params: Sequence[ArgSpec], inputs: Sequence[ArgSpec], device: Any
-) -> CompiledBucket:
-    """Export StableHLO for every platform, then compile that StableHLO for ``device``.
-
-    The executable is built from the exported module itself (the same path `load_executable`
-    falls back to), so the graph is traced once and the two can never disagree.
-    """
+def export_bucket(
+    lowered: LoweredGraph, params: Sequence[ArgSpec], inputs: Sequence[ArgSpec]
+) -> tuple[bytes, float]:
+    """Trace the graph for one shape and export it as StableHLO for every platform: (module,
+    seconds). Tracing runs Python (it holds the GIL); `compile_exported` is the part that can run
+    on another thread."""
     import jax
     from jax import export
 
@@ -117,11 +117,35 @@ def compile_bucket(
         jitted = jax.jit(lowered.fn, keep_unused=True)
         exported = export.export(jitted, platforms=EXPORT_PLATFORMS)(_specs(params), _specs(inputs))
         stablehlo = bytes(exported.serialize())
+    return stablehlo, time.perf_counter() - t0
+
+
+def compile_exported(
+    stablehlo: bytes,
+    params: Sequence[ArgSpec],
+    inputs: Sequence[ArgSpec],
+    device: Any,
+    export_seconds: float = 0.0,
+) -> CompiledBucket:
+    """Compile an exported module for ``device`` (XLA, which releases the GIL: buckets can compile
+    on several threads at once) and serialize the executable."""
     t1 = time.perf_counter()
     runtime = compile_stablehlo(stablehlo, params, inputs, device)
     t2 = time.perf_counter()
     data = bytes(device.client.serialize_executable(runtime))
-    return CompiledBucket(stablehlo, data, compile_seconds=t2 - t1, export_seconds=t1 - t0)
+    return CompiledBucket(stablehlo, data, compile_seconds=t2 - t1, export_seconds=export_seconds)
+
+
+def compile_bucket(
+    lowered: LoweredGraph, params: Sequence[ArgSpec], inputs: Sequence[ArgSpec], device: Any
+) -> CompiledBucket:
+    """Export StableHLO for every platform, then compile that StableHLO for ``device``.
+
+    The executable is built from the exported module itself (the same path `load_executable`
+    falls back to), so the graph is traced once and the two can never disagree.
+    """
+    stablehlo, seconds = export_bucket(lowered, params, inputs)
+    return compile_exported(stablehlo, params, inputs, device, seconds)
 
 
 class Executable:

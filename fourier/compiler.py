@@ -14,16 +14,18 @@ dims) are functions here too.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fourier.artifact import BucketEntry, Manifest, ParamSpec, rewrite_manifest, versions, write_artifact
 from fourier.backends.jax_lowering import LoweredGraph, lower_graph
-from fourier.backends.xla import ArgSpec, compile_bucket, device_for, export_polymorphic
+from fourier.backends.xla import ArgSpec, compile_exported, device_for, export_bucket, export_polymorphic
 from fourier.errors import CompileError, ExternalStateError
 from fourier.host.executor import HostPart
 from fourier.host.extract import load_model
@@ -52,6 +54,7 @@ __all__ = [
     "graph_signature",
     "check_padding",
     "versions",
+    "compile_workers",
     "DEFAULT_BUCKETS",
 ]
 
@@ -441,6 +444,16 @@ class Shape:
         return f"{self.tag}: ({args})"
 
 
+def compile_workers(shapes: int) -> int:
+    """How many shapes XLA compiles at once: one per core this process may run on (its CPU
+    affinity, which a container or ``taskset`` narrows), never more than there are shapes."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(shapes, cores))
+
+
 def import_model(
     model: str | Path | Graph,
     outputs: Sequence[str] | None = None,
@@ -697,9 +710,11 @@ class Lowered:
         on_start: Callable[[str], None] | None = None,
         on_bucket: Callable[[str, float], None] | None = None,
         backend: str = "xla",
+        workers: int | None = None,
     ) -> Compiled:
         """Export StableHLO and compile an executable for every shape (on ``platform``, default
         the device `Optimized.lower` chose), plus a batch-polymorphic module for long-tail sizes.
+        ``workers`` shapes compile at once (default `compile_workers`: one per usable core).
         ``on_start(label)`` and ``on_bucket(label, seconds)`` report progress. ``backend``
         ``"onnxruntime"`` also exports the optimized graph to ONNX and serves it with ONNX
         Runtime's CPU kernels; ``"auto"`` measures both on this machine per bucket and records
@@ -715,13 +730,28 @@ class Lowered:
         blobs: dict[str, bytes] = {}
         entries: list[BucketEntry] = []
         seconds: dict[str, float] = {}
-        for shape in self.shapes:
-            tag, label = shape.tag, shape.label
-            if on_start:
-                on_start(label)
-            t0 = time.perf_counter()
-            compiled = compile_bucket(self.lowered, self.param_specs, list(shape.args), device)
-            seconds[tag] = time.perf_counter() - t0
+        # Each shape is traced here (Python, under the GIL), then XLA compiles it on a worker
+        # thread while the next one is traced: on several cores the buckets compile at once.
+        # Progress is reported in shape order; a shape's seconds are its own trace + compile.
+        with ThreadPoolExecutor(workers or compile_workers(len(self.shapes))) as pool:
+            pending = []
+            for shape in self.shapes:
+                stablehlo, traced = export_bucket(self.lowered, self.param_specs, list(shape.args))
+                job = pool.submit(
+                    compile_exported, stablehlo, self.param_specs, list(shape.args), device, traced
+                )
+                pending.append((shape, job))
+            results = []
+            for shape, job in pending:
+                if on_start:
+                    on_start(shape.label)
+                compiled = job.result()
+                seconds[shape.tag] = compiled.export_seconds + compiled.compile_seconds
+                results.append((shape, compiled))
+                if on_bucket:
+                    on_bucket(shape.label, seconds[shape.tag])
+        for shape, compiled in results:
+            tag = shape.tag
             blobs[f"buckets/{tag}.stablehlo"] = compiled.stablehlo
             exe = None
             if compiled.executable is not None:
@@ -730,8 +760,6 @@ class Lowered:
             entries.append(
                 BucketEntry(shape.batch, f"buckets/{tag}.stablehlo", exe, seconds[tag], shape.dims)
             )
-            if on_bucket:
-                on_bucket(label, seconds[tag])
         notes = list(self.notes)
         polymorphic = None
         if self.buckets is not None:  # one more module, any batch size: long-tail compiles
