@@ -36,7 +36,11 @@ numpy reference and a JAX lowering, and `tests/test_ops.py` runs every one of th
 TF ops not listed here are reported at import, all at once, with the nodes that use them. The
 `fused` family holds Fourier's own ops, which only passes create (see docs/passes.md). The `host`
 family's ops with strings or tables run on the host only (`fourier.host`: a graph holding them is
-partitioned, and their lowering refuses them). Every op outside `fused` and `host` is also checked
+partitioned, and their lowering refuses them); so do the `sparse` family's (host ops too), whose
+output size depends on the values (a `tf.feature_column` model's sparse path): inference writes
+that size as `?`, and the partitioner keeps what reads it on the host until a value is per-row
+again (`[N, D]`, found by probing), which crosses to the device (docs/serving.md). Every op outside
+`fused` and `host` is also checked
 against TensorFlow's own kernel over its dtypes, attributes and edge cases
 (`tests/test_conformance.py`, `tests/test_ops_longtail.py`); the last section states Fourier's
 coverage of TensorFlow's whole op list.
