@@ -286,6 +286,37 @@ CASES += [
     Case("Sum", lambda x: raw.Sum(input=x, axis=_c([1])), {"x": f32(3, 10000)}, "float32-long", CONTRACTION),
     Case("Cumsum", lambda x: raw.Cumsum(x=x, axis=_c(0)), {"x": rand(F16, 50, lo=0, hi=1)}, "float16"),
     Case(
+        "Mean",
+        lambda x: raw.Mean(input=x, axis=_c([1])),
+        {"x": np.array([[2**30] * 3, [2**31 - 1, 2**31 - 1, 1], [-(2**31), -(2**31), -7]], np.int32)},
+        "int32-wide-sum",
+    ),
+    Case(
+        "Mean",
+        lambda x: raw.Mean(input=x, axis=_c([0])),
+        {"x": np.array([100, 100, 100, -99], np.int8)},
+        "int8-wide-sum",
+    ),
+    Case(
+        "Mean",
+        lambda x: raw.Mean(input=x, axis=_c([0])),
+        {"x": np.array([250, 250, 4], np.uint8)},
+        "uint8-wide-sum",
+    ),
+    Case(
+        "Mean",
+        lambda x: raw.Mean(input=x, axis=_c([0])),
+        {"x": np.array([2**62 + 1, 2**62 + 1, 2**62 + 1], np.int64)},
+        "int64-wraps",
+    ),
+    Case(
+        "Mean",
+        lambda x: raw.Mean(input=x, axis=_c([0])),
+        {"x": np.array([2**53 + 1, 2**53 + 3], np.int64)},
+        "int64-exact",
+    ),
+    Case("Mean", lambda x: raw.Mean(input=x, axis=_c([0])), {"x": np.zeros((0, 3), np.int32)}, "int32-empty"),
+    Case(
         "Prod",
         lambda x: raw.Prod(input=x, axis=_c([1])),
         {"x": rand(I32, 2, 40, lo=-3, hi=4)},
@@ -1101,6 +1132,20 @@ CASES += [
     Case("Range", lambda: raw.Range(start=_c(3), limit=_c(3), delta=_c(1)), {}, "empty"),
     Case(
         "Range",
+        lambda: raw.Range(start=_c(0.0, np.float32), limit=_c(0.3, np.float32), delta=_c(0.1, np.float32)),
+        {},
+        "float32-size-in-float32",
+    ),
+    Case(
+        "Range",
+        lambda: raw.Range(start=_c(0.3, np.float32), limit=_c(100.0, np.float32), delta=_c(0.1, np.float32)),
+        {},
+        "float32-values-exact",
+        {"rtol": 0.0, "atol": 0.0},
+    ),
+    Case("Range", lambda: raw.Range(start=_c(-7), limit=_c(8), delta=_c(4)), {}, "int32-uneven"),
+    Case(
+        "Range",
         lambda: raw.Range(start=_c(0.0, np.float64), limit=_c(1.0, np.float64), delta=_c(0.3, np.float64)),
         {},
         "float64",
@@ -1426,7 +1471,15 @@ CASES += [
 
 
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
-XFAIL: dict[str, str] = {}
+XFAIL: dict[str, str] = {
+    "Mean-int32-wide-sum": "integer Mean sums in the input's type (overflows) where TensorFlow sums in 64 bits",
+    "Mean-int8-wide-sum": "integer Mean sums in the input's type (overflows) where TensorFlow sums in 64 bits",
+    "Mean-uint8-wide-sum": "integer Mean sums in the input's type (overflows) where TensorFlow sums in 64 bits",
+    "Mean-int64-wraps": "integer Mean divides in float64 (inexact above 2**53)",
+    "Mean-int32-empty": "integer Mean of nothing divides 0 by 0 in floats (NaN cast to an integer)",
+    "Range-float32-size-in-float32": "Range counts its elements in float64, TensorFlow in the range's dtype",
+    "Range-float32-values-exact": "Range computes its elements in float64, TensorFlow start + i * delta in the range's dtype",
+}
 
 
 def _param(case: Case) -> Any:
