@@ -26,9 +26,11 @@ count is the largest id + 1); the partitioner finds them by running the nodes ar
 value-sized ones on small probe requests (several batch sizes; strings all distinct, all empty,
 mixed) with the tables bound: a first dimension that is the same multiple of the batch in every
 probe is that multiple of ``N``, a later one of the same size in every probe is that size, and any
-other stays value-sized. A per-row value crosses with that type,
-and the device part is inferred again from it. A value only a per-row result makes sense of (a
-sparse tensor's dense shape, a row count) never crosses: its readers stay on the host.
+other stays value-sized. A per-row value crosses with that type, and the device part is inferred
+again from it. In such a graph, no other value the host made crosses (a sparse tensor's dense
+shape, a row count: the device would lose what inference knows of it): its readers stay on the
+host. A probe is evidence, not proof; a value that broke the pattern at run time would meet the
+device part's input check (its rows disagreeing with the batch), not be served wrong.
 
 Graph inputs and constants are not placed: each part gets its own copy of those it reads. The
 `Plan` holds the placement, the crossing values and the two parts as ordinary IR graphs: the
@@ -257,7 +259,13 @@ def _value_sized_readers(graph: Graph, per_row: dict[int, TensorType], reasons: 
         held = [v for v in n.inputs if id(v) in spread and not _per_row(per_row.get(id(v), v.type))]
         if start or held:
             if not start:
-                reasons.setdefault(n.name, f"reads {held[0].name}, whose size depends on the values")
+                t = held[0].type
+                why = (
+                    "whose size depends on the values"
+                    if t.shape is None or UNKNOWN in t.shape
+                    else "made on the host and not per-row"
+                )
+                reasons.setdefault(n.name, f"reads {held[0].name}, {why}")
             spread.update(id(v) for v in n.outputs)
 
 
