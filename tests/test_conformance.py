@@ -1472,11 +1472,6 @@ CASES += [
 
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
 XFAIL: dict[str, str] = {
-    "Mean-int32-wide-sum": "integer Mean sums in the input's type (overflows) where TensorFlow sums in 64 bits",
-    "Mean-int8-wide-sum": "integer Mean sums in the input's type (overflows) where TensorFlow sums in 64 bits",
-    "Mean-uint8-wide-sum": "integer Mean sums in the input's type (overflows) where TensorFlow sums in 64 bits",
-    "Mean-int64-wraps": "integer Mean divides in float64 (inexact above 2**53)",
-    "Mean-int32-empty": "integer Mean of nothing divides 0 by 0 in floats (NaN cast to an integer)",
     "Range-float32-size-in-float32": "Range counts its elements in float64, TensorFlow in the range's dtype",
     "Range-float32-values-exact": "Range computes its elements in float64, TensorFlow start + i * delta in the range's dtype",
 }

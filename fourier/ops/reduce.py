@@ -40,9 +40,13 @@ def _reducer(name: str, fn: str, doc: str, bool_out: bool = False) -> None:
         ax = _axes(x, axes)
         keep = a["keep_dims"]
         if name == "Mean" and np.issubdtype(x.dtype, np.integer):
-            total = xp.sum(x, axis=ax, keepdims=keep, dtype=x.dtype)
-            count = int(np.prod([x.shape[i] for i in ax])) if ax else 1
-            return (xp.trunc(total / count)).astype(x.dtype)
+            # TensorFlow sums 8- to 32-bit integers in 64 bits (no overflow) and 64-bit ones in
+            # their own type (wrapping), then divides as integers, truncating toward zero
+            wide = x.dtype if x.dtype.itemsize == 8 else np.int64 if x.dtype.kind == "i" else np.uint64
+            total = xp.sum(x, axis=ax, keepdims=keep, dtype=wide)
+            count = max(int(np.prod([x.shape[i] for i in ax])) if ax else 1, 1)
+            quotient = xp.where(total < 0, -(-total // count), total // count)
+            return quotient.astype(x.dtype)
         if fn in ("sum", "prod"):
             return getattr(xp, fn)(x, axis=ax, keepdims=keep, dtype=x.dtype)
         if fn in ("max", "min") and any(x.shape[i] == 0 for i in ax):
