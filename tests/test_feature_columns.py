@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import fourier
-from fourier.errors import CompileError
+from fourier.errors import CompileError, InputShapeError
 from fourier.host.extract import load_model
 from fourier.host.partition import DEVICE, HOST, partition
 from fourier.ir.core import Graph, Value
@@ -445,6 +445,25 @@ def test_feature_column_model_serves_and_matches_tensorflow(artifact: Path, orac
         got = list(pool.map(batcher, requests))
     for g, r in zip(got, requests):
         np.testing.assert_allclose(g["score"], _want(oracle, r), rtol=RTOL, atol=ATOL)
+
+
+def test_a_host_value_breaking_its_probed_rows_is_refused_not_served(artifact: Path) -> None:
+    """Before: the served model with its host part patched to drop a row of one crossing (what a
+    value the probes wrongly called per-row would do). Expected: InputShapeError naming it."""
+    served = fourier.load(artifact)
+    real, name = served._host, served.host_part.crossings[0]
+
+    class Short:
+        inputs = real.inputs
+
+        def __call__(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
+            out = real(feeds)
+            out[name] = out[name][:-1]
+            return dict(out)
+
+    served._host = Short()
+    with pytest.raises(InputShapeError, match="disagree on the batch size"):
+        served(random_requests(7, seed=1))
 
 
 _SERVE = """
