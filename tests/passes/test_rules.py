@@ -454,3 +454,78 @@ def test_every_rule_says_its_algebra_and_where_it_is_defined() -> None:
         assert m, f"{name}: location {rule.location!r}"
         line = (root / m.group(1)).read_text().splitlines()[int(m.group(2)) - 1]
         assert "Rule(" in line, f"{name}: {rule.location} is {line!r}"
+
+
+def test_pairwise_field_dots() -> None:
+    """deepctr FwFM in miniature: a sum of weighted dots of field pairs of one [N, F, D] tensor
+    (fields sliced out, the second reshaped into a column) is one product with the [F, F] weights,
+    whichever side of each product the weight is on."""
+    before = """
+    graph @t(%e: float32[N,3,2]) -> (float32[N,1]) {
+      %b0 = Const() {value = dense<int32[3] [0, 0, 0]>} : int32[3]
+      %b1 = Const() {value = dense<int32[3] [0, 1, 0]>} : int32[3]
+      %b2 = Const() {value = dense<int32[3] [0, 2, 0]>} : int32[3]
+      %size = Const() {value = dense<int32[3] [-1, 1, -1]>} : int32[3]
+      %col = Const() {value = dense<int32[3] [-1, 2, 1]>} : int32[3]
+      %s0 = Slice(%e, %b0, %size) : float32[N,1,2]
+      %s1 = Slice(%e, %b1, %size) : float32[N,1,2]
+      %s2 = Slice(%e, %b2, %size) : float32[N,1,2]
+      %t1 = Reshape(%s1, %col) : float32[N,2,1]
+      %t2 = Reshape(%s2, %col) : float32[N,2,1]
+      %d01 = BatchMatMulV2(%s0, %t1) {adj_x = false, adj_y = false} : float32[N,1,1]
+      %d02 = BatchMatMulV2(%s0, %t2) {adj_x = false, adj_y = false} : float32[N,1,1]
+      %d12 = BatchMatMulV2(%s1, %t2) {adj_x = false, adj_y = false} : float32[N,1,1]
+      %q01 = Squeeze(%d01) {squeeze_dims = [1]} : float32[N,1]
+      %q02 = Squeeze(%d02) {squeeze_dims = [1]} : float32[N,1]
+      %q12 = Squeeze(%d12) {squeeze_dims = [1]} : float32[N,1]
+      %c01 = Const() {value = dense<float32[] [0.5]>} : float32[]
+      %c02 = Const() {value = dense<float32[] [-1.25]>} : float32[]
+      %c12 = Const() {value = dense<float32[] [2.0]>} : float32[]
+      %m01 = Mul(%c01, %q01) : float32[N,1]
+      %m02 = Mul(%q02, %c02) : float32[N,1]
+      %m12 = Mul(%c12, %q12) : float32[N,1]
+      %y = AddN(%m01, %m02, %m12) : float32[N,1]
+      return "y" = %y
+    }
+"""
+    expected = """
+    graph @t(%e: float32[N,3,2]) -> (float32[N,1]) {
+      %y/perm = Const() {value = dense<int32[3] [0, 2, 1]>} : int32[3]  # from y  # rule pairwise-field-dots
+      %y/fields_last = Transpose(%e, %y/perm) : float32[N,2,3]  # from y  # rule pairwise-field-dots
+      %y/weights = Const() {value = dense<float32[3x3] [0.0, 0.5, -1.25, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0]>} : float32[3,3]  # from y  # rule pairwise-field-dots
+      %y/weighted = BatchMatMulV2(%y/fields_last, %y/weights) {adj_x = false, adj_y = false} : float32[N,2,3]  # from y  # rule pairwise-field-dots
+      %y/products = Mul(%y/weighted, %y/fields_last) : float32[N,2,3]  # from y  # rule pairwise-field-dots
+      %y/axes = Const() {value = dense<int32[2] [1, 2]>} : int32[2]  # from y  # rule pairwise-field-dots
+      %y/sum = Sum(%y/products, %y/axes) {keep_dims = false} : float32[N]  # from y  # rule pairwise-field-dots
+      %y/axis = Const() {value = dense<int32[] [-1]>} : int32[]  # from y  # rule pairwise-field-dots
+      %y = ExpandDims(%y/sum, %y/axis) : float32[N,1]  # rule pairwise-field-dots
+      return "y" = %y
+    }
+"""
+    check("recognize,prune", before, expected)
+
+
+def test_pairwise_dots_of_part_of_a_field_are_kept() -> None:
+    """Dots of half a field with another half are not field pairs: nothing fires."""
+    before = """
+    graph @t(%e: float32[N,2,2]) -> (float32[N,1]) {
+      %b0 = Const() {value = dense<int32[3] [0, 0, 0]>} : int32[3]
+      %b1 = Const() {value = dense<int32[3] [0, 1, 1]>} : int32[3]
+      %size = Const() {value = dense<int32[3] [-1, 1, 1]>} : int32[3]
+      %col = Const() {value = dense<int32[3] [-1, 1, 1]>} : int32[3]
+      %s0 = Slice(%e, %b0, %size) : float32[N,1,1]
+      %s1 = Slice(%e, %b1, %size) : float32[N,1,1]
+      %t1 = Reshape(%s1, %col) : float32[N,1,1]
+      %t0 = Reshape(%s0, %col) : float32[N,1,1]
+      %d = BatchMatMulV2(%s0, %t1) {adj_x = false, adj_y = false} : float32[N,1,1]
+      %d2 = BatchMatMulV2(%s1, %t0) {adj_x = false, adj_y = false} : float32[N,1,1]
+      %q = Squeeze(%d) {squeeze_dims = [1]} : float32[N,1]
+      %q2 = Squeeze(%d2) {squeeze_dims = [1]} : float32[N,1]
+      %c = Const() {value = dense<float32[] [0.5]>} : float32[]
+      %m = Mul(%c, %q) : float32[N,1]
+      %m2 = Mul(%c, %q2) : float32[N,1]
+      %y = AddN(%m, %m2) : float32[N,1]
+      return "y" = %y
+    }
+"""
+    check("recognize", before, None)
