@@ -1471,10 +1471,7 @@ CASES += [
 
 
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
-XFAIL: dict[str, str] = {
-    "Range-float32-size-in-float32": "Range counts its elements in float64, TensorFlow in the range's dtype",
-    "Range-float32-values-exact": "Range computes its elements in float64, TensorFlow start + i * delta in the range's dtype",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _param(case: Case) -> Any:

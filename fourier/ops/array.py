@@ -883,16 +883,29 @@ def _range_infer(ctx: InferContext) -> list[TensorType]:
         if first == [0] and step == [1] and last is not None and len(last) == 1:
             return [TensorType(dtype, (last[0],))]  # range(N): N elements
         return [TensorType(dtype, (UNKNOWN,))]
-    start, limit, delta = (float(np.asarray(v)) for v in vals)  # type: ignore[arg-type]
-    if delta == 0:
+    if float(np.asarray(vals[2])) == 0:
         raise ctx.fail("delta is 0")
-    n = max(0, int(np.ceil((limit - start) / delta)))
-    return [TensorType(dtype, (n,))]
+    return [TensorType(dtype, (_range_size(dtype, *vals),))]  # type: ignore[arg-type]
+
+
+def _range_size(dtype: str, start: Any, limit: Any, delta: Any) -> int:
+    """TensorFlow's element count, computed in the range's own dtype (float32 0 to 0.3 by 0.1 has
+    3 elements: 0.3f / 0.1f rounds to 3.0, where float64 arithmetic gives 4)."""
+    t = numpy_dtype(dtype)
+    s, lim, d = (np.asarray(v).astype(t) for v in (start, limit, delta))
+    if (d > 0 and s > lim) or (d < 0 and s < lim):
+        return 0
+    if np.issubdtype(t, np.integer):
+        return int((abs(int(lim) - int(s)) + abs(int(d)) - 1) // abs(int(d)))
+    return int(np.ceil(np.abs((lim - s) / d)))
 
 
 def _range(xp: Any, a: dict[str, Any], start: Any, limit: Any, delta: Any) -> Any:
-    s, lim, d = (np.asarray(v).item() for v in (start, limit, delta))
-    return np.arange(s, lim, d, dtype=numpy_dtype(a["Tidx"]))
+    # start + i * delta in the range's dtype, as TensorFlow's kernel computes each element
+    t = numpy_dtype(a["Tidx"])
+    n = _range_size(a["Tidx"], start, limit, delta)
+    s, d = np.asarray(start).astype(t), np.asarray(delta).astype(t)
+    return (s + np.arange(n, dtype=t) * d).astype(t)
 
 
 def _range_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
