@@ -365,6 +365,20 @@ CASES += [
     ),
 ]
 
+# FloorDiv of floats is floor(x / y) in TensorFlow; Python's floor division (fmod-based) differs
+_FX = np.array([1.0, 1.0, 0.3, -1.0, 7.0, -7.0, 5.5, -5.5, np.inf, 3.0, 1.0], np.float32)
+_FY = np.array([0.1, 0.2, 0.1, 0.1, 0.7, 0.7, np.inf, np.inf, 2.0, 0.0, -0.0], np.float32)
+CASES += [
+    Case("FloorDiv", lambda x, y: raw.FloorDiv(x=x, y=y), {"x": _FX, "y": _FY}, "float32-quotient"),
+    Case(
+        "FloorDiv",
+        lambda x, y: raw.FloorDiv(x=x, y=y),
+        {"x": _FX.astype(F64), "y": _FY.astype(F64)},
+        "float64-quotient",
+    ),
+    Case("FloorMod", lambda x, y: raw.FloorMod(x=x, y=y), {"x": _FX, "y": _FY}, "float32-quotient"),
+]
+
 # -- math: Cast, Select ----------------------------------------------------------------------
 
 _CAST_FROM = {
@@ -1471,7 +1485,10 @@ CASES += [
 
 
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
-XFAIL: dict[str, str] = {}
+XFAIL: dict[str, str] = {
+    "FloorDiv-float32-quotient": "float FloorDiv is Python's fmod-based floor division (1 // 0.1 == 9); TensorFlow's is floor(x / y)",
+    "FloorDiv-float64-quotient": "float FloorDiv is Python's fmod-based floor division (1 // 0.1 == 9); TensorFlow's is floor(x / y)",
+}
 
 
 def _param(case: Case) -> Any:
