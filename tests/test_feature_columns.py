@@ -391,8 +391,10 @@ def _want(oracle: Any, request: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def test_partition_sends_only_per_row_values_to_the_device(model: PreprocessingModel) -> None:
-    """Expected: every sparse op on the host; the crossings are the three embeddings [N, D] and the
-    indicator's dense ids [N, 2]; the DNN and the bucketized age on the device."""
+    """Expected: every sparse op on the host; the crossings are the four embeddings [N, D] and the
+    indicator's dense ids [N, 2] (no dense shape: the identity column's Shape(slots) could run on
+    the device, but a host-made shape must not cross); the DNN and the bucketized age on the
+    device."""
     imported = load_model(model.path)
     plan = partition(imported.graph, imported.tables)
     ops = {n.op: plan.placement[n.name] for n in imported.graph.nodes if n.name in plan.placement}
@@ -411,6 +413,7 @@ def test_partition_sends_only_per_row_values_to_the_device(model: PreprocessingM
     for op in ("MatMul", "Bucketize", "OneHot", "Sigmoid"):
         assert ops[op] == DEVICE, op
     assert sorted(str(c.type) for c in plan.crossings) == [
+        "float32[N,4]",
         "float32[N,4]",
         "float32[N,8]",
         "float32[N,8]",
@@ -438,6 +441,7 @@ def test_feature_column_model_serves_and_matches_tensorflow(artifact: Path, orac
     empty = random_requests(5, seed=1)
     for k in ("items", "tags", "country"):
         empty[k][:] = ""  # a whole batch without a single id
+    empty["slots"][:] = -1
     np.testing.assert_allclose(served(empty)["score"], _want(oracle, empty), rtol=RTOL, atol=ATOL)
     assert served.metrics.snapshot()["latency"]["host"]["count"] == 6
     requests = [random_requests(n, seed=200 + n) for n in (1, 3, 5, 8, 13, 2, 7, 4)]

@@ -182,21 +182,58 @@ def partition(graph: Graph, tables: Mapping[str, HostTable] | None = None) -> Pl
         why = _must_host(n)
         if why is not None:
             reasons[n.name] = why
-    per_row: dict[int, TensorType] = {}
-    if any("value_sized" in get_op(n.op).traits for n in nodes):
-        per_row = _probe_types(graph, tables or {})
-        _value_sized_readers(graph, per_row, reasons)
-    # What a host node reads is computed on the host too (the host part runs first).
-    stack = [n for n in nodes if n.name in reasons]
-    while stack:
-        n = stack.pop()
-        for v in n.inputs:
-            p = v.producer
-            if p.op not in _FREE and p.name not in reasons:
-                reasons[p.name] = f"feeds {n.name}"
-                stack.append(p)
-
+    sized = any("value_sized" in get_op(n.op).traits for n in nodes)
+    per_row = _probe_types(graph, tables or {}) if sized else {}
     readers = _readers(graph)
+    while True:
+        _pull_to_host(graph, nodes, per_row if sized else None, reasons)
+        host_side, cut_value = _cut(nodes, reasons, readers)
+        if not sized:
+            break
+        # A value the cut sends across must be per-row; else its device readers join the host.
+        late = {
+            r.name: f"reads {v.name}, made on the host and not per-row"
+            for n in nodes
+            if n.name in host_side
+            for v in n.outputs
+            if not _per_row(per_row.get(id(v), v.type))
+            for r in readers.get(id(v), [])
+            if r.op not in _FREE and r.name not in host_side
+        }
+        if not late:
+            break
+        reasons.update(late)
+    for name in host_side - set(reasons):
+        reasons[name] = "on the host: fewer values cross"
+    placement = {n.name: HOST if n.name in host_side else DEVICE for n in nodes}
+    return _build(graph, placement, reasons, readers, cut_value, per_row)
+
+
+def _pull_to_host(
+    graph: Graph, nodes: list[Node], per_row: dict[int, TensorType] | None, reasons: dict[str, str]
+) -> None:
+    """Add to ``reasons`` what feeds a host node (the host part runs first) and, with ``per_row``
+    (a graph with value-sized ops), what reads a host value that is not per-row, to a fixpoint."""
+    while True:
+        before = len(reasons)
+        if per_row is not None:
+            _value_sized_readers(graph, per_row, reasons)
+        stack = [n for n in nodes if n.name in reasons]
+        while stack:
+            n = stack.pop()
+            for v in n.inputs:
+                p = v.producer
+                if p.op not in _FREE and p.name not in reasons:
+                    reasons[p.name] = f"feeds {n.name}"
+                    stack.append(p)
+        if len(reasons) == before:
+            return
+
+
+def _cut(
+    nodes: list[Node], reasons: dict[str, str], readers: dict[int, list[Node]]
+) -> tuple[set[str], float]:
+    """The host side of a minimum cut with ``reasons``' nodes on the host, and the cut's value."""
     movable = [n for n in nodes if n.name not in reasons and _movable(n)]
     move_cost = MOVE_COST_TOTAL / (len(movable) + 1)
     net = nx.DiGraph()
@@ -218,15 +255,10 @@ def partition(graph: Graph, tables: Mapping[str, HostTable] | None = None) -> Pl
             for r in users:
                 net.add_edge(aux, r.name)
                 net.add_edge(r.name, n.name)  # a device node never feeds a host node
-    cut_value = 0.0
-    host_side: set[str] = set(reasons)
-    if reasons:
-        cut_value, (reach, _) = nx.minimum_cut(net, src, sink)
-        host_side = {x for x in reach if isinstance(x, str)}
-    for name in host_side - set(reasons):
-        reasons[name] = "on the host: fewer values cross"
-    placement = {n.name: HOST if n.name in host_side else DEVICE for n in nodes}
-    return _build(graph, placement, reasons, readers, cut_value, per_row)
+    if not reasons:
+        return set(), 0.0
+    cut_value, (reach, _) = nx.minimum_cut(net, src, sink)
+    return {x for x in reach if isinstance(x, str)}, float(cut_value)
 
 
 # -- value-sized ops: probing which of their results are per-row again ---------------------------

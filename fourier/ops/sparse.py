@@ -78,9 +78,7 @@ def _ints(x: np.ndarray) -> np.ndarray:
 
 def _where_infer(ctx: InferContext) -> list[TensorType]:
     t = ctx.types[0]
-    if t.shape is None:
-        raise ctx.fail(f"the input's rank must be known (the output is [?, rank]), got {t}")
-    return [TensorType("int64", (UNKNOWN, len(t.shape)))]
+    return [TensorType("int64", (UNKNOWN, UNKNOWN if t.shape is None else len(t.shape)))]
 
 
 def _where(attrs: dict[str, Any], x: np.ndarray) -> np.ndarray:

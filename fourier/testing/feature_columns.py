@@ -11,6 +11,8 @@ The columns (``tf.feature_column``, seeded weights, an unknown batch) read raw r
   ``indicator_column``
 - ``age``      float32 [batch, 1] -> ``bucketized_column`` (one-hot of its bucket)
 - ``price``, ``clicks`` float32 [batch, 1] -> ``numeric_column``
+- ``slots``    int64   [batch, 2] -> ``categorical_column_with_identity`` (-1: missing) ->
+  ``embedding_column`` (combiner ``mean``)
 
 then the columns concatenated into a small DNN with a sigmoid output ``score``, in two exports of
 the same columns:
@@ -58,6 +60,7 @@ __all__ = [
     "ITEM_BUCKETS",
     "TAG_BUCKETS",
     "WIDTHS",
+    "SLOTS",
     "feature_columns_dir",
     "ensure_feature_columns",
     "build",
@@ -69,6 +72,7 @@ AGE_BOUNDARIES = (18.0, 25.0, 35.0, 50.0, 65.0)
 ITEM_BUCKETS = 1000
 TAG_BUCKETS = 50
 WIDTHS = {"items": 4, "tags": 3, "country": 2}  # values per row of each string feature
+SLOTS, SLOT_WIDTH = 10, 2  # ``slots``: int64 [batch, 2] ids in [0, SLOTS), -1 where missing
 EMBED = 8
 NAMES = ("input_layer", "dense_features")
 
@@ -91,6 +95,7 @@ def _columns(fc: Any) -> list[Any]:
         fc.bucketized_column(age, list(AGE_BOUNDARIES)),
         fc.numeric_column("price"),
         fc.numeric_column("clicks"),
+        fc.embedding_column(fc.categorical_column_with_identity("slots", SLOTS), 4, combiner="mean"),
     ]
 
 
@@ -110,6 +115,7 @@ def _save_input_layer(target: Path, seed: int) -> list[str]:
     with graph.as_default():
         v1.set_random_seed(seed)
         features = {k: v1.placeholder(tf.string, [None, w], name=k) for k, w in WIDTHS.items()}
+        features["slots"] = v1.placeholder(tf.int64, [None, SLOT_WIDTH], name="slots")
         for k in ("age", "price", "clicks"):
             features[k] = v1.placeholder(tf.float32, [None, 1], name=k)
         x = v1.feature_column.input_layer(features, _columns(v1.feature_column))
@@ -138,6 +144,7 @@ def _save_dense_features(target: Path, seed: int) -> list[str]:
     tf.keras.backend.clear_session()
     tf.random.set_seed(seed)
     inputs = {k: tf.keras.Input((w,), dtype=tf.string, name=k) for k, w in WIDTHS.items()}
+    inputs["slots"] = tf.keras.Input((SLOT_WIDTH,), dtype=tf.int64, name="slots")
     for k in ("age", "price", "clicks"):
         inputs[k] = tf.keras.Input((1,), dtype=tf.float32, name=k)
     x = tf.keras.layers.DenseFeatures(_columns(tf.feature_column), name="features")(inputs)
@@ -192,8 +199,8 @@ _MULTIBYTE = "éüßñçøåœ東京大阪日本語москваπλ🙂🚀👍�
 def random_requests(batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     """A request for ``batch`` rows: strings in and out of the vocabulary, empty (a third of them)
     and non-ASCII, ``str`` and ``bytes`` mixed; about one row in five has only empty strings in
-    a feature, and row 0 has only empty strings in every feature; ages on and around the
-    boundaries."""
+    a feature, and row 0 has only empty strings in every feature (and no slot: -1); ages on and
+    around the boundaries."""
     rng = np.random.default_rng(seed)
 
     def word(i: int) -> str | bytes:
@@ -220,6 +227,10 @@ def random_requests(batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     out["age"] = ages[rng.integers(0, len(ages), batch)].reshape(batch, 1)
     out["price"] = rng.uniform(0, 3, (batch, 1)).astype(np.float32)
     out["clicks"] = rng.poisson(3.0, (batch, 1)).astype(np.float32)
+    slots = rng.integers(-1, SLOTS, (batch, SLOT_WIDTH))
+    slots[rng.random(batch) < 0.2] = -1
+    slots[0] = -1
+    out["slots"] = slots.astype(np.int64)
     return out
 
 
