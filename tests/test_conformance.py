@@ -1485,10 +1485,7 @@ CASES += [
 
 
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
-XFAIL: dict[str, str] = {
-    "FloorDiv-float32-quotient": "float FloorDiv is Python's fmod-based floor division (1 // 0.1 == 9); TensorFlow's is floor(x / y)",
-    "FloorDiv-float64-quotient": "float FloorDiv is Python's fmod-based floor division (1 // 0.1 == 9); TensorFlow's is floor(x / y)",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _param(case: Case) -> Any:

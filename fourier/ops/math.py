@@ -159,7 +159,14 @@ _binary("AddV2", lambda xp, x, y: xp.add(x, y), "x + y", commutative=True)
 _binary("Sub", lambda xp, x, y: xp.subtract(x, y), "x - y")
 _binary("Mul", lambda xp, x, y: xp.multiply(x, y), "x * y", commutative=True)
 _binary("RealDiv", lambda xp, x, y: xp.true_divide(x, y).astype(x.dtype), "x / y")
-_binary("FloorDiv", lambda xp, x, y: xp.floor_divide(x, y), "floor(x / y)")
+
+
+def _floor_div(xp: Any, x: Any, y: Any) -> Any:
+    # floats: floor(x / y), as TensorFlow (Python's floor division is fmod-based: 1 // 0.1 == 9.0)
+    return xp.floor(x / y) if np.issubdtype(x.dtype, np.floating) else xp.floor_divide(x, y)
+
+
+_binary("FloorDiv", _floor_div, "floor(x / y)")
 _binary("FloorMod", lambda xp, x, y: xp.mod(x, y), "x - floor(x / y) * y")
 _binary("Maximum", lambda xp, x, y: xp.maximum(x, y), "max(x, y)", commutative=True)
 _binary("Minimum", lambda xp, x, y: xp.minimum(x, y), "min(x, y)", commutative=True)
