@@ -5,9 +5,10 @@ Before: a TensorFlow graph of one ``tf.raw_ops`` op (data fed through Placeholde
 operands as constants), as a GraphDef.
 Expected: Fourier imports it, and both its numpy reference and its JAX lowering give TensorFlow's
 answer: same dtype and shape, integers and bools exactly, float32 to rtol 1e-5 / atol 1e-6 (1e-4
-for the transposed convolution, whose sums TensorFlow orders differently), float64 to rtol 1e-9
-(`fourier.testing.conformance.check`; tests/test_conformance.py holds the other families). Cases cover each op's
-dtypes and edge cases: empty tensors, broadcasting, negative axes, int64 operands.
+for the transposed convolution, whose sums TensorFlow orders differently), float16 to rtol 2e-3 /
+atol 1e-3, float64 to rtol 1e-9 (`fourier.testing.conformance.check`; tests/test_conformance.py
+holds the other families). Cases cover each op's dtypes and edge cases: empty tensors,
+broadcasting, negative axes, int64 operands, infinities, NaNs and signed zeros.
 """
 
 from __future__ import annotations
@@ -100,9 +101,41 @@ for _name, _fn, _lo, _hi in [
     CASES.append(
         Case(_name, lambda x, fn=_fn: fn(x=x), {"x": f32(4, lo=_lo, hi=_hi).astype(np.float64)}, "f64")
     )
+    CASES.append(
+        Case(_name, lambda x, fn=_fn: fn(x=x), {"x": f32(20, lo=_lo, hi=_hi).astype(np.float16)}, "f16")
+    )
+    CASES.append(
+        Case(
+            _name,
+            lambda x, fn=_fn: fn(x=x),
+            {"x": np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 2.0, -2.0, 1.0, -1.0], np.float32)},
+            "special",
+        )
+    )
 CASES += [
     Case(
         "Rint", lambda x: raw.Rint(x=x), {"x": np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.7], np.float32)}
+    ),
+    Case(
+        "Rint",
+        lambda x: raw.Rint(x=x),
+        {"x": np.array([-2.5, 0.5, 2.5000001, 1e300, np.nan], np.float64)},
+        "f64",
+    ),
+    Case(
+        "Atan2",
+        lambda y, x: raw.Atan2(y=y, x=x),
+        {"y": f32(5).astype(np.float16), "x": f32(5).astype(np.float16)},
+        "f16",
+    ),
+    Case(
+        "Atan2",
+        lambda y, x: raw.Atan2(y=y, x=x),
+        {
+            "y": np.array([0.0, -0.0, 0.0, -0.0, np.inf, 1.0, np.nan], np.float32),
+            "x": np.array([0.0, 0.0, -0.0, -0.0, np.inf, -np.inf, 1.0], np.float32),
+        },
+        "signed-zeros-special",
     ),
     Case("Atan2", lambda y, x: raw.Atan2(y=y, x=x), {"y": f32(3, 1), "x": f32(4)}, "broadcast"),
     Case(
@@ -298,6 +331,159 @@ CASES += [
     Case("Cumprod", lambda x: raw.Cumprod(x=x, axis=_c(0), exclusive=True), {"x": f32(4, 2)}, "exclusive"),
     Case("Cumprod", lambda x: raw.Cumprod(x=x, axis=_c(0)), {"x": f32(0, 2)}, "empty"),
 ]
+CASES += [
+    Case(
+        "Cumprod",
+        lambda x: raw.Cumprod(x=x, axis=_c(0)),
+        {"x": f32(6, lo=0.5, hi=1.5).astype(np.float16)},
+        "f16",
+    ),
+    Case(
+        "Cumprod",
+        lambda x: raw.Cumprod(x=x, axis=_c(0), exclusive=True),
+        {"x": np.array([2, np.inf, 0, 3], np.float32)},
+        "exclusive-special",
+    ),
+    Case(
+        "MirrorPad",
+        lambda x: raw.MirrorPad(input=x, paddings=_c([[1, 1]]), mode="REFLECT"),
+        {"x": f32(4).astype(np.float16)},
+        "f16",
+    ),
+    Case(
+        "MirrorPad",
+        lambda x: raw.MirrorPad(input=x, paddings=_c([[0, 0], [2, 2]], np.int64), mode="SYMMETRIC"),
+        {"x": np.array([[True, False]])},
+        "bool",
+    ),
+    Case(
+        "ResizeBilinear",
+        lambda x: raw.ResizeBilinear(images=x, size=_c([5, 3]), half_pixel_centers=True),
+        {"x": f32(1, 3, 4, 2).astype(np.float16)},
+        "f16",
+    ),
+    Case(
+        "ResizeBilinear",
+        lambda x: raw.ResizeBilinear(images=x, size=_c([5, 3]), half_pixel_centers=True),
+        {"x": f32(1, 3, 4, 2).astype(np.float64)},
+        "f64",
+    ),
+    Case(
+        "ResizeBilinear",
+        lambda x: raw.ResizeBilinear(images=x, size=_c([5, 7]), align_corners=True),
+        {"x": ints(1, 3, 4, 2, lo=-50, hi=50)},
+        "int32",
+    ),
+    Case(
+        "ResizeBilinear",
+        lambda x: raw.ResizeBilinear(images=x, size=_c([6, 8])),
+        {"x": f32(0, 3, 4, 2)},
+        "empty-batch",
+    ),
+    Case(
+        "ResizeNearestNeighbor",
+        lambda x: raw.ResizeNearestNeighbor(images=x, size=_c([5, 7]), half_pixel_centers=True),
+        {"x": ints(1, 3, 4, 2, lo=-50, hi=50, dtype=np.int64)},
+        "int64",
+    ),
+    Case(
+        "SegmentSum",
+        lambda d: raw.SegmentSum(data=d, segment_ids=_c([0, 0, 1])),
+        {"d": f32(3, 2).astype(np.float16)},
+        "f16",
+    ),
+    Case(
+        "ScatterNd",
+        lambda i, u: raw.ScatterNd(indices=i, updates=u, shape=_c([4])),
+        {"i": np.array([[1], [1], [3]], np.int32), "u": f32(3).astype(np.float16)},
+        "f16-duplicates",
+    ),
+    Case(
+        "ScatterNd",
+        lambda i, u: raw.ScatterNd(indices=i, updates=u, shape=_c([2, 3])),
+        {"i": np.zeros((0, 2), np.int32), "u": f32(0)},
+        "empty",
+    ),
+    Case(
+        "GatherNd",
+        lambda p, i: raw.GatherNd(params=p, indices=i),
+        {"p": np.array([[True, False], [False, True]]), "i": np.array([[1, 1], [0, 1]], np.int32)},
+        "bool",
+    ),
+    Case(
+        "GatherNd",
+        lambda p, i: raw.GatherNd(params=p, indices=i),
+        {"p": f32(3, 4), "i": np.zeros((2, 0), np.int32)},
+        "zero-index-depth",
+    ),
+    Case(
+        "Roll",
+        lambda x: raw.Roll(input=x, shift=_c([-7]), axis=_c([0])),
+        {"x": np.array([True, False, False])},
+        "bool-big-negative",
+    ),
+    Case(
+        "ReverseV2",
+        lambda x: raw.ReverseV2(tensor=x, axis=_c([-1], np.int64)),
+        {"x": f32(2, 3).astype(np.float16)},
+        "f16",
+    ),
+    Case(
+        "MatrixBandPart",
+        lambda x: raw.MatrixBandPart(input=x, num_lower=_c(-1, np.int64), num_upper=_c(1, np.int64)),
+        {"x": np.ones((3, 4), bool)},
+        "bool",
+    ),
+    Case(
+        "DepthToSpace",
+        lambda x: raw.DepthToSpace(input=x, block_size=3),
+        {"x": f32(1, 2, 2, 9).astype(np.float16)},
+        "f16-block3",
+    ),
+    Case(
+        "SpaceToDepth",
+        lambda x: raw.SpaceToDepth(input=x, block_size=2),
+        {"x": np.ones((1, 4, 4, 1), bool)},
+        "bool",
+    ),
+    Case(
+        "BatchToSpaceND",
+        lambda x: raw.BatchToSpaceND(input=x, block_shape=_c([2]), crops=_c([[1, 0]])),
+        {"x": ints(4, 3, 2, dtype=np.int64)},
+        "1d-int64",
+    ),
+    Case("Invert", lambda x: raw.Invert(x=x), {"x": np.array([0, 255, 7], np.uint8)}, "uint8-edges"),
+    Case(
+        "LeftShift",
+        lambda x, y: raw.LeftShift(x=x, y=y),
+        {"x": np.array([1, 1, 1, -1], np.int32), "y": np.array([31, 32, 40, -1], np.int32)},
+        "shift-out-of-range",
+    ),
+    Case(
+        "RightShift",
+        lambda x, y: raw.RightShift(x=x, y=y),
+        {"x": np.array([-8, -8, 8, 8], np.int32), "y": np.array([1, 33, 40, -1], np.int32)},
+        "shift-out-of-range",
+    ),
+    Case(
+        "IdentityN",
+        lambda x, y: raw.IdentityN(input=[x, y]),
+        {"x": np.array([True]), "y": f32(0, 2)},
+        "bool-empty",
+    ),
+    Case(
+        "Conv2DBackpropInput",
+        lambda dy: raw.Conv2DBackpropInput(
+            input_sizes=_c([1, 5, 5, 2]),
+            filter=tf.constant(f32(2, 2, 2, 3).astype(np.float64)),
+            out_backprop=dy,
+            strides=[1, 2, 2, 1],
+            padding="SAME",
+        ),
+        {"dy": f32(1, 3, 3, 3).astype(np.float64)},
+        "f64-even-kernel",
+    ),
+]
 _IDS = np.array([[0, 3, -1], [3, 1, 0]], np.int32)
 for _kind in ("Sum", "Max", "Min", "Prod"):
     fn = getattr(raw, f"UnsortedSegment{_kind}")
@@ -316,6 +502,30 @@ for _kind in ("Sum", "Max", "Min", "Prod"):
         ),
     ]
 CASES += [
+    Case(
+        "UnsortedSegmentSum",
+        lambda d, i: raw.UnsortedSegmentSum(data=d, segment_ids=i, num_segments=_c(3)),
+        {"d": np.array([np.nan, 1, np.inf, -np.inf], np.float32), "i": np.array([0, 0, 1, 1], np.int32)},
+        "special",
+    ),
+    Case(
+        "UnsortedSegmentMax",
+        lambda d, i: raw.UnsortedSegmentMax(data=d, segment_ids=i, num_segments=_c(4)),
+        {"d": f32(4, 2).astype(np.float16), "i": np.array([0, 2, 0, 1], np.int32)},
+        "f16-empty-segment",
+    ),
+    Case(
+        "UnsortedSegmentMin",
+        lambda d, i: raw.UnsortedSegmentMin(data=d, segment_ids=i, num_segments=_c(4)),
+        {"d": ints(4), "i": np.array([0, 2, 0, 1], np.int32)},
+        "int32-empty-segment",
+    ),
+    Case(
+        "UnsortedSegmentProd",
+        lambda d, i: raw.UnsortedSegmentProd(data=d, segment_ids=i, num_segments=_c(3)),
+        {"d": f32(0, 2), "i": np.zeros((0,), np.int32)},
+        "empty",
+    ),
     Case("SegmentSum", lambda d: raw.SegmentSum(data=d, segment_ids=_c([0, 0, 2, 3, 3])), {"d": f32(5, 3)}),
     Case(
         "SegmentSum",
