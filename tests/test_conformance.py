@@ -1484,6 +1484,268 @@ CASES += [
 ]
 
 
+# -- more edge cases: rounding casts, windows with even kernels, extreme inputs -------------------
+
+_H = lambda *shape, lo=-2.0, hi=2.0: rand(F16, *shape, lo=lo, hi=hi)
+CASES += [
+    Case(
+        "BiasAdd",
+        lambda x, b: raw.BiasAdd(value=x, bias=b, data_format="NCHW"),
+        {"x": f32(2, 3, 4), "b": f32(3)},
+        "NCHW-rank3",
+    ),
+    Case("Squeeze", lambda x: raw.Squeeze(input=x), {"x": f32(1, 1)}, "to-scalar"),
+    Case("Slice", lambda x: raw.Slice(input=x, begin=_c([4]), size=_c([-1])), {"x": f32(4)}, "at-end"),
+    Case(
+        "StridedSlice",
+        lambda x: raw.StridedSlice(
+            input=x, begin=_c([-(2**40)], I64), end=_c([2**62], I64), strides=_c([2], I64)
+        ),
+        {"x": f32(7)},
+        "int64-huge-bounds",
+    ),
+    Case(
+        "Transpose",
+        lambda x: raw.Transpose(x=x, perm=_c([4, 2, 0, 3, 1])),
+        {"x": f32(2, 1, 3, 2, 2)},
+        "rank5",
+    ),
+    Case("Split", lambda x: raw.Split(axis=_c(0), value=x, num_split=2), {"x": f32(0, 4)}, "empty-axis"),
+    Case(
+        "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(1, I64)),
+        {"p": f32(3, 4), "i": np.array([3, 0], I64)},
+        "int64-axis",
+    ),
+    Case("ExpandDims", lambda x: raw.ExpandDims(input=x, axis=_c(2)), {"x": f32(2, 3)}, "append"),
+    Case(
+        "Einsum",
+        lambda a, b: raw.Einsum(inputs=[a, b], equation="ij,jk->ik"),
+        {"a": rand(I64, 2, 3, lo=-5, hi=5), "b": rand(I64, 3, 2, lo=-5, hi=5)},
+        "int64",
+    ),
+    Case(
+        "Einsum",
+        lambda a, b: raw.Einsum(inputs=[a, b], equation="...ij,...jk->...ik"),
+        {"a": f32(2, 1, 3, 4), "b": f32(5, 4, 2)},
+        "ellipsis-broadcast",
+        CONTRACTION,
+    ),
+    Case(
+        "Pow",
+        lambda x, y: raw.Pow(x=x, y=y),
+        {"x": np.array([0.5, 2, 4], F16), "y": np.array([-2, -1.5, -0.5], F16)},
+        "float16-negative-exponent",
+    ),
+    Case(
+        "Pow",
+        lambda x, y: raw.Pow(x=x, y=y),
+        {"x": np.array([2, 3, -2, 0], I64), "y": np.array([62, 39, 63, 0], I64)},
+        "int64-overflow",
+    ),
+    Case(
+        "SquaredDifference",
+        lambda x, y: raw.SquaredDifference(x=x, y=y),
+        {"x": np.array([2**20, -5], I32), "y": np.array([-(2**20), 5], I32)},
+        "int32-overflow",
+    ),
+    Case(
+        "Cumsum",
+        lambda x: raw.Cumsum(x=x, axis=_c(0)),
+        {"x": np.array([1, 2**31 - 1, 5], I32)},
+        "int32-overflow",
+    ),
+    Case(
+        "Mean",
+        lambda x: raw.Mean(input=x, axis=_c([0])),
+        {"x": np.array([[-7], [2]], I32)},
+        "int32-truncates",
+    ),
+    Case("Abs", lambda x: raw.Abs(x=x), {"x": np.array([-0.0, np.nan, -np.inf], F32)}, "negative-zero"),
+    Case(
+        "MatMul",
+        lambda a, b: raw.MatMul(a=a, b=b, transpose_a=True, transpose_b=True),
+        {"a": rand(I64, 3, 2, lo=-5, hi=5), "b": rand(I64, 4, 3, lo=-5, hi=5)},
+        "int64-transposed",
+    ),
+    Case(
+        "BatchMatMulV2",
+        lambda x, y: raw.BatchMatMulV2(x=x, y=y),
+        {"x": f32(3, 4), "y": f32(2, 4, 5)},
+        "rank2-rank3",
+        CONTRACTION,
+    ),
+    Case(
+        "Conv2D",
+        lambda x, w: raw.Conv2D(input=x, filter=w, strides=[1, 2, 2, 1], padding="SAME"),
+        {"x": f32(1, 7, 9, 2), "w": f32(2, 4, 2, 3)},
+        "SAME-even-kernel",
+        CONTRACTION,
+    ),
+    Case(
+        "DepthwiseConv2dNative",
+        lambda x, w: raw.DepthwiseConv2dNative(input=x, filter=w, strides=[1, 3, 3, 1], padding="SAME"),
+        {"x": f32(1, 7, 8, 2), "w": f32(2, 2, 2, 2)},
+        "SAME-even-kernel",
+        CONTRACTION,
+    ),
+    Case(
+        "MaxPool",
+        lambda x: raw.MaxPool(input=x, ksize=[1, 2, 4, 1], strides=[1, 3, 2, 1], padding="SAME"),
+        {"x": f32(1, 7, 9, 2)},
+        "SAME-even-kernel",
+    ),
+    Case(
+        "MaxPool",
+        lambda x: raw.MaxPool(input=x, ksize=[1, 5, 5, 1], strides=[1, 3, 3, 1], padding="SAME"),
+        {"x": f32(1, 4, 4, 2)},
+        "SAME-window-over-input",
+    ),
+    Case(
+        "AvgPool",
+        lambda x: raw.AvgPool(value=x, ksize=[1, 2, 4, 1], strides=[1, 3, 2, 1], padding="SAME"),
+        {"x": f32(1, 7, 9, 2)},
+        "SAME-even-kernel",
+        CONTRACTION,
+    ),
+    Case(
+        "AvgPool",
+        lambda x: raw.AvgPool(value=x, ksize=[1, 3, 3, 1], strides=[1, 1, 1, 1], padding="SAME"),
+        {"x": _H(1, 4, 4, 2)},
+        "float16-SAME",
+    ),
+    Case(
+        "Softmax",
+        lambda x: raw.Softmax(logits=x),
+        {"x": np.array([[-np.inf, -np.inf, 0.0]], F16)},
+        "float16-inf",
+    ),
+    Case(
+        "Softmax",
+        lambda x: raw.Softmax(logits=x),
+        {"x": np.array([[-np.inf, -np.inf], [np.inf, np.inf]], F32)},
+        "all-inf",
+    ),
+    Case(
+        "LogSoftmax",
+        lambda x: raw.LogSoftmax(logits=x),
+        {"x": np.array([[-np.inf, 0.0], [np.inf, 1.0], [-np.inf, -np.inf]], F32)},
+        "inf",
+    ),
+    Case(
+        "FusedBatchNormV3",
+        lambda x, s, o, m, v: raw.FusedBatchNormV3(
+            x=x, scale=s, offset=o, mean=m, variance=v, is_training=False, epsilon=0.001
+        )[0],
+        {"x": f32(1, 2, 2, 3), "s": f32(3), "o": f32(3), "m": f32(3), "v": np.zeros(3, F32)},
+        "zero-variance",
+    ),
+    Case(
+        "Range",
+        lambda: raw.Range(start=_c(0.0, F32), limit=_c(1.0, F32), delta=_c(0.1, F32)),
+        {},
+        "float32-tenths",
+    ),
+]
+for _dt, _values in (
+    (F64, [65520.0, 65519.0, 1e-8, 2049.0, 2051.0, -1e6]),
+    (F32, [65520.0, 65519.0, 1e-8, 2049.0, 2051.0, 6e-8, 3e-8]),
+    (I64, [2**40, -3, 70000]),
+    (BOOL, [True, False]),
+):
+    CASES.append(
+        Case(
+            "Cast",
+            lambda x: raw.Cast(x=x, DstT=tf.float16),
+            {"x": np.array(_values, _dt)},
+            f"{_name(_dt)}-to-float16-rounding",
+        )
+    )
+CASES += [
+    Case(
+        "Cast",
+        lambda x: raw.Cast(x=x, DstT=tf.bool),
+        {"x": np.array([0, -0.0, 0.1, np.nan], F16)},
+        "float16-to-bool",
+    ),
+    Case(
+        "Cast",
+        lambda x: raw.Cast(x=x, DstT=tf.int32),
+        {"x": np.array([-2.9, 2.9, -0.0, 1e9], F64)},
+        "float64-to-int32",
+    ),
+    Case(
+        "Cast",
+        lambda x: raw.Cast(x=x, DstT=tf.float32),
+        {"x": np.array([2**24 + 1, 2**53 + 1, -(2**63)], I64)},
+        "int64-to-float32-rounding",
+    ),
+    Case(
+        "Cast",
+        lambda x: raw.Cast(x=x, DstT=tf.float32),
+        {"x": np.array([2**24 + 1, 2**31 - 1], I32)},
+        "int32-to-float32-rounding",
+    ),
+]
+for _op, _lo, _hi in (("Erf", -6, 6), ("Erfc", -2, 10), ("Tanh", -10, 10), ("Sigmoid", -90, 90)):
+    fn = getattr(raw, _op)
+    CASES.append(Case(_op, lambda x, fn=fn: fn(x=x), {"x": np.linspace(_lo, _hi, 201).astype(F32)}, "sweep"))
+for _op, _lo, _hi in (("Selu", -10, 10), ("Elu", -10, 10), ("Softplus", -30, 30)):
+    fn = getattr(raw, _op)
+    CASES.append(
+        Case(_op, lambda x, fn=fn: fn(features=x), {"x": np.linspace(_lo, _hi, 201).astype(F32)}, "sweep")
+    )
+    CASES.append(
+        Case(
+            _op,
+            lambda x, fn=fn: fn(features=x),
+            {"x": np.linspace(_lo, _hi, 61).astype(F16)},
+            "float16-sweep",
+        )
+    )
+CASES += [
+    Case(
+        "Expm1",
+        lambda x: raw.Expm1(x=x),
+        {"x": np.array([1e-10, -1e-10, 1e-5, 88.0, -100], F32)},
+        "tiny-and-large",
+    ),
+    Case(
+        "Log1p",
+        lambda x: raw.Log1p(x=x),
+        {"x": np.array([1e-10, -1e-10, -1.0, -1.5, 1e30], F32)},
+        "tiny-and-domain",
+    ),
+    Case("Exp", lambda x: raw.Exp(x=x), {"x": np.array([-87.5, -103.0, 88.7, 89.0], F32)}, "range-edges"),
+    Case(
+        "Relu6",
+        lambda x: raw.Relu6(features=x),
+        {"x": np.array([-np.inf, np.nan, 7, np.inf, -0.0], F16)},
+        "float16-special",
+    ),
+    Case(
+        "Elu",
+        lambda x: raw.Elu(features=x),
+        {"x": np.array([-np.inf, np.nan, -20, np.inf, -0.0], F16)},
+        "float16-special",
+    ),
+    Case(
+        "Round",
+        lambda x: raw.Round(x=x),
+        {"x": np.array([2.5, -2.5, 1e20, 0.5000001], F64)},
+        "float64-half-to-even",
+    ),
+    Case(
+        "FloorMod",
+        lambda x, y: raw.FloorMod(x=x, y=y),
+        {
+            "x": np.array([5.5, -5.5, np.inf, 3.0, -0.0], F32),
+            "y": np.array([np.inf, np.inf, 2.0, -0.0, 3.0], F32),
+        },
+        "special",
+    ),
+]
+
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
 XFAIL: dict[str, str] = {}
 
