@@ -1746,6 +1746,118 @@ CASES += [
     ),
 ]
 
+# -- more cases for ops with few: lists, loops, logic, padding, rank and size ---------------------
+
+
+def _list_of(x: Any, shape: list[int], dtype: Any = I32) -> Any:
+    return raw.TensorListFromTensor(tensor=x, element_shape=_c(shape, dtype))
+
+
+CASES += [
+    Case(
+        "TensorListFromTensor",
+        lambda x: raw.TensorListStack(
+            input_handle=_list_of(x, [2, 3], I64), element_shape=_c([2, 3]), element_dtype=tf.int32
+        ),
+        {"x": rand(I32, 4, 2, 3)},
+        "int32-rank2-elements",
+    ),
+    Case(
+        "TensorListGetItem",
+        lambda x, i: raw.TensorListGetItem(
+            input_handle=_list_of(x, [2]), index=i, element_shape=_c([2]), element_dtype=tf.bool
+        ),
+        {"x": rand(BOOL, 3, 2), "i": np.int32(1)},
+        "bool-fed-index",
+    ),
+    Case(
+        "TensorListSetItem",
+        lambda x, v, i: raw.TensorListStack(
+            input_handle=raw.TensorListSetItem(input_handle=_list_of(x, [3]), index=i, item=v),
+            element_shape=_c([3]),
+            element_dtype=tf.int64,
+        ),
+        {"x": rand(I64, 4, 3), "v": rand(I64, 3), "i": np.int32(0)},
+        "int64-fed-index",
+    ),
+    Case(
+        "TensorListReserve",
+        lambda: raw.TensorListLength(
+            input_handle=raw.TensorListReserve(
+                element_shape=_c([2], I64), num_elements=_c(6), element_dtype=tf.float32
+            )
+        ),
+        {},
+        "length",
+    ),
+    Case(
+        "TensorListLength",
+        lambda x: raw.TensorListLength(input_handle=_list_of(x, [2])),
+        {"x": f32(0, 2)},
+        "empty",
+    ),
+    Case(
+        "TensorListStack",
+        lambda x: raw.TensorListStack(
+            input_handle=_list_of(x, [3]), element_shape=_c([-1]), element_dtype=tf.float16
+        ),
+        {"x": rand(F16, 2, 3)},
+        "float16-unknown-element-shape",
+    ),
+    Case(
+        "While",
+        lambda x: tf.while_loop(
+            lambda i, a, b: i < 4, lambda i, a, b: (i + 1, a + b, b * 2), [tf.constant(0), x, tf.ones_like(x)]
+        )[1:],
+        {"x": f32(2, 3)},
+        "three-carries",
+        rename={"StatelessWhile": "While"},
+    ),
+    Case(
+        "StatelessIf",
+        lambda p, x: tf.cond(p, lambda: (x * 2, x - 1), lambda: (x + 1, x * x)),
+        {"p": np.bool_(False), "x": rand(I64, 3)},
+        "int64-two-outputs",
+    ),
+    Case(
+        "LogicalAnd",
+        lambda x, y: raw.LogicalAnd(x=x, y=y),
+        {"x": np.bool_(True), "y": rand(BOOL, 4)},
+        "scalar",
+    ),
+    Case(
+        "LogicalOr",
+        lambda x, y: raw.LogicalOr(x=x, y=y),
+        {"x": rand(BOOL, 2, 1), "y": np.bool_(False)},
+        "scalar",
+    ),
+    Case("LogicalNot", lambda x: raw.LogicalNot(x=x), {"x": np.bool_(False)}, "scalar"),
+    Case(
+        "PadV2",
+        lambda x: raw.PadV2(input=x, paddings=_c([[1, 1], [0, 0]]), constant_values=_c(True, BOOL)),
+        {"x": rand(BOOL, 2, 2)},
+        "bool",
+    ),
+    Case(
+        "PadV2",
+        lambda x: raw.PadV2(input=x, paddings=_c([[2, 0]]), constant_values=_c(np.inf, F16)),
+        {"x": rand(F16, 0)},
+        "float16-empty",
+    ),
+    Case("Pad", lambda x: raw.Pad(input=x, paddings=_c([[1, 0], [0, 2]])), {"x": rand(F16, 2, 2)}, "float16"),
+    Case("Rank", lambda x: raw.Rank(input=x), {"x": rand(BOOL, 0, 2, 1)}, "empty-bool"),
+    Case("Size", lambda x: raw.Size(input=x), {"x": np.int64(3)}, "scalar"),
+    Case("Size", lambda x: raw.Size(input=x, out_type=tf.int64), {"x": rand(F16, 3, 5)}, "float16-int64"),
+    Case(
+        "FusedBatchNorm",
+        lambda x, s, o, m, v: raw.FusedBatchNorm(
+            x=x, scale=s, offset=o, mean=m, variance=v, is_training=False
+        )[0],
+        {"x": f32(0, 2, 2, 3), "s": f32(3), "o": f32(3), "m": f32(3), "v": f32(3, lo=0.5, hi=2)},
+        "empty-batch",
+    ),
+]
+
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
 XFAIL: dict[str, str] = {}
 
