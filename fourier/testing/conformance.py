@@ -219,7 +219,7 @@ LEFT_OUT: list[tuple[str, str, _Pred]] = [
             r"^_?VarHandle|^IsVariableInitialized|^DestroyTemporaryVariable|^TemporaryVariable|"
             r"^CountUpTo|^Mutex|^ConsumeMutexLock|^Stack(V2|PushV2|PopV2|CloseV2|Push|Pop|Close)?$|"
             r"^Barrier|^GetSessionHandle|^GetSessionTensor|^DeleteSessionTensor|"
-            r"^KernelLabel|^Unbatch|^Batch$|^BatchFunction|^MutableHashTable|^MutableDenseHashTable|"
+            r"^KernelLabel|^MutableHashTable|^MutableDenseHashTable|"
             r"^Anonymous(Mutable)?(Dense)?HashTable|^LookupTable(Insert|Remove|Export|Size|Import)|"
             r"^InitializeTable|^HashTable$|^TensorMap|^EmptyTensorMap|^Ref(Identity|Select)$|"
             r"^StridedSliceAssign$|^DeepCopy$"
@@ -234,7 +234,7 @@ LEFT_OUT: list[tuple[str, str, _Pred]] = [
             r"ProtoV2|PaddedRaw|Base64)|^Encode(Jpeg|Png|Wav|Base64|Proto)|^ExtractJpegShape|^ParseExample|"
             r"^ParseSequenceExample|^ParseSingle|^ParseTensor|^SerializeTensor|^SerializeSparse|"
             r"^SerializeManySparse|^DeserializeSparse|^DeserializeManySparse|^SerializeIterator|"
-            r"^DeserializeIterator|^DecodeProto|^Fingerprint$|^Print|^Assert$|^AudioSpectrogram|^Mfcc|"
+            r"^DeserializeIterator|^DecodeProto|^Print|^Assert$|^AudioSpectrogram|^Mfcc|"
             r"^ImmutableConst|^LoadTPU|^Dump|^RecordInput|^IsBoostedTrees|^EncodeProto|^FileSystem"
         ),
     ),
@@ -258,6 +258,12 @@ LEFT_OUT: list[tuple[str, str, _Pred]] = [
         lambda name: _deprecated(name),
     ),
     (
+        "in-graph batching",
+        "TensorFlow Serving's request batching inside the graph: Fourier batches requests itself "
+        "(fourier.batcher) and pads them to its buckets",
+        _rx(r"^Batch$|^BatchFunction$|^Unbatch$|^UnbatchGrad$"),
+    ),
+    (
         "Python callbacks",
         "run Python code in the TensorFlow process: a frozen graph holding them cannot be served "
         "without that Python",
@@ -268,7 +274,7 @@ LEFT_OUT: list[tuple[str, str, _Pred]] = [
         "summaries, checks and debug probes have no output a served graph needs",
         _rx(
             r"Summary|^Debug|^CheckNumerics|^Copy(Host)?$|^Timestamp|^HistogramFixedWidth|"
-            r"^StatsAggregator|^Assert|^EnsureShape|^Fake(Param|Queue)$|^Abort$|^ControlTrigger|"
+            r"^StatsAggregator|^DrawBoundingBoxes|^Assert|^Fake(Param|Queue)$|^Abort$|^ControlTrigger|"
             r"^DevicePlacementOp|^DeviceIndex|^GuaranteeConst|^Ref(Next|Exit|Enter)|^TensorSummary|"
             r"^CheckPinned|^SyncDevice|^ScopedAllocator|^Empty$|^InplaceUpdate|^InplaceAdd|^InplaceSub|"
             r"^DebugIdentity|^XlaLaunch|^XlaClusterOutput|^XlaCompile|^XlaRun|^_Xla"
@@ -296,10 +302,10 @@ LEFT_OUT: list[tuple[str, str, _Pred]] = [
         "string processing runs on the host (fourier.host serves the hash, AsString and table ops "
         "feature columns use; the rest are not inference kernels of a numeric model)",
         _rx(
-            r"^String|^Substr|^Regex|^Unicode|^AsString$|^ReduceJoin|^EncodeBase64|^DecodeBase64|"
+            r"^String|^Substr|^Fingerprint$|^Regex|^Unicode|^AsString$|^ReduceJoin|^EncodeBase64|^DecodeBase64|"
             r"^StaticRegex|^UnsortedSegmentJoin|^StringNGrams|^Tokenize|^WordPiece|^StringLower|"
             r"^StringUpper|^StringStrip|^StringLength|^StringSplit|^StringFormat|^StringJoin|"
-            r"^StringToNumber|^ToBool|^Sentencepiece|^CaseFold|^NormalizeUTF8|^Skipgram|^LoadAndRemap|"
+            r"^StringToNumber|^Sentencepiece|^CaseFold|^NormalizeUTF8|^Skipgram|^LoadAndRemap|"
             r"^Ngrams"
         ),
     ),
@@ -319,11 +325,11 @@ LEFT_OUT: list[tuple[str, str, _Pred]] = [
         "stateful or seeded sampling: inference graphs are deterministic (dropout is removed at "
         "export); a sampling model's answer cannot be compared element by element",
         _rx(
-            r"Random|^Multinomial|^Stateful(Standard|Truncated|Uniform)|^SobolSample$|^StatelessMultinomial|^RngSkip|^RngReadAndSkip|^Stateless|"
+            r"Random|^Multinomial|^Stateful(Standard|Truncated|Uniform)|^SobolSample$|^StatelessMultinomial|^RngSkip|^RngReadAndSkip|^Stateless(?!Case$|If$|While$)|"
             r"^ParameterizedTruncatedNormal|^TruncatedNormal|^NonDeterministicInts|^Shuffle|"
-            r"^DrawBoundingBoxes|^SampleDistortedBoundingBox|^StatelessSampleDistorted|^ThreadUnsafeUnigram|"
+            r"^SampleDistortedBoundingBox|^StatelessSampleDistorted|^ThreadUnsafeUnigram|"
             r"^AllCandidateSampler|^FixedUnigram|^LearnedUnigram|^LogUniformCandidateSampler|"
-            r"^UniformCandidateSampler|^GenerateBoundingBoxProposals|^AnonymousSeedGenerator|^Seed"
+            r"^UniformCandidateSampler|^AnonymousSeedGenerator|^Seed"
         ),
     ),
     (
