@@ -3,8 +3,9 @@
 Before: the sparse ops on hand-made cases (empty rows, all-empty batches, unordered entries, gaps
 between segments, repeated ids); the feature-column SavedModels of
 `fourier.testing.feature_columns` (hash-bucket embeddings with combiners mean and sqrtn, a
-vocabulary list with out-of-vocabulary buckets as an embedding and an indicator, a bucketized and
-numeric columns, a DNN), as a TF1 ``input_layer`` graph and as Keras ``DenseFeatures``.
+vocabulary list with out-of-vocabulary buckets as an embedding and an indicator, an identity
+column, a crossed column, a bucketized and numeric columns, a DNN), as a TF1 ``input_layer`` graph
+and as Keras ``DenseFeatures``.
 Expected: every sparse op's numpy reference equals ``tf.raw_ops`` bit for bit (floats included:
 the segment reductions sum and scale in TensorFlow's order, 16-bit floats in float32) and refuses
 what TensorFlow refuses; the partition runs the
@@ -49,6 +50,7 @@ SPARSE = (
     "SparseSegmentMeanWithNumSegments",
     "SparseSegmentSqrtNWithNumSegments",
     "SparseToDense",
+    "SparseCross",
 )
 COVERED = set(SPARSE)  # reference vs TensorFlow here (they have no lowering to compare with)
 RTOL, ATOL = 1e-4, 1e-5  # the served model against TensorFlow (the ops themselves: bit-exact)
@@ -284,6 +286,57 @@ def test_sparse_tensor_ops_equal_tensorflow_on_random_cases() -> None:
         _same(_ref("SparseToDense", where, shape, vals, np.float32(0.5), validate_indices=True), want)
 
 
+def test_sparse_cross_equals_tensorflow_on_random_cases() -> None:
+    """Before: 100 random crosses of 0-2 sparse and 0-2 dense features (string or int64; empty
+    rows, empty and non-ASCII strings, negative ids), hashed (FingerprintCat64 chains, modulo
+    num_buckets or 2^63 - 1) and joined as strings. Expected: TensorFlow's outputs exactly."""
+    rng = np.random.default_rng(5)
+    words = _obj([b"a", b"bb", "é".encode(), b"", b"xyz", "東京".encode()])
+    for case in range(100):
+        batch, n_sparse = int(rng.integers(1, 6)), int(rng.integers(0, 3))
+        n_dense = int(rng.integers(0 if n_sparse else 1, 3))
+        strings = case % 2 == 1
+        indices, values, shapes, dense = [], [], [], []
+        for _ in range(n_sparse):
+            idx = np.argwhere(rng.random((batch, 3)) < 0.5).astype(np.int64)
+            n = len(idx)
+            values.append(words[rng.integers(0, 6, n)] if strings else rng.integers(-5, 2**40, n))
+            indices.append(idx)
+            shapes.append(np.array([batch, 3], np.int64))
+        for _ in range(n_dense):
+            shape = (batch, int(rng.integers(1, 3)))
+            dense.append(words[rng.integers(0, 6, shape)] if strings else rng.integers(-5, 100, shape))
+        kind = "string" if strings else "int64"
+
+        def tf_value(x: np.ndarray) -> Any:
+            return tf.constant(x.tolist(), dtype=tf.string) if x.dtype == object else tf.constant(x)
+
+        for hashed in (True, False):
+            attrs = {
+                "N": n_sparse,
+                "hashed_output": hashed,
+                "num_buckets": int(rng.integers(0, 50)) if hashed else 0,
+                "hash_key": 0xDECAFCAFFE if hashed else 0,
+                "sparse_types": [kind] * n_sparse,
+                "dense_types": [kind] * n_dense,
+                "out_type": "int64" if hashed else "string",
+                "internal_type": kind,
+            }
+            want = tf.raw_ops.SparseCross(
+                indices=indices,
+                values=[tf_value(v) for v in values],
+                shapes=shapes,
+                dense_inputs=[tf_value(d) for d in dense],
+                hashed_output=hashed,
+                num_buckets=attrs["num_buckets"],
+                hash_key=attrs["hash_key"],
+                out_type=tf.int64 if hashed else tf.string,
+                internal_type=tf.string if strings else tf.int64,
+            )
+            got = get_op("SparseCross").reference(attrs, *indices, *values, *shapes, *dense)
+            _same([np.asarray(g) for g in got], list(want))
+
+
 def test_sparse_ops_are_host_ops_whose_lowering_refuses() -> None:
     for op in SPARSE:
         d = get_op(op)
@@ -391,7 +444,7 @@ def _want(oracle: Any, request: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def test_partition_sends_only_per_row_values_to_the_device(model: PreprocessingModel) -> None:
-    """Expected: every sparse op on the host; the crossings are the four embeddings [N, D] and the
+    """Expected: every sparse op on the host; the crossings are the five embeddings [N, D] and the
     indicator's dense ids [N, 2] (no dense shape: the identity column's Shape(slots) could run on
     the device, but a host-made shape must not cross); the DNN and the bucketized age on the
     device."""
@@ -407,12 +460,14 @@ def test_partition_sends_only_per_row_values_to_the_device(model: PreprocessingM
         "SparseSegmentSqrtN",
         "SparseSegmentSum",
         "SparseToDense",
+        "SparseCross",
         "LookupTableSizeV2",
     ):
         assert ops[op] == HOST, op
     for op in ("MatMul", "Bucketize", "OneHot", "Sigmoid"):
         assert ops[op] == DEVICE, op
     assert sorted(str(c.type) for c in plan.crossings) == [
+        "float32[N,4]",
         "float32[N,4]",
         "float32[N,4]",
         "float32[N,8]",

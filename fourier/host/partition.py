@@ -24,13 +24,14 @@ again: its first dimension the batch, the others fixed (the ``[batch, D]`` embed
 column's combined rows are reshaped into). Inference writes such a value's rows as ``?`` (a segment
 count is the largest id + 1); the partitioner finds them by running the nodes around the
 value-sized ones on small probe requests (several batch sizes; strings all distinct, all empty,
-mixed) with the tables bound: a first dimension that is the same multiple of the batch in every
-probe is that multiple of ``N``, a later one of the same size in every probe is that size, and any
-other stays value-sized. A per-row value crosses with that type, and the device part is inferred
-again from it. In such a graph, no other value the host made crosses (a sparse tensor's dense
-shape, a row count: the device would lose what inference knows of it): its readers stay on the
-host. A probe is evidence, not proof; a value that broke the pattern at run time would meet the
-device part's input check (its rows disagreeing with the batch), not be served wrong.
+mixed; integers from 0, all -1, mixed) with the tables bound: a first dimension that is the same
+multiple of the batch in every probe is that multiple of ``N``, a later one of the same size in
+every probe is that size, and any other stays value-sized. A per-row value crosses with that type,
+and the device part is inferred again from it. In such a graph, no other value the host made
+crosses (a sparse tensor's dense shape, a row count: the device would lose what inference knows of
+it): its readers stay on the host. A probe is evidence, not proof; a value that broke the pattern
+at run time would meet the device part's input check (its rows, or its fixed size, disagreeing),
+not be served wrong.
 
 Graph inputs and constants are not placed: each part gets its own copy of those it reads. The
 `Plan` holds the placement, the crossing values and the two parts as ordinary IR graphs: the
@@ -324,10 +325,10 @@ def _probe_input(node: Node, batch: int, kind: str, rng: np.random.Generator) ->
     if t.dtype in HOST_DTYPES:
         return None
     dtype = np.dtype(t.dtype)
-    if kind == "empty":
-        return np.zeros(shape, dtype)
+    if kind == "empty":  # -1: the missing id of a feature column's integer input
+        return np.full(shape, -1 if dtype.kind == "i" else 0, dtype)
     if dtype.kind in "iu":
-        return rng.integers(0, 3, shape).astype(dtype)
+        return rng.integers(-1 if kind == "mixed" and dtype.kind == "i" else 0, 3, shape).astype(dtype)
     if dtype.kind == "b":
         return rng.random(shape) < 0.5
     return rng.uniform(0.0, 2.0, shape).astype(dtype)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from fourier.errors import CompileError
+from fourier.host.hashing import fingerprint64
 from fourier.ir.core import Node
 from fourier.ir.types import UNKNOWN, Dim, TensorType
 from fourier.ops.padding import State, mixed
@@ -437,5 +438,122 @@ register(
     lower=_value_sized("SparseToDense"),
     traits=_HOST_PURE,
     doc="A dense tensor of output_shape: sparse_values at sparse_indices, default_value elsewhere.",
+    padding_rule=_value_sized_rows,
+)
+
+
+# -- SparseCross (tf.feature_column's crossed_column) --------------------------------------------
+
+_CROSS_MUL = np.uint64(0xC6A4A7935BD1E995)
+_INT64_MAX = np.uint64(2**63 - 1)
+
+
+def _shift_mix(v: np.ndarray) -> np.ndarray:
+    return v ^ (v >> np.uint64(47))
+
+
+def fingerprint_cat64(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """TensorFlow's FingerprintCat64: two 64-bit fingerprints combined into one (uint64)."""
+    with np.errstate(over="ignore"):
+        out = np.asarray(a, np.uint64) ^ _CROSS_MUL
+        out = out ^ (_shift_mix(np.asarray(b, np.uint64) * _CROSS_MUL) * _CROSS_MUL)
+        out = out * _CROSS_MUL
+        return _shift_mix(_shift_mix(out) * _CROSS_MUL)
+
+
+def _cross_split(attrs: Any, args: list[Any]) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+    n = int(attrs["N"])
+    return args[:n], args[n : 2 * n], args[2 * n : 3 * n], args[3 * n :]
+
+
+def _cross_infer(ctx: InferContext) -> list[TensorType]:
+    n, dense_types = ctx.attrs["N"], list(ctx.attrs["dense_types"])
+    if len(ctx.types) != 3 * n + len(dense_types):
+        raise ctx.fail(f"expected {3 * n} sparse and {len(dense_types)} dense inputs, got {len(ctx.types)}")
+    if n + len(dense_types) == 0:
+        raise ctx.fail("nothing to cross")
+    _, values, _, dense = _cross_split(ctx.attrs, list(ctx.types))
+    for t in (*values, *dense):
+        if t.dtype not in ("string", "int64"):
+            raise ctx.fail(f"crossed features must be string or int64, got {t}")
+    out = "int64" if ctx.attrs["hashed_output"] else "string"
+    if ctx.attrs["out_type"] != out:
+        raise ctx.fail(f"out_type must be {out} when hashed_output is {ctx.attrs['hashed_output']}")
+    return [TensorType("int64", (UNKNOWN, 2)), TensorType(out, (UNKNOWN,)), TensorType("int64", (2,))]
+
+
+def _cross_rows(
+    indices: np.ndarray, values: np.ndarray, batch: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A sparse feature as (its values grouped by row, each row's start, each row's count)."""
+    indices = _ints(indices).reshape(-1, 2) if np.size(indices) else np.zeros((0, 2), np.int64)
+    rows = indices[:, 0]
+    if len(rows) and (rows.min() < 0 or rows.max() >= batch):
+        raise ValueError(f"a row index is outside the batch of {batch}")
+    order = np.argsort(rows, kind="stable")
+    counts = np.bincount(rows, minlength=batch)[:batch] if len(rows) else np.zeros(batch, np.int64)
+    return np.asarray(values)[order], np.cumsum(counts) - counts, counts
+
+
+def _cross(attrs: dict[str, Any], *args: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    indices, values, shapes, dense = _cross_split(attrs, list(args))
+    batch = int(_ints(shapes[0])[0]) if shapes else int(np.shape(dense[0])[0])
+    features = [_cross_rows(i, v, batch) for i, v in zip(indices, values)]
+    for d in dense:
+        d = np.asarray(d).reshape(batch, -1)
+        width = d.shape[1]
+        features.append((d.reshape(-1), np.arange(batch) * width, np.full(batch, width, np.int64)))
+    counts = np.stack([c for _, _, c in features], axis=1).astype(np.int64)
+    per_row = np.prod(counts, axis=1)
+    total = int(per_row.sum())
+    row = np.repeat(np.arange(batch), per_row)
+    k = np.arange(total) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    stride = np.ones_like(counts)  # the first feature varies slowest, the last fastest
+    for f in range(counts.shape[1] - 2, -1, -1):
+        stride[:, f] = stride[:, f + 1] * counts[:, f + 1]
+    at = []  # per feature, which of its values each combination takes
+    for f, (_, starts, _) in enumerate(features):
+        local = (k // stride[row, f]) % np.maximum(counts[row, f], 1)
+        at.append(starts[row] + local if total else np.zeros(0, np.int64))
+    out_indices = np.stack([row, k], axis=1).astype(np.int64).reshape(-1, 2)
+    shape = np.array([batch, int(per_row.max()) if batch else 0], np.int64)
+    if attrs["hashed_output"]:
+        h = np.full(total, np.uint64(attrs["hash_key"] % 2**64), np.uint64)
+        for (vals, _, _), where in zip(features, at):
+            # each value hashed once: a string by Fingerprint64, an integer as its own 64 bits
+            fp = fingerprint64(vals) if vals.dtype == object else _ints(vals).view(np.uint64)
+            h = fingerprint_cat64(h, fp[where])
+        buckets = np.uint64(attrs["num_buckets"]) if attrs["num_buckets"] > 0 else _INT64_MAX
+        return out_indices, (h % buckets).astype(np.int64), shape
+    picked = [vals[where] for (vals, _, _), where in zip(features, at)]
+
+    def text(x: Any) -> bytes:
+        return x if isinstance(x, bytes) else str(int(x)).encode()
+
+    joined = [b"_X_".join(text(p[i]) for p in picked) for i in range(total)]
+    out = np.empty(total, dtype=object)
+    out[:] = joined
+    return out_indices, out, shape
+
+
+register(
+    "SparseCross",
+    inputs=(1, None),
+    attrs=[
+        Attr("N", "int"),
+        Attr("hashed_output", "bool"),
+        Attr("num_buckets", "int"),
+        Attr("hash_key", "int"),
+        Attr("sparse_types", "types"),
+        Attr("dense_types", "types"),
+        Attr("out_type", "type"),
+        Attr("internal_type", "type"),
+    ],
+    infer=_cross_infer,
+    reference=_cross,
+    lower=_value_sized("SparseCross"),
+    traits=_HOST_PURE,
+    doc="Per row, every combination of the features' values (first feature slowest), as "
+    "FingerprintCat64-hashed buckets or strings joined by _X_ (crossed_column).",
     padding_rule=_value_sized_rows,
 )

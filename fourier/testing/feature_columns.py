@@ -13,6 +13,7 @@ The columns (``tf.feature_column``, seeded weights, an unknown batch) read raw r
 - ``price``, ``clicks`` float32 [batch, 1] -> ``numeric_column``
 - ``slots``    int64   [batch, 2] -> ``categorical_column_with_identity`` (-1: missing) ->
   ``embedding_column`` (combiner ``mean``)
+- ``country`` x ``tags`` -> ``crossed_column`` (``SparseCross``, hashed) -> ``embedding_column``
 
 then the columns concatenated into a small DNN with a sigmoid output ``score``, in two exports of
 the same columns:
@@ -61,6 +62,7 @@ __all__ = [
     "TAG_BUCKETS",
     "WIDTHS",
     "SLOTS",
+    "CROSS_BUCKETS",
     "feature_columns_dir",
     "ensure_feature_columns",
     "build",
@@ -72,6 +74,7 @@ AGE_BOUNDARIES = (18.0, 25.0, 35.0, 50.0, 65.0)
 ITEM_BUCKETS = 1000
 TAG_BUCKETS = 50
 WIDTHS = {"items": 4, "tags": 3, "country": 2}  # values per row of each string feature
+CROSS_BUCKETS = 64
 SLOTS, SLOT_WIDTH = 10, 2  # ``slots``: int64 [batch, 2] ids in [0, SLOTS), -1 where missing
 EMBED = 8
 NAMES = ("input_layer", "dense_features")
@@ -96,6 +99,7 @@ def _columns(fc: Any) -> list[Any]:
         fc.numeric_column("price"),
         fc.numeric_column("clicks"),
         fc.embedding_column(fc.categorical_column_with_identity("slots", SLOTS), 4, combiner="mean"),
+        fc.embedding_column(fc.crossed_column(["country", "tags"], CROSS_BUCKETS), 4),
     ]
 
 
