@@ -131,7 +131,11 @@ def check(case: Case) -> None:
             if np.issubdtype(w.dtype, np.floating) or w.dtype.name == "bfloat16":
                 tol = case.tol or DEFAULT_TOL[w.dtype.name]
                 np.testing.assert_allclose(
-                    got.astype(np.float64), w.astype(np.float64), err_msg=f"{label} {name}", **tol
+                    got.astype(np.float64),
+                    w.astype(np.float64),
+                    rtol=tol["rtol"],
+                    atol=tol["atol"],
+                    err_msg=f"{label} {name}",
                 )
             else:
                 np.testing.assert_array_equal(got, w, err_msg=f"{label} {name}")
