@@ -1057,6 +1057,12 @@ CASES += [
     ),
     Case(
         "GatherV2",
+        lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(3)),
+        {"p": f32(1, 0, 1, 0), "i": np.zeros((0, 2), np.int32)},
+        "empty-params-and-indices",
+    ),
+    Case(
+        "GatherV2",
         lambda p, i: raw.GatherV2(params=p, indices=i, axis=_c(0)),
         {"p": rand(I64, 6), "i": np.int32(4)},
         "scalar-index",

@@ -669,6 +669,9 @@ def _gather_lower(a: dict[str, Any], params: Any, indices: Any, axis: Any) -> An
     if _batch_dims(a, indices):
         return _gather_batched(jnp, params, indices, ax, _batch_dims(a, indices))
     n = params.shape[ax]
+    shape = params.shape[:ax] + indices.shape + params.shape[ax + 1 :]
+    if 0 in shape or n == 0:  # jnp.take drops the ids' axes when params and ids are both empty
+        return jnp.zeros(shape, params.dtype)
     # jnp.take wraps negative ids like numpy; TensorFlow has no negative ids: they are out of range.
     safe = jnp.where(indices < 0, n, indices)
     return jnp.take(params, safe, axis=ax, mode="fill", fill_value=0)
