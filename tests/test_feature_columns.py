@@ -501,8 +501,8 @@ def test_feature_column_model_serves_and_matches_tensorflow(artifact: Path, orac
     assert served.metrics.snapshot()["latency"]["host"]["count"] == 6
     requests = [random_requests(n, seed=200 + n) for n in (1, 3, 5, 8, 13, 2, 7, 4)]
     with fourier.Batcher(served, max_delay_ms=5) as batcher, ThreadPoolExecutor(8) as pool:
-        got = list(pool.map(batcher, requests))
-    for g, r in zip(got, requests):
+        answers = list(pool.map(batcher, requests))
+    for g, r in zip(answers, requests):
         np.testing.assert_allclose(g["score"], _want(oracle, r), rtol=RTOL, atol=ATOL)
 
 
