@@ -372,6 +372,87 @@ def _gather_of_split(ctx: RuleContext, m: Match) -> Value:
     )
 
 
+def _piece_projections(m: Match) -> tuple[Value, list[int], list[np.ndarray], int] | str:
+    """For ConcatV2(Reshape(FusedDense(piece k of Split(E, 1), W_k)), ..., 1): E [N, F, D], the
+    pieces' indices, the weights W_k [D, m_k * D2] and D2; else why not. Each projection has no
+    bias or activation and is reshaped to [N, m_k, D2] (or is [N, 1, D2] already); the pieces are
+    fields [N, 1, D]."""
+    pieces = m.root.inputs[:-1]
+    if len(pieces) < MIN_GATHERED_PIECES:
+        return f"fewer than {MIN_GATHERED_PIECES} projections"
+    if _concat_axis(m.root) != 1:
+        return "not concatenated along axis 1"
+    split: Node | None = None
+    indices, weights, widths = [], [], set()
+    for v in pieces:
+        dense = v.producer.inputs[0].producer if v.producer.op == "Reshape" else v.producer
+        if dense.op != "FusedDense" or len(dense.inputs) != 2 or dense.attrs["activation"]:
+            return f"{v.name} is not a reshaped FusedDense without bias or activation"
+        w, x = dense.inputs[1].known, dense.inputs[0]
+        shape, out = x.type.shape, v.type.shape
+        if w is None or w.dtype != np.float32 or w.ndim != 2 or shape is None or out is None:
+            return f"{dense.name}: the weights are not a float32 constant, or a shape is unknown"
+        if len(shape) != 3 or shape[1] != 1 or len(out) != 3 or not isinstance(out[2], int):
+            return f"{dense.name}: not a field [N, 1, D] projected to [N, m, D2]"
+        if not isinstance(out[1], int) or w.shape != (shape[2], out[1] * out[2]):
+            return f"{dense.name}: the weights {w.shape} do not map the field to {v.type}"
+        if x.producer.op not in ("Split", "SplitV") or (split is not None and x.producer is not split):
+            return "the fields do not all come from one Split"
+        split = x.producer
+        indices.append(x.index)
+        weights.append(w)
+        widths.add(out[2])
+    assert split is not None
+    source, axis = _split_source_and_axis(split)
+    if axis.known is None or axis.known.dtype == object or int(axis.known) % 3 != 1 or len(widths) != 1:
+        return "the fields are not split along axis 1, or the projections differ in width"
+    if any((o.type.shape or (0, 0))[1] != 1 for o in split.outputs):
+        return "the split's pieces are not all single fields"
+    return source, indices, weights, widths.pop()
+
+
+def _piece_projections_check(m: Match) -> str | None:
+    found = _piece_projections(m)
+    return found if isinstance(found, str) else None
+
+
+def _batched_projections(ctx: RuleContext, m: Match) -> Value:
+    found = _piece_projections(m)
+    assert not isinstance(found, str)
+    source, indices, weights, width = found
+    i32 = np.int32
+    depth, most = weights[0].shape[0], max(w.shape[1] for w in weights)
+    stacked = np.zeros((len(weights), depth, most), dtype=np.float32)  # zero columns pad narrower ones
+    for k, w in enumerate(weights):
+        stacked[k, :, : w.shape[1]] = w
+    swap = ctx.const(np.array([1, 0, 2], dtype=i32), suffix="/perm")
+    one = ctx.const(np.int32(1), suffix="/axis")
+    fields = ctx.op(
+        "GatherV2",
+        [source, ctx.const(np.array(indices, dtype=i32), suffix="/fields"), one],
+        {"batch_dims": 0},
+        suffix="/gather",
+    )
+    by_field = ctx.op("Transpose", [fields, swap], suffix="/by_field")
+    projected = ctx.op(
+        "BatchMatMulV2",
+        [by_field, ctx.const(stacked, suffix="/weights")],
+        {"adj_x": False, "adj_y": False},
+        suffix="/project",
+    )
+    rows = ctx.op("Transpose", [projected, swap], suffix="/by_row")
+    per = most // width
+    flat = ctx.op(
+        "Reshape",
+        [rows, ctx.const(np.array([-1, len(weights) * per, width], dtype=np.int64), suffix="/shape")],
+        suffix="/pieces",
+    )
+    keep = [k * per + t for k, w in enumerate(weights) for t in range(w.shape[1] // width)]
+    return ctx.op(
+        "GatherV2", [flat, ctx.const(np.array(keep, dtype=i32), suffix="/keep"), one], {"batch_dims": 0}
+    )
+
+
 def _gate_mix(ctx: RuleContext, m: Match) -> Value:
     a = m.value("a")
     one_minus = ctx.const(np.asarray(1 - a, dtype=a.dtype), suffix="/one_minus_alpha")
@@ -538,6 +619,15 @@ ALGEBRAIC = RuleSet(
             _split_pieces_check,
             doc="ConcatV2(pieces of Split(x, a), any order and repeats, a) -> Gather(x, indices, a) "
             "(from 8 pieces up): FiBiNET pairs each of 26 fields with the fields after it",
+        ),
+        Rule(
+            "concat-of-field-projections",
+            op("ConcatV2", any_operands=True),
+            _batched_projections,
+            _piece_projections_check,
+            doc="ConcatV2(Reshape(FusedDense(field k of Split(E, 1), W_k)), ..., 1) (8+) -> "
+            "Gather(Reshape(E_k @ W_k batched over the fields, W_k zero-padded to one width)): "
+            "FiBiNET projects each of 25 fields with its own [16, 16 m] matrix",
         ),
         Rule(
             "pack-of-unpack",

@@ -382,3 +382,56 @@ def test_concat_of_split_pieces() -> None:
     }
 """
     check("simplify", before, expected)
+
+
+def test_concat_of_field_projections() -> None:
+    """FiBiNET's bilinear projections in miniature: eight fields of one tensor, each projected by
+    its own matrix (widths 2 and 1 alternating), reshaped and concatenated, are one batched product
+    over the fields with the matrices zero-padded to one width, then a gather of the real columns."""
+    before = """
+    graph @t(%e: float32[N,9,1]) -> (float32[N,12,1]) {
+      %ax1 = Const() {value = dense<int32[] [1]>} : int32[]
+      %f, %f:1, %f:2, %f:3, %f:4, %f:5, %f:6, %f:7, %f:8 = Split(%ax1, %e) {num_split = 9} : float32[N,1,1], float32[N,1,1], float32[N,1,1], float32[N,1,1], float32[N,1,1], float32[N,1,1], float32[N,1,1], float32[N,1,1], float32[N,1,1]
+      %s2 = Const() {value = dense<int32[3] [-1, 2, 1]>} : int32[3]
+      %w0 = Const() {value = dense<float32[1x2] [-0.25, 0.375]>} : float32[1,2]
+      %d0 = FusedDense(%f, %w0) {activation = ""} : float32[N,1,2]
+      %r0 = Reshape(%d0, %s2) : float32[N,2,1]
+      %w1 = Const() {value = dense<float32[1x1] [-0.5]>} : float32[1,1]
+      %d1 = FusedDense(%f:1, %w1) {activation = ""} : float32[N,1,1]
+      %w2 = Const() {value = dense<float32[1x2] [-0.75, 0.875]>} : float32[1,2]
+      %d2 = FusedDense(%f:2, %w2) {activation = ""} : float32[N,1,2]
+      %r2 = Reshape(%d2, %s2) : float32[N,2,1]
+      %w3 = Const() {value = dense<float32[1x1] [-1.]>} : float32[1,1]
+      %d3 = FusedDense(%f:3, %w3) {activation = ""} : float32[N,1,1]
+      %w4 = Const() {value = dense<float32[1x2] [-1.25, 1.375]>} : float32[1,2]
+      %d4 = FusedDense(%f:4, %w4) {activation = ""} : float32[N,1,2]
+      %r4 = Reshape(%d4, %s2) : float32[N,2,1]
+      %w5 = Const() {value = dense<float32[1x1] [-1.5]>} : float32[1,1]
+      %d5 = FusedDense(%f:5, %w5) {activation = ""} : float32[N,1,1]
+      %w6 = Const() {value = dense<float32[1x2] [-1.75, 1.875]>} : float32[1,2]
+      %d6 = FusedDense(%f:6, %w6) {activation = ""} : float32[N,1,2]
+      %r6 = Reshape(%d6, %s2) : float32[N,2,1]
+      %w7 = Const() {value = dense<float32[1x1] [-2.]>} : float32[1,1]
+      %d7 = FusedDense(%f:7, %w7) {activation = ""} : float32[N,1,1]
+      %y = ConcatV2(%r0, %d1, %r2, %d3, %r4, %d5, %r6, %d7, %ax1) : float32[N,12,1]
+      return "y" = %y
+    }
+"""
+    expected = """
+    graph @t(%e: float32[N,9,1]) -> (float32[N,12,1]) {
+      %y/perm = Const() {value = dense<int32[3] [1, 0, 2]>} : int32[3]  # from y  # rule concat-of-field-projections
+      %y/axis = Const() {value = dense<int32[] [1]>} : int32[]  # from y  # rule concat-of-field-projections
+      %y/fields = Const() {value = dense<int32[8] [0, 1, 2, 3, 4, 5, 6, 7]>} : int32[8]  # from y  # rule concat-of-field-projections
+      %y/gather = GatherV2(%e, %y/fields, %y/axis) {batch_dims = 0} : float32[N,8,1]  # from y  # rule concat-of-field-projections
+      %y/by_field = Transpose(%y/gather, %y/perm) : float32[8,N,1]  # from y  # rule concat-of-field-projections
+      %y/weights = Const() {value = dense<float32[8x1x2] [-0.25, 0.375, -0.5, 0.0, -0.75, 0.875, -1.0, 0.0, -1.25, 1.375, -1.5, 0.0, -1.75, 1.875, -2.0, 0.0]>} : float32[8,1,2]  # from y  # rule concat-of-field-projections
+      %y/project = BatchMatMulV2(%y/by_field, %y/weights) {adj_x = false, adj_y = false} : float32[8,N,2]  # from y  # rule concat-of-field-projections
+      %y/by_row = Transpose(%y/project, %y/perm) : float32[N,8,2]  # from y  # rule concat-of-field-projections
+      %y/shape = Const() {value = dense<int64[3] [-1, 16, 1]>} : int64[3]  # from y  # rule concat-of-field-projections
+      %y/pieces = Reshape(%y/by_row, %y/shape) : float32[N,16,1]  # from y  # rule concat-of-field-projections
+      %y/keep = Const() {value = dense<int32[12] [0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14]>} : int32[12]  # from y  # rule concat-of-field-projections
+      %y = GatherV2(%y/pieces, %y/keep, %y/axis) {batch_dims = 0} : float32[N,12,1]  # rule concat-of-field-projections
+      return "y" = %y
+    }
+"""
+    check("simplify,prune", before, expected)
