@@ -185,6 +185,14 @@ def cli() -> None:
     help="refuse a bucket whose inputs alone take more than SIZE a call, e.g. 8GiB [4GiB]; "
     "one above 256 MiB is compiled with a note",
 )
+@click.option(
+    "--host-tables",
+    default=None,
+    metavar="SIZE",
+    callback=_bytes_option,
+    help="keep embedding tables larger than SIZE (e.g. 256MiB) in host memory; their rows are "
+    "gathered on the host and only those cross to the device",
+)
 @click.option("--platform", default=None, help="cpu, cuda, ... [JAX's default device]")
 @click.option("--outputs", default=None, help="comma-separated output tensors [graph sinks]")
 @click.option(
@@ -236,6 +244,7 @@ def compile_cmd(
     dims: dict[str, list[int]],
     out: Path | None,
     max_bucket_bytes: int | None,
+    host_tables: int | None,
     platform: str | None,
     outputs: str | None,
     opt_level: int,
@@ -290,6 +299,7 @@ def compile_cmd(
             require_padding_proof=require_padding_proof,
             consts=_parse_consts(consts),
             backend=backend,
+            host_tables=host_tables,
         )
     except BaseException:
         if progress["open"]:

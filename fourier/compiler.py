@@ -459,18 +459,20 @@ def import_model(
     outputs: Sequence[str] | None = None,
     require_padding_proof: bool = False,
     consts: Mapping[str, Any] | None = None,
+    host_tables: int | None = None,
 ) -> Imported:
     """The first stage: ``model`` (a path, or a Graph, then optimized in place later) imported
     and verified, its signature read and the padding of the batch analysed: proven safe, or
     served at exact batch sizes (a CompileError instead with ``require_padding_proof``).
-    ``consts`` binds inputs to values known at compile time (``{"k": 8}``)."""
+    ``consts`` binds inputs to values known at compile time (``{"k": 8}``); ``host_tables``
+    keeps embedding tables above that many bytes in host memory (`fourier.host.partition`)."""
     started = time.perf_counter()
     if isinstance(model, Graph) and consts:
         raise CompileError("consts bind inputs while importing: pass a model path, not a Graph")
     graph, tables = (model, {}) if isinstance(model, Graph) else _load(model, outputs, consts)
     host: HostSide | None = None
-    if needs_host(graph):  # strings, tables: that part runs on the host, the rest is compiled
-        plan = partition(graph, tables)
+    if needs_host(graph, host_tables):  # strings, tables: that part runs on the host
+        plan = partition(graph, tables, host_tables)
         if plan.device is None:
             raise CompileError(
                 f"{graph.source or graph.name}: every node runs on the host (strings or tables all "
@@ -928,6 +930,7 @@ def compile_model(
     require_padding_proof: bool = False,
     consts: Mapping[str, Any] | None = None,
     backend: str = "xla",
+    host_tables: int | None = None,
 ) -> CompileReport:
     """Compile ``model`` (a path or an imported Graph) into the artifact directory ``out``.
 
@@ -944,12 +947,13 @@ def compile_model(
     time (a reshape target, an axis) to values known at compile time. ``backend`` picks the CPU
     executor: ``"xla"`` (the default), ``"onnxruntime"`` (the optimized graph exported to ONNX,
     run by ONNX Runtime), or ``"auto"`` (both measured on this machine per bucket, the faster
-    recorded in the manifest).
+    recorded in the manifest). ``host_tables`` keeps every constant embedding table larger than
+    that many bytes in host memory: its gathers run in the host part and only the rows cross.
 
     The stages one by one: `import_model`, `Imported.optimize`, `Optimized.lower`,
     `Lowered.compile`, `Compiled.package`.
     """
-    imported = import_model(model, outputs, require_padding_proof, consts)
+    imported = import_model(model, outputs, require_padding_proof, consts, host_tables)
     _check_dims(imported.signature, dims)  # before the passes: a mistake is refused at once
     optimized = imported.optimize(
         pipeline,

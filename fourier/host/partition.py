@@ -5,7 +5,10 @@ What must run on the host: ops with the ``host`` trait (hash tables, string hash
 (`fourier.ir.types.HOST_DTYPES`), and, since the host part runs before the device part, everything
 such a node reads from. Everything else has a device lowering and goes to the device, except that
 a cheap op holding no weights (a cast, a reshape, a concatenation, an elementwise op on what the
-host made) may stay on the host when that leaves fewer values to cross.
+host made) may stay on the host when that leaves fewer values to cross. With ``host_tables`` (the
+compiler's ``--host-tables SIZE``), a gather from a constant embedding table larger than that
+stays on the host too, with the ids it reads: the table lives in host memory and only the rows it
+gathers cross, for tables too large for the device.
 
 The choice is a minimum s-t cut (networkx) over a flow network built from the IR:
 
@@ -139,9 +142,29 @@ class Plan:
         return "\n".join(lines)
 
 
-def needs_host(graph: Graph) -> bool:
-    """Whether some node of ``graph`` can only run on the host (strings, tables, host ops)."""
-    return any(_must_host(n) is not None for n in graph.nodes)
+def needs_host(graph: Graph, host_tables: int | None = None) -> bool:
+    """Whether some node of ``graph`` can only run on the host (strings, tables, host ops, and
+    with ``host_tables`` gathers from embedding tables larger than that many bytes)."""
+    return any(_must_host(n) is not None or _big_table(n, host_tables) for n in graph.nodes)
+
+
+_GATHERS = ("GatherV2", "ResourceGather")
+
+
+def _big_table(node: Node, limit: int | None) -> str | None:
+    """Why a gather stays on the host with ``limit`` (``--host-tables``): its table, a constant,
+    takes more than ``limit`` bytes; None otherwise."""
+    if limit is None or node.op not in _GATHERS:
+        return None
+    table = node.inputs[0].producer
+    while table.op == "Identity":
+        table = table.inputs[0].producer
+    if table.op != "Const":
+        return None
+    size = int(table.attrs["value"].nbytes)
+    if size <= limit:
+        return None
+    return f"gathers rows of a {size / 2**20:.2f} MiB table (host tables above {limit / 2**20:.2f} MiB)"
 
 
 def _must_host(node: Node) -> str | None:
@@ -174,13 +197,17 @@ def _readers(graph: Graph) -> dict[int, list[Node]]:
     return out
 
 
-def partition(graph: Graph, tables: Mapping[str, HostTable] | None = None) -> Plan:
+def partition(
+    graph: Graph, tables: Mapping[str, HostTable] | None = None, host_tables: int | None = None
+) -> Plan:
     """Place every node of ``graph`` on the host or the device and build the two parts; ``tables``
-    (by name) let the probes run the lookups around value-sized ops (see the module doc)."""
+    (by name) let the probes run the lookups around value-sized ops (see the module doc);
+    ``host_tables`` keeps gathers from constant tables larger than that many bytes on the host
+    (only the rows they gather cross)."""
     nodes = [n for n in graph.nodes if n.op not in _FREE]
     reasons: dict[str, str] = {}
     for n in nodes:
-        why = _must_host(n)
+        why = _must_host(n) or _big_table(n, host_tables)
         if why is not None:
             reasons[n.name] = why
     sized = any("value_sized" in get_op(n.op).traits for n in nodes)

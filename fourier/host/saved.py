@@ -4,7 +4,8 @@ The IR's own text form (`fourier.ir.saved`) cannot hold string constants, which 
 have (a mask token, a default string), so a host graph is stored as JSON: per node its op, name,
 inputs, attributes (arrays as dtype, shape and values; strings as base64) and the types it had,
 which loading re-infers and checks. `save_host` writes ``host.json`` and ``host_tables.safetensors``
-into a directory (an artifact's, for one); `load_host` reads them back into a
+into a directory (an artifact's, for one); (and ``host_weights.safetensors`` for large numeric constants: embedding tables kept on the host)
+`load_host` reads them back into a
 `fourier.host.executor.HostPart`.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ __all__ = [
     "HOST_FORMAT",
     "HOST_FILE",
     "TABLES_FILE",
+    "WEIGHTS_FILE",
     "save_host",
     "load_host",
     "graph_to_json",
@@ -37,6 +40,8 @@ __all__ = [
 HOST_FORMAT = "fourier-host/1"
 HOST_FILE = "host.json"
 TABLES_FILE = "host_tables.safetensors"
+WEIGHTS_FILE = "host_weights.safetensors"  # large numeric constants (embedding tables kept on the host)
+WEIGHT_ELEMENTS = 4096
 MAX_INLINE_ELEMENTS = 1 << 20  # a host graph's constants are small (defaults, axes, mask tokens)
 
 
@@ -61,10 +66,14 @@ def _encode(value: Any, where: str) -> Any:
     raise ValueError(f"{where}: cannot store an attribute of type {type(value).__name__}")
 
 
-def _decode(value: Any, where: str) -> Any:
+def _decode(value: Any, where: str, weights: Mapping[str, np.ndarray] | None = None) -> Any:
     if isinstance(value, dict):
         if "tuple" in value:
-            return tuple(_decode(v, where) for v in value["tuple"])
+            return tuple(_decode(v, where, weights) for v in value["tuple"])
+        if "weight" in value:
+            if weights is None or value["weight"] not in weights:
+                raise ValueError(f"{where}: weight {value['weight']!r} is not in {WEIGHTS_FILE}")
+            return weights[value["weight"]]
         dtype, shape, data = value["array"], tuple(value["shape"]), value["data"]
         if dtype == "string":
             out = np.empty(len(data), dtype=object)
@@ -72,21 +81,35 @@ def _decode(value: Any, where: str) -> Any:
             return out.reshape(shape)
         return np.asarray(data, dtype=numpy_dtype(dtype)).reshape(shape)
     if isinstance(value, list):
-        return [_decode(v, where) for v in value]
+        return [_decode(v, where, weights) for v in value]
     return value
 
 
-def graph_to_json(graph: Graph) -> dict[str, Any]:
-    """``graph`` as JSON-able data (nodes in order, attributes typed, output types recorded)."""
+def _is_weight(node: Any) -> bool:
+    """A numeric constant large enough to store as a tensor (an embedding table kept on the
+    host with ``host_tables``), not as JSON."""
+    value = node.attrs.get("value") if node.op == "Const" else None
+    return isinstance(value, np.ndarray) and value.dtype != object and value.size > WEIGHT_ELEMENTS
+
+
+def graph_to_json(graph: Graph, weights: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """``graph`` as JSON-able data (nodes in order, attributes typed, output types recorded);
+    with ``weights``, large numeric constants go there by node name instead."""
     nodes = []
     for n in graph.nodes:
         where = f"node {n.name!r} ({n.op})"
+        attrs = {k: n.attrs[k] for k in sorted(n.attrs)}
+        stored = weights is not None and _is_weight(n)
+        if stored:
+            assert weights is not None
+            weights[n.name] = attrs.pop("value")
         nodes.append(
             {
                 "name": n.name,
                 "op": n.op,
                 "inputs": [[v.producer.name, v.index] for v in n.inputs],
-                "attrs": {k: _encode(n.attrs[k], f"{where} attribute {k!r}") for k in sorted(n.attrs)},
+                "attrs": {k: _encode(v, f"{where} attribute {k!r}") for k, v in attrs.items()}
+                | ({"value": {"weight": n.name}} if stored else {}),
                 "types": [str(v.type) for v in n.outputs],
                 "origin": list(n.origin),
             }
@@ -101,8 +124,11 @@ def graph_to_json(graph: Graph) -> dict[str, Any]:
     }
 
 
-def graph_from_json(data: dict[str, Any], source: str = "<host graph>") -> Graph:
-    """The graph `graph_to_json` described, every node re-inferred and its types checked."""
+def graph_from_json(
+    data: dict[str, Any], source: str = "<host graph>", weights: Mapping[str, np.ndarray] | None = None
+) -> Graph:
+    """The graph `graph_to_json` described (its large constants from ``weights``), every node
+    re-inferred and its types checked."""
     graph = Graph(data["name"])
     values: dict[str, list[Value]] = {}
     for entry in data["nodes"]:
@@ -111,7 +137,7 @@ def graph_from_json(data: dict[str, Any], source: str = "<host graph>") -> Graph
             inputs = [values[name][index] for name, index in entry["inputs"]]
         except (KeyError, IndexError):
             raise ValueError(f"{where}: reads {entry['inputs']}, not all made by earlier nodes") from None
-        attrs = {k: _decode(v, where) for k, v in entry["attrs"].items()}
+        attrs = {k: _decode(v, where, weights) for k, v in entry["attrs"].items()}
         node = graph.add_node(entry["op"], inputs, attrs, name=entry["name"], origin=tuple(entry["origin"]))
         got = [str(v.type) for v in node.outputs]
         if got != entry["types"]:
@@ -128,9 +154,10 @@ def save_host(part: HostPart, directory: str | Path) -> list[Path]:
     files written."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    weights: dict[str, np.ndarray] = {}
     doc = {
         "format": HOST_FORMAT,
-        "graph": graph_to_json(part.graph),
+        "graph": graph_to_json(part.graph, weights),
         "crossings": list(part.crossings),
         "device_inputs": list(part.device_inputs),
         "outputs": list(part.outputs),
@@ -139,7 +166,12 @@ def save_host(part: HostPart, directory: str | Path) -> list[Path]:
     }
     (out / HOST_FILE).write_text(json.dumps(doc, indent=1))
     save_tables(part.tables, out / TABLES_FILE)
-    return [out / HOST_FILE, out / TABLES_FILE]
+    if not weights:
+        return [out / HOST_FILE, out / TABLES_FILE]
+    from safetensors.numpy import save_file
+
+    save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, str(out / WEIGHTS_FILE))
+    return [out / HOST_FILE, out / TABLES_FILE, out / WEIGHTS_FILE]
 
 
 def load_host(directory: str | Path) -> HostPart:
@@ -148,7 +180,13 @@ def load_host(directory: str | Path) -> HostPart:
     doc = json.loads((src / HOST_FILE).read_text())
     if doc.get("format") != HOST_FORMAT:
         raise ValueError(f"{src / HOST_FILE}: format {doc.get('format')!r}, expected {HOST_FORMAT!r}")
-    graph = graph_from_json(doc["graph"], str(src / HOST_FILE))
+    weights = None
+    if (src / WEIGHTS_FILE).exists():
+        from safetensors import safe_open
+
+        with safe_open(str(src / WEIGHTS_FILE), framework="np") as f:
+            weights = {k: f.get_tensor(k) for k in f.keys()}
+    graph = graph_from_json(doc["graph"], str(src / HOST_FILE), weights)
     tables = load_tables(src / TABLES_FILE)
     check_tables(graph, tables)
     return HostPart(
