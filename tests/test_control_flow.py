@@ -11,8 +11,8 @@ Expected: the JAX lowering equals the numpy reference (float32 rtol 1e-5); a loo
 and saves back to the same text; the padding analysis proves the batch for a row-local loop and
 refuses, naming the loop, a loop that mixes rows or whose trip count depends on the data or on the
 padded size; unsupported lists are refused naming the node and what is missing; and the Keras
-models compile with ``buckets=(8, 64)`` and ``dims={"S": [5, 12]}`` and match TensorFlow running
-the same frozen graph at batches 1, 7 and 33 and lengths 5, 12 and 7 (not compiled: served
+models compile with ``buckets=(32, 64, 128)`` and ``dims={"S": [5, 12]}`` and match TensorFlow running
+the same frozen graph at batches 1, 7, 33, 128 and 300 and lengths 5, 12 and 7 (not compiled: served
 exactly) within float32 rtol 1e-4, atol 1e-5, in both forms TensorFlow freezes loops to:
 functional ``StatelessWhile``/``StatelessIf`` nodes and the v1 form (frames of ``Enter``/``Merge``/
 ``Switch``/``NextIteration``/``Exit``/``LoopCond``; ``Switch``/``Merge`` outside a frame), which the
@@ -388,9 +388,9 @@ def test_recurrent_model_matches_tensorflow(
     name: str, recurrent: dict[str, RecurrentGraph], tmp_path: Path
 ) -> None:
     g = recurrent[name]
-    fourier.compile(g.pb, tmp_path / name, buckets=(8, 64), dims={"S": [5, 12]})
+    fourier.compile(g.pb, tmp_path / name, buckets=(32, 64, 128), dims={"S": [5, 12]})
     model, oracle = fourier.load(tmp_path / name), TFGraph(g.pb)
-    for batch in (1, 7, 33):
+    for batch in (1, 7, 33, 128, 300):
         for length in (5, 12, 7):
             feeds = random_inputs(g, batch, length, seed=batch * 100 + length)
             got, want = model(feeds), oracle(feeds)
