@@ -444,3 +444,38 @@ def test_nested_loops_with_a_conditional_match_tensorflow(lower: bool, tmp_path:
     for batch in (1, 7, 33):
         x = rng.standard_normal((batch, 4)).astype(np.float32)
         np.testing.assert_allclose(model({"x": x})[name], oracle({"x": x})[name], rtol=RTOL, atol=ATOL)
+
+
+def test_a_loop_of_a_proven_trip_count_lowers_to_a_scan() -> None:
+    """Before: the summing loop (``i < 5``, ``i + 1``) from i = 0, from i = 2, from an i known
+    only at run time, and a loop whose condition reads what it sums.
+    Expected: 5 and 3 trips proven (lowered to a scan, no while loop left), the others not proven
+    (a while loop); every form gives the numpy reference's answer."""
+    from fourier.ops.control import _while_lower, _while_reference, static_trip_count
+
+    body, cond = decode_region(SUM_BODY), decode_region(BELOW_5)
+    xs = rng.standard_normal((5, 3, 4)).astype(np.float32)
+    acc = np.zeros((3, 4), np.float32)
+    assert static_trip_count(cond, body, [np.int32(0), acc, xs]) == 5
+    assert static_trip_count(cond, body, [np.int32(2), acc, xs]) == 3
+    attrs = {"body": SUM_BODY, "cond": BELOW_5}
+    for start in (0, 2):
+        args = (np.int32(start), acc, xs)
+        jaxpr = str(jax.make_jaxpr(lambda *a: _while_lower(attrs, *a), static_argnums=(0,))(*args))
+        assert "scan" in jaxpr and "while" not in jaxpr
+        got = jax.jit(lambda a, x: _while_lower(attrs, np.int32(start), a, x))(acc, xs)
+        want = _while_reference(attrs, *args)
+        np.testing.assert_allclose(np.asarray(got[1]), want[1], rtol=1e-6)
+
+    traced = str(jax.make_jaxpr(lambda i, a, x: _while_lower(attrs, i, a, x))(np.int32(0), acc, xs))
+    assert "while" in traced  # the start is a run-time value: nothing proven
+    by_data = parse_graph(
+        """graph @cond(%arg1: float32[3,4]) -> (bool[]) {
+  %axes = Const() {value = dense<int32[2] [0, 1]>} : int32[2]
+  %s = Sum(%arg1, %axes) {keep_dims = false} : float32[]
+  %ten = Const() {value = dense<float32[] [10.0]>} : float32[]
+  %less = Less(%s, %ten) : bool[]
+  return "0" = %less
+}"""
+    )
+    assert static_trip_count(by_data, body, [np.int32(0), acc, xs]) is None  # reads the sums

@@ -8,7 +8,8 @@ not read may be absent); its results are its outputs, in order. A region holds o
 small enough to print inline: the importer passes larger ones in as operands.
 
 - ``While(*carried) {cond, body}``: ``cond(*carried)`` gives a scalar bool; while it holds,
-  ``carried = body(*carried)``. Lowered to ``jax.lax.while_loop``.
+  ``carried = body(*carried)``. Lowered to ``jax.lax.while_loop``, or to a loop of a fixed trip
+  count (``jax.lax.fori_loop``: a scan) when the IR proves the count (`static_trip_count`).
 - ``If(pred, *args) {then_branch, else_branch}``: one branch applied to ``args``. Lowered to
   ``jax.lax.cond`` (the branch itself when ``pred`` is known at compile time).
 
@@ -54,6 +55,8 @@ __all__ = [
     "analyse_region",
     "join_types",
     "MAX_REFERENCE_ITERATIONS",
+    "MAX_STATIC_TRIPS",
+    "static_trip_count",
     "WHILE_OPS",
     "IF_OPS",
 ]
@@ -236,7 +239,72 @@ def _while_lower(attrs: dict[str, Any], *args: Any) -> tuple[Any, ...]:
                 )
             fixed.append(c if c.shape == s.shape else jnp.zeros(s.shape, c.dtype))
         carried = tuple(fixed)
+    trips = static_trip_count(cond, body, args)
+    if trips is not None:  # a fixed trip count: a scan, whose length XLA knows
+        return tuple(lax.fori_loop(0, trips, lambda _, c: body_fn(c), carried))
     return tuple(lax.while_loop(cond_fn, body_fn, carried))
+
+
+# A loop whose counters would run longer than this at compile time is lowered as a while loop.
+MAX_STATIC_TRIPS = 100_000
+
+
+def _reads(graph: Graph, outputs: Sequence[Any]) -> tuple[list[Node], set[int]]:
+    """The nodes of ``graph`` the values ``outputs`` need (in graph order) and the parameters
+    (by operand position) they read."""
+    need: set[int] = set()
+    stack = [v.producer for v in outputs]
+    while stack:
+        node = stack.pop()
+        if id(node) in need:
+            continue
+        need.add(id(node))
+        stack.extend(v.producer for v in node.inputs)
+    nodes = [n for n in graph.nodes if id(n) in need]
+    return nodes, {int(n.name[3:]) for n in nodes if n.op == "Placeholder"}
+
+
+def static_trip_count(cond: Graph, body: Graph, args: Sequence[Any]) -> int | None:
+    """How many times a loop runs, when the IR proves it at compile time: the condition reads
+    only carried values (counters) whose updates read only counters, and every counter starts
+    from a value known at compile time. The counters alone are then run (numpy references) until
+    the condition fails. None otherwise, or past `MAX_STATIC_TRIPS`."""
+    _, counters = _reads(cond, [v for _, v in cond.outputs])
+    updates: dict[int, Any] = {}
+    todo = sorted(counters)
+    while todo:
+        i = todo.pop()
+        if i >= len(args) or i >= len(body.outputs):
+            return None
+        updates[i] = body.outputs[i][1]
+        for j in _reads(body, [updates[i]])[1] - counters:
+            counters.add(j)
+            todo.append(j)
+    if not all(isinstance(args[i], (np.ndarray, np.generic)) for i in counters):
+        return None
+    step_nodes, _ = _reads(body, list(updates.values()))
+    test_nodes, _ = _reads(cond, [cond.outputs[0][1]])
+    values = {i: np.asarray(args[i]) for i in counters}
+
+    def run(nodes: list[Node], out: Any, state: dict[int, np.ndarray]) -> Any:
+        env: dict[int, Any] = {}
+        for node in nodes:
+            if node.op == "Placeholder":
+                env[id(node.output)] = state[int(node.name[3:])]
+                continue
+            got = get_op(node.op).reference(node.attrs, *[env[id(v)] for v in node.inputs])
+            for v, o in zip(node.outputs, got if isinstance(got, (tuple, list)) else (got,)):
+                env[id(v)] = np.asarray(o)
+        return env[id(out)]
+
+    try:
+        for trips in range(MAX_STATIC_TRIPS + 1):
+            if not _truth(run(test_nodes, cond.outputs[0][1], values)):
+                return trips
+            values = {i: run(step_nodes, updates[i], values) for i in counters}
+    except Exception:  # a counter the references cannot run at compile time: not static
+        return None
+    return None
 
 
 def _join_state(node: Node, a: State, b: State, symbol: str) -> State:
