@@ -1864,6 +1864,351 @@ CASES += [
     ),
 ]
 
+# ================================================================================================
+# The long tail's later additions (fourier/ops/longtail.py), quantization simulation
+# (fourier/ops/quant.py) and random numbers (fourier/ops/random.py), in one block.
+
+
+def _ints(*shape: int, lo: int = -9, hi: int = 10, dtype: Any = I32) -> np.ndarray:
+    return rand(dtype, *shape, lo=lo, hi=hi)
+
+
+# -- more of the long tail: ReverseSequence, the older MatrixDiag* forms, PopulationCount, sorted
+# segments, TensorScatter*, Bincount; quantization simulation (quant.py); random numbers (random.py)
+
+_SEG_IDS = np.array([0, 0, 2, 2, 2, 3, 5], np.int32)  # segments 1 and 4 empty
+for _kind in ("Mean", "Max", "Min", "Prod"):
+    _fn = getattr(raw, f"Segment{_kind}")
+    CASES += [
+        Case(
+            f"Segment{_kind}",
+            lambda d, fn=_fn: fn(data=d, segment_ids=_c(_SEG_IDS)),
+            {"d": f32(7, 3)},
+            "empty-segments",
+        ),
+        Case(
+            f"Segment{_kind}",
+            lambda d, fn=_fn: fn(data=d, segment_ids=_c(_SEG_IDS, np.int64)),
+            {"d": _ints(7, lo=-50, hi=50, dtype=np.int64)},
+            "int64",
+        ),
+        Case(
+            f"Segment{_kind}",
+            lambda d, fn=_fn: fn(data=d, segment_ids=_c(np.zeros(0), np.int32)),
+            {"d": f32(0, 2)},
+            "empty",
+        ),
+        Case(
+            f"Segment{_kind}",
+            lambda d, fn=_fn: fn(data=d, segment_ids=_c([0, 1, 1])),
+            {"d": _ints(3, 2, 2, lo=-7, hi=8)},
+            "int32-rank3",
+        ),
+    ]
+CASES.append(
+    Case(
+        "SegmentMean",
+        lambda d: raw.SegmentMean(data=d, segment_ids=_c([0, 0, 1])),
+        {"d": f32(3).astype(np.float64)},
+        "float64",
+    )
+)
+
+_TS_IDX = np.array([[1, 0], [3, 2], [0, 1]], np.int32)
+for _kind in ("Update", "Add", "Sub", "Max", "Min"):
+    _fn = getattr(raw, f"TensorScatter{_kind}")
+    CASES += [
+        Case(
+            f"TensorScatter{_kind}",
+            lambda x, u, fn=_fn: fn(tensor=x, indices=_c(_TS_IDX), updates=u),
+            {"x": f32(4, 3, 2), "u": f32(3, 2)},
+        ),
+        Case(
+            f"TensorScatter{_kind}",
+            lambda x, u, fn=_fn: fn(tensor=x, indices=_c([[2], [0]], np.int64), updates=u),
+            {"x": _ints(4, 3, dtype=np.int64), "u": _ints(2, 3, dtype=np.int64)},
+            "int64-rows",
+        ),
+        Case(
+            f"TensorScatter{_kind}",
+            lambda x, u, fn=_fn: fn(tensor=x, indices=_c(np.zeros((0, 1))), updates=u),
+            {"x": f32(4, 3), "u": f32(0, 3)},
+            "no-updates",
+        ),
+    ]
+for _kind in ("Add", "Sub", "Max", "Min"):  # duplicates combine (Update's winner is unspecified)
+    _fn = getattr(raw, f"TensorScatter{_kind}")
+    CASES.append(
+        Case(
+            f"TensorScatter{_kind}",
+            lambda x, u, fn=_fn: fn(tensor=x, indices=_c([[1], [1], [3]]), updates=u),
+            {"x": _ints(5, lo=-5, hi=5), "u": _ints(3, lo=-5, hi=5)},
+            "duplicates-int32",
+        )
+    )
+
+CASES += [
+    Case(
+        "ReverseSequence",
+        lambda x: raw.ReverseSequence(
+            input=x, seq_lengths=_c([3, 0, 5, 1], np.int64), seq_dim=1, batch_dim=0
+        ),
+        {"x": f32(4, 5, 2)},
+    ),
+    Case(
+        "ReverseSequence",
+        lambda x: raw.ReverseSequence(input=x, seq_lengths=_c([2, 3, 1]), seq_dim=0, batch_dim=1),
+        {"x": _ints(4, 3, dtype=np.int64)},
+        "seq-first",
+    ),
+    Case(
+        "ReverseSequence",
+        lambda x: raw.ReverseSequence(input=x, seq_lengths=_c([2, 3]), seq_dim=2, batch_dim=1),
+        {"x": f32(3, 2, 4).astype(np.float16)},
+        "float16-middle-batch",
+    ),
+    Case(
+        "ReverseSequence",
+        lambda x: raw.ReverseSequence(input=x, seq_lengths=_c(np.zeros(0)), seq_dim=1, batch_dim=0),
+        {"x": f32(0, 3)},
+        "empty",
+    ),
+]
+for _dt in (np.int8, np.uint8, np.int16, np.int32, np.int64, np.uint16, np.uint32, np.uint64):
+    _info = np.iinfo(_dt)
+    _vals = np.array([_info.min, _info.max, 0, 1, 5, min(255, _info.max)], dtype=_dt)
+    CASES.append(
+        Case("PopulationCount", lambda x: raw.PopulationCount(x=x), {"x": _vals}, np.dtype(_dt).name)
+    )
+CASES.append(Case("PopulationCount", lambda x: raw.PopulationCount(x=x), {"x": _ints(0, 3)}, "empty"))
+
+for _dt in (np.float32, np.int32, np.bool_):
+    _dg = f32(2, 3).astype(_dt) if _dt != np.bool_ else _ints(2, 3, lo=0, hi=2).astype(bool)
+    CASES.append(Case("MatrixDiag", lambda d: raw.MatrixDiag(diagonal=d), {"d": _dg}, np.dtype(_dt).name))
+    _m = f32(2, 3, 4).astype(_dt) if _dt != np.bool_ else _ints(2, 3, 4, lo=0, hi=2).astype(bool)
+    CASES.append(Case("MatrixDiagPart", lambda x: raw.MatrixDiagPart(input=x), {"x": _m}, np.dtype(_dt).name))
+    CASES.append(
+        Case(
+            "MatrixSetDiag",
+            lambda x, d: raw.MatrixSetDiag(input=x, diagonal=d),
+            {"x": _m, "d": _dg},
+            np.dtype(_dt).name,
+        )
+    )
+CASES += [
+    Case("MatrixDiag", lambda d: raw.MatrixDiag(diagonal=d), {"d": f32(0, 3)}, "empty-batch"),
+    Case("MatrixDiagPart", lambda x: raw.MatrixDiagPart(input=x), {"x": f32(4, 2)}, "tall"),
+    Case(
+        "MatrixDiagV2",
+        lambda d: raw.MatrixDiagV2(
+            diagonal=d, k=_c([-1, 1]), num_rows=_c(-1), num_cols=_c(-1), padding_value=_c(9.0, np.float32)
+        ),
+        {"d": f32(2, 3, 3)},
+        "band-left-left",
+    ),
+    Case(
+        "MatrixDiagV2",
+        lambda d: raw.MatrixDiagV2(
+            diagonal=d, k=_c(1), num_rows=_c(3), num_cols=_c(5), padding_value=_c(0, np.int64)
+        ),
+        {"d": _ints(2, 3, dtype=np.int64)},
+        "superdiagonal-int64",
+    ),
+    Case(
+        "MatrixDiagPartV2",
+        lambda x: raw.MatrixDiagPartV2(input=x, k=_c([-2, 1]), padding_value=_c(-1.0, np.float32)),
+        {"x": f32(2, 4, 3)},
+        "band-left-left",
+    ),
+    Case(
+        "MatrixDiagPartV2",
+        lambda x: raw.MatrixDiagPartV2(input=x, k=_c(-1), padding_value=_c(0, np.int32)),
+        {"x": _ints(3, 4)},
+        "subdiagonal-int32",
+    ),
+    Case(
+        "MatrixSetDiagV2",
+        lambda x, d: raw.MatrixSetDiagV2(input=x, diagonal=d, k=_c([-1, 1])),
+        {"x": f32(2, 3, 4), "d": f32(2, 3, 3)},
+        "band-left-left",
+    ),
+    Case(
+        "MatrixSetDiagV2",
+        lambda x, d: raw.MatrixSetDiagV2(input=x, diagonal=d, k=_c(2)),
+        {"x": _ints(3, 4, dtype=np.int64), "d": _ints(2, dtype=np.int64)},
+        "superdiagonal-int64",
+    ),
+]
+
+_BC = np.array([1, 3, 3, 0, 7, 9, 4, 3], np.int32)  # 7 and 9 fall outside [0, 5): ignored
+CASES += [
+    Case(
+        "Bincount", lambda a: raw.Bincount(arr=a, size=_c(5), weights=_c(np.zeros(0), np.float32)), {"a": _BC}
+    ),
+    Case(
+        "Bincount",
+        lambda a, w: raw.Bincount(arr=a, size=_c(5), weights=w),
+        {"a": _BC, "w": f32(8)},
+        "weights",
+    ),
+    Case(
+        "Bincount",
+        lambda a, w: raw.Bincount(arr=a, size=_c(6), weights=w),
+        {"a": _BC, "w": _ints(8, dtype=np.int64)},
+        "weights-int64",
+    ),
+    Case(
+        "Bincount",
+        lambda a: raw.Bincount(arr=a, size=_c(0), weights=_c(np.zeros(0), np.int32)),
+        {"a": _BC},
+        "size-0",
+    ),
+    Case(
+        "DenseBincount",
+        lambda a: raw.DenseBincount(input=a, size=_c(5), weights=_c(np.zeros(0), np.float32)),
+        {"a": _BC},
+    ),
+    Case(
+        "DenseBincount",
+        lambda a, w: raw.DenseBincount(input=a, size=_c(5, np.int64), weights=w),
+        {"a": _BC.reshape(2, 4).astype(np.int64), "w": f32(2, 4).astype(np.float64)},
+        "rows-weights-int64",
+    ),
+    Case(
+        "DenseBincount",
+        lambda a: raw.DenseBincount(
+            input=a, size=_c(4), weights=_c(np.zeros(0), np.int32), binary_output=True
+        ),
+        {"a": _BC.reshape(4, 2)},
+        "rows-binary",
+    ),
+    Case(
+        "DenseBincount",
+        lambda a, w: raw.DenseBincount(input=a, size=_c(5), weights=w, binary_output=True),
+        {"a": _BC, "w": f32(8)},
+        "binary-ignores-weights",
+    ),
+]
+
+# random numbers: Philox keyed by (key, counter) or, for the stateful ops, by (seed, seed2), equal
+# to TensorFlow's first call. Uniforms and integers are bit-exact (tolerance 0); normals within the
+# float dtype's default tolerance (Box-Muller's log/sin/cos differ in the last bits: a few ulps).
+_EXACT = {"rtol": 0.0, "atol": 0.0}
+
+
+def _key(v: int = 0x123456789ABCDEF) -> Any:
+    return _c([v], np.uint64)
+
+
+def _ctr(a: int = 7, b: int = 2**40 + 3) -> Any:
+    return _c([a, b], np.uint64)
+
+
+for _dt in (tf.float32, tf.float64, tf.float16, tf.bfloat16):
+    for _op in ("StatelessRandomUniformV2", "StatelessRandomNormalV2", "StatelessTruncatedNormalV2"):
+        CASES.append(
+            Case(
+                _op,
+                lambda op=_op, dt=_dt: getattr(raw, op)(
+                    shape=_c([5, 7]), key=_key(), counter=_ctr(), alg=_c(1), dtype=dt
+                ),
+                {},
+                _dt.name,
+                tol=_EXACT if "Uniform" in _op else None,
+            )
+        )
+for _op in ("StatelessRandomUniformV2", "StatelessRandomNormalV2", "StatelessTruncatedNormalV2"):
+    CASES += [
+        Case(  # counter words near 2**64: the 128-bit counter carries across words
+            _op,
+            lambda op=_op: getattr(raw, op)(
+                shape=_c([3, 1, 9], np.int64),
+                key=_key(2**64 - 1),
+                counter=_ctr(2**64 - 2, 2**32 - 1),
+                alg=_c(3),
+            ),
+            {},
+            "carry-int64-shape-auto-alg",
+            tol=_EXACT if "Uniform" in _op else None,
+        ),
+        Case(
+            _op,
+            lambda op=_op: getattr(raw, op)(shape=_c([0, 4]), key=_key(), counter=_ctr(), alg=_c(1)),
+            {},
+            "empty",
+        ),
+        Case(
+            _op,
+            lambda op=_op: getattr(raw, op)(shape=_c([], np.int32), key=_key(5), counter=_ctr(), alg=_c(1)),
+            {},
+            "scalar",
+        ),
+    ]
+for _dt in (np.int32, np.int64):
+    CASES += [
+        Case(
+            "StatelessRandomUniformIntV2",
+            lambda dt=_dt: raw.StatelessRandomUniformIntV2(
+                shape=_c([6, 5]),
+                key=_key(),
+                counter=_ctr(),
+                alg=_c(1),
+                minval=_c(-5, dt),
+                maxval=_c(1000, dt),
+            ),
+            {},
+            np.dtype(_dt).name,
+        ),
+        Case(
+            "StatelessRandomUniformIntV2",
+            lambda dt=_dt: raw.StatelessRandomUniformIntV2(
+                shape=_c([7]),
+                key=_key(9),
+                counter=_ctr(1, 2),
+                alg=_c(1),
+                minval=_c(np.iinfo(dt).min, dt),
+                maxval=_c(np.iinfo(dt).max, dt),
+            ),
+            {},
+            f"{np.dtype(_dt).name}-full-range",
+        ),
+        Case(
+            "RandomUniformInt",
+            lambda dt=_dt: raw.RandomUniformInt(
+                shape=_c([3, 7]), minval=_c(-5, dt), maxval=_c(17, dt), seed=3, seed2=9
+            ),
+            {},
+            np.dtype(_dt).name,
+        ),
+    ]
+for _dt in (tf.float32, tf.float64, tf.float16):
+    for _op in ("RandomUniform", "RandomStandardNormal", "TruncatedNormal"):
+        CASES.append(
+            Case(
+                _op,
+                lambda op=_op, dt=_dt: getattr(raw, op)(shape=_c([4, 5]), dtype=dt, seed=1, seed2=-2),
+                {},
+                _dt.name,
+                tol=_EXACT if _op == "RandomUniform" else None,
+            )
+        )
+CASES += [
+    Case(
+        "RandomUniform",
+        lambda: raw.RandomUniform(shape=_c([3]), dtype=tf.float32, seed=0, seed2=5),
+        {},
+        "seed-0",
+    ),
+    Case(
+        "RandomStandardNormal",
+        lambda: raw.RandomStandardNormal(shape=_c([0, 2]), dtype=tf.float32, seed=7, seed2=0),
+        {},
+        "empty",
+    ),
+]
+
+# (end of the long-tail / quant / random block)
+
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
 XFAIL: dict[str, str] = {}
 

@@ -5,7 +5,21 @@ Importing this package fills the registry and installs it as the IR's op knowled
 (`fourier.ir.core.set_op_provider`): import it before building a graph.
 """
 
-from fourier.ops import array, basic, control, fused, host, image, longtail, math, nn, reduce, sparse  # noqa: F401  (each fills the registry)
+from fourier.ops import (  # noqa: F401  (each fills the registry)
+    array,
+    basic,
+    control,
+    fused,
+    host,
+    image,
+    longtail,
+    math,
+    nn,
+    quant,
+    random,
+    reduce,
+    sparse,
+)
 from fourier.ops.registry import OpDef, all_ops, get_op, has_op
 
 __all__ = ["OpDef", "all_ops", "get_op", "has_op"]

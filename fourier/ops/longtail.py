@@ -31,7 +31,7 @@ from fourier.ops.padding import (
     moves,
     reduction,
 )
-from fourier.ops.registry import Attr, InferContext, register
+from fourier.ops.registry import REQUIRED, Attr, InferContext, register
 
 Fn = Callable[..., Any]
 
@@ -721,4 +721,383 @@ register(
     lower=_segment_sum_lower,
     doc="sum of the data rows with each (sorted) segment id; the ids must be known at compile time",
     padding_rule=_segment_padding,
+)
+
+
+def _sorted_segment_infer(ctx: InferContext) -> list[TensorType]:
+    v = ctx.known(1)
+    if v is None or v.dtype == object:
+        raise ctx.fail(
+            f"the output size of {ctx.op} is its largest segment id + 1, a value: Fourier needs "
+            f"the ids known at compile time (Unsorted{ctx.op} with num_segments is the shape-safe form)"
+        )
+    ids = np.asarray(v)
+    if ids.ndim != 1:
+        raise ctx.fail(f"segment ids must be a vector, got shape {list(ids.shape)}")
+    if ids.size and ((np.diff(ids) < 0).any() or ids[0] < 0):
+        raise ctx.fail("segment ids must be sorted and non-negative")
+    num = int(ids[-1]) + 1 if ids.size else 0
+    return [_segment_type(ctx, ctx.types[0], ctx.types[1], num)]
+
+
+def _known_ids(ids: Any, op: str) -> np.ndarray:
+    if not isinstance(ids, (np.ndarray, np.generic)):
+        raise CompileError(f"{op}'s segment ids must be known at compile time")
+    return np.asarray(ids)
+
+
+def _segment_mean(xp: Any, data: Any, ids: np.ndarray, num: int, total: Any) -> Any:
+    """The sum over the count of each segment; an empty segment is 0; integers divide as C does
+    (toward zero), as TensorFlow's mean reducer does."""
+    count = np.bincount(ids.reshape(-1).astype(np.int64), minlength=num)[:num]
+    count = np.maximum(count, 1).reshape((num,) + (1,) * (data.ndim - 1)).astype(data.dtype)
+    if np.dtype(data.dtype).kind in "iu":
+        q = xp.abs(total) // count
+        return xp.where(total < 0, -q, q).astype(data.dtype)
+    return total / count
+
+
+for _kind in ("Mean", "Max", "Min", "Prod"):
+    _base = "Sum" if _kind == "Mean" else _kind
+
+    def _sorted(xp: Any, a: dict[str, Any], data: Any, ids: Any, kind: str = _kind, base: str = _base) -> Any:
+        known = _known_ids(ids, f"Segment{kind}")
+        num = int(known[-1]) + 1 if known.size else 0
+        if xp is np:
+            total = _segment_ref(base, np.asarray(data), known, num)
+        else:
+            total = _segment_lower(base, data, known, num)
+        if kind == "Mean":
+            return _segment_mean(xp, data, known, num, total)
+        if kind in ("Max", "Min"):  # TensorFlow: an empty segment is 0, not the reduction's identity
+            empty = np.bincount(known.astype(np.int64), minlength=num)[:num] == 0
+            mask = empty.reshape((num,) + (1,) * (data.ndim - 1))
+            return xp.where(mask, xp.zeros((), dtype=data.dtype), total)
+        return total
+
+    register(
+        f"Segment{_kind}",
+        inputs=2,
+        infer=_sorted_segment_infer,
+        xp_fn=_sorted,
+        doc=f"{_kind.lower()} of the data rows with each (sorted) segment id (empty segments: "
+        f"{'1' if _kind == 'Prod' else '0'}); the ids must be known at compile time",
+        padding_rule=_segment_padding,
+    )
+
+# -- TensorScatter* -----------------------------------------------------------------------------
+
+
+def _tensor_scatter_infer(ctx: InferContext) -> list[TensorType]:
+    x, idx, upd = ctx.types
+    if idx.dtype not in ("int32", "int64"):
+        raise ctx.fail(f"indices must be int32 or int64, got {idx.dtype}")
+    if upd.dtype != x.dtype:
+        raise ctx.fail(f"updates are {upd.dtype}, the tensor {x.dtype}")
+    if x.shape is not None and idx.shape is not None and idx.shape:
+        k = idx.shape[-1]
+        if isinstance(k, int) and k > len(x.shape):
+            raise ctx.fail(f"indices index {k} dimensions of {x}")
+        if (
+            isinstance(k, int)
+            and upd.shape is not None
+            and len(upd.shape) != len(idx.shape) - 1 + len(x.shape) - k
+        ):
+            raise ctx.fail(f"updates {upd} do not fit indices {idx} into {x}")
+    return [x]
+
+
+_TENSOR_SCATTER = {
+    "Update": ("set", "replaced by"),
+    "Add": ("add", "plus"),
+    "Sub": ("subtract", "minus"),
+    "Max": ("max", "the maximum with"),
+    "Min": ("min", "the minimum with"),
+}
+
+
+def _tensor_scatter(kind: str, xp: Any, x: Any, idx: Any, upd: Any) -> Any:
+    pos, valid, rows, rest = _scatter_flat(xp, idx, list(x.shape))
+    upd = upd.reshape((-1, *rest))
+    flat_pos = pos.reshape(-1)
+    keep = valid.reshape(-1)
+    if xp is np:
+        out = np.array(x, copy=True).reshape((rows, *rest))
+        p, u = flat_pos[keep], upd[keep]
+        if kind == "Update":
+            out[p] = u
+        else:
+            ufunc = {"Add": np.add, "Sub": np.subtract, "Max": np.maximum, "Min": np.minimum}[kind]
+            ufunc.at(out, p, u)
+        return out.reshape(x.shape)
+    out = x.reshape((rows, *rest))
+    at: Any = out.at[xp.where(keep, flat_pos, rows)]
+    if kind == "Update":
+        return at.set(upd, mode="drop").reshape(x.shape)
+    if kind == "Sub":
+        return at.add(-upd, mode="drop").reshape(x.shape)
+    return getattr(at, _TENSOR_SCATTER[kind][0])(upd, mode="drop").reshape(x.shape)
+
+
+for _kind, (_, _verb) in _TENSOR_SCATTER.items():
+    register(
+        f"TensorScatter{_kind}",
+        inputs=3,
+        infer=_tensor_scatter_infer,
+        xp_fn=lambda xp, a, x, idx, upd, kind=_kind: _tensor_scatter(kind, xp, x, idx, upd),
+        doc=f"the tensor with the slices at index tuples {_verb} the updates (out of range dropped"
+        + ("; duplicates: one of them wins)" if _kind == "Update" else ")"),
+        padding_rule=_scatter_padding,
+    )
+
+# -- ReverseSequence ----------------------------------------------------------------------------
+
+
+def _reverse_sequence_infer(ctx: InferContext) -> list[TensorType]:
+    x, lens = ctx.types
+    if lens.dtype not in ("int32", "int64"):
+        raise ctx.fail(f"seq_lengths must be int32 or int64, got {lens.dtype}")
+    if x.shape is not None:
+        s, b = ctx.attrs["seq_dim"], ctx.attrs["batch_dim"]
+        for ax in (s, b):
+            if ax < 0:  # TensorFlow refuses negative dims here
+                raise ctx.fail(f"seq_dim and batch_dim must be non-negative, got {s} and {b}")
+            norm_axis(ctx, ax, len(x.shape))
+        if s % len(x.shape) == b % len(x.shape):
+            raise ctx.fail(f"seq_dim and batch_dim are both {s}")
+    return [x]
+
+
+def _reverse_sequence(xp: Any, a: dict[str, Any], x: Any, lens: Any) -> Any:
+    """Position s of batch entry b reads position L[b] - 1 - s when s < L[b]; lengths are clamped
+    to [0, the sequence length] (TensorFlow's CPU kernel raises on them instead)."""
+    s, b = a["seq_dim"] % x.ndim, a["batch_dim"] % x.ndim
+    n = x.shape[s]
+    length = xp.clip(lens.astype(np.int64) if xp is np else lens, 0, n)
+    pos = np.arange(n)
+    shape = [1] * x.ndim
+    shape[s], shape[b] = n, x.shape[b]
+    lb = length.reshape([x.shape[b] if i == b else 1 for i in range(x.ndim)])
+    ps = pos.reshape([n if i == s else 1 for i in range(x.ndim)])
+    src = xp.where(ps < lb, lb - 1 - ps, ps)
+    src = xp.broadcast_to(src, tuple(shape))
+    full = xp.broadcast_to(src, x.shape) if x.size else xp.zeros(x.shape, dtype=src.dtype)
+    return xp.take_along_axis(x, full.astype(np.int32 if xp is not np else np.int64), axis=s)
+
+
+register(
+    "ReverseSequence",
+    inputs=2,
+    attrs=[Attr("seq_dim", "int", REQUIRED), Attr("batch_dim", "int", 0)],
+    infer=_reverse_sequence_infer,
+    xp_fn=_reverse_sequence,
+    doc="reverse the first seq_lengths[b] entries along seq_dim of each batch_dim entry b "
+    "(lengths clamped to [0, the dimension])",
+    padding_rule=moves((0, 1)),
+)
+
+# -- PopulationCount ----------------------------------------------------------------------------
+
+
+def _popcount(xp: Any, a: dict[str, Any], x: Any) -> Any:
+    if xp is np:
+        return np.bitwise_count(x).astype(np.uint8)
+    import jax
+
+    return jax.lax.population_count(x).astype(np.uint8)
+
+
+register(
+    "PopulationCount",
+    inputs=1,
+    infer=lambda ctx: [TensorType("uint8", _integer_result(ctx)[0].shape)],
+    xp_fn=_popcount,
+    traits=("pure",),
+    doc="the number of set bits of each element, as uint8 (two's complement for signed)",
+    padding_rule=elementwise_rule,
+)
+
+# -- the older MatrixDiag* forms: V1 (main diagonal, no operands), V2 (operands, LEFT_LEFT) -----
+# Both are the V3 ops with fixed operands or alignment: V2 packs every diagonal to the left.
+
+
+def _as_v3(ctx: InferContext, extra: list[tuple[np.ndarray, str]], at: int) -> InferContext:
+    """``ctx`` with constant operands inserted at position ``at`` and V2's alignment."""
+    types = list(ctx.types)
+    known = list(ctx.known_values)
+    for i, (value, dtype) in enumerate(extra):
+        types.insert(at + i, TensorType(dtype, value.shape))
+        known.insert(at + i, value)
+    return InferContext(ctx.op, ctx.name, {"align": "LEFT_LEFT"}, types, known)
+
+
+_K0 = (np.array(0, np.int32), "int32")
+_MINUS1 = (np.array(-1, np.int32), "int32")
+_V2 = {"align": "LEFT_LEFT"}
+
+
+def _zero(x: Any) -> Any:
+    return np.zeros((), dtype=x.dtype)
+
+
+def _rank_at_least(ctx: InferContext, rank: int) -> None:
+    t = ctx.types[0]
+    if t.shape is not None and len(t.shape) < rank:
+        raise ctx.fail(f"expected rank {rank} or more, got {t}")
+
+
+def _diag_v1_infer(ctx: InferContext) -> list[TensorType]:
+    _rank_at_least(ctx, 1)
+    return _matrix_diag_infer(_as_v3(ctx, [_K0, _MINUS1, _MINUS1, (np.zeros((), np.float32), "float32")], 1))
+
+
+register(
+    "MatrixDiag",
+    inputs=1,
+    infer=_diag_v1_infer,
+    xp_fn=lambda xp, a, dg: _matrix_diag(xp, _V2, dg, 0, np.array([-1]), np.array([-1]), _zero(dg)),
+    doc="square matrices with the given main diagonal, zeros elsewhere",
+    padding_rule=moves((0,)),
+)
+register(
+    "MatrixDiagV2",
+    inputs=5,
+    infer=lambda ctx: _matrix_diag_infer(_as_v3(ctx, [], 0)),
+    xp_fn=lambda xp, a, dg, k, r, c, pad: _matrix_diag(xp, _V2, dg, k, r, c, pad),
+    doc="MatrixDiagV3 with every diagonal packed to the left (LEFT_LEFT)",
+    padding_rule=moves((0, 4)),
+)
+
+
+def _part_v1_infer(ctx: InferContext) -> list[TensorType]:
+    _rank_at_least(ctx, 2)
+    return _diag_part_infer(_as_v3(ctx, [_K0], 1))
+
+
+register(
+    "MatrixDiagPart",
+    inputs=1,
+    infer=_part_v1_infer,
+    xp_fn=lambda xp, a, x: _diag_part(xp, _V2, x, np.array(0), _zero(x)),
+    doc="the main diagonal of each matrix",
+    padding_rule=moves((0,)),
+)
+register(
+    "MatrixDiagPartV2",
+    inputs=3,
+    infer=lambda ctx: _diag_part_infer(_as_v3(ctx, [], 0)),
+    xp_fn=lambda xp, a, x, k, pad: _diag_part(xp, _V2, x, k, pad),
+    doc="MatrixDiagPartV3 with every diagonal packed to the left (LEFT_LEFT)",
+    padding_rule=moves((0, 2)),
+)
+
+
+def _set_v1_infer(ctx: InferContext) -> list[TensorType]:
+    _rank_at_least(ctx, 2)
+    return _set_diag_infer(_as_v3(ctx, [_K0], 2))
+
+
+register(
+    "MatrixSetDiag",
+    inputs=2,
+    infer=_set_v1_infer,
+    xp_fn=lambda xp, a, x, dg: _set_diag(xp, _V2, x, dg, np.array(0)),
+    doc="the input with its main diagonal replaced",
+    padding_rule=moves((0, 1)),
+)
+register(
+    "MatrixSetDiagV2",
+    inputs=3,
+    infer=lambda ctx: _set_diag_infer(_as_v3(ctx, [], 0)),
+    xp_fn=lambda xp, a, x, dg, k: _set_diag(xp, _V2, x, dg, k),
+    doc="MatrixSetDiagV3 with every diagonal packed to the left (LEFT_LEFT)",
+    padding_rule=moves((0, 1)),
+)
+
+# -- Bincount, DenseBincount --------------------------------------------------------------------
+
+
+def _bincount_size(ctx: InferContext) -> int:
+    size = ctx.ints(1)
+    if size is None:
+        raise ctx.fail(
+            "size (input 1) sets the output's length, a value: Fourier needs it known at compile "
+            "time (a constant after folding)"
+        )
+    if size[0] < 0:
+        raise ctx.fail(f"size {size[0]} is negative")
+    return size[0]
+
+
+def _bincount_infer(ctx: InferContext) -> list[TensorType]:
+    arr, _, w = ctx.types
+    if arr.dtype not in ("int32", "int64"):
+        raise ctx.fail(f"the values must be int32 or int64, got {arr.dtype}")
+    size = _bincount_size(ctx)
+    lead: tuple[Dim, ...] = ()
+    if ctx.op == "DenseBincount":
+        if arr.shape is not None and len(arr.shape) not in (1, 2):
+            raise ctx.fail(f"input must have rank 1 or 2, got {arr}")
+        lead = arr.shape[:-1] if arr.shape is not None else ()
+        if arr.shape is None:
+            return [TensorType(w.dtype, None)]
+    return [TensorType(w.dtype, (*lead, size))]
+
+
+def _bincount(xp: Any, a: dict[str, Any], arr: Any, size: Any, w: Any) -> Any:
+    """Counts (or sums of weights) of each value in [0, size); larger values are ignored, and so
+    are negative ones (TensorFlow's kernel raises on them instead). With
+    empty weights, counts in the weights' dtype; binary_output: 1 where a value occurs."""
+    n = static_ints(size, "Bincount's size")[0]
+    binary = bool(a.get("binary_output", False))
+    rows = arr.reshape((-1, arr.shape[-1])) if arr.ndim == 2 else arr.reshape((1, -1))
+    weighted = w.size != 0 and not binary
+    wts = (w.reshape(rows.shape) if weighted else xp.ones(rows.shape, dtype=w.dtype)).astype(w.dtype)
+    inside = (rows >= 0) & (rows < n)
+    pos = xp.where(inside, rows, n).astype(np.int64 if xp is np else rows.dtype)
+    r = np.arange(rows.shape[0]).reshape(-1, 1) * np.ones((1, rows.shape[1]), np.int64)
+    if xp is np:
+        out = np.zeros((rows.shape[0], n + 1), dtype=w.dtype)
+        np.add.at(out, (r, pos), wts)
+        out = out[:, :n]
+    else:
+        out = xp.zeros((rows.shape[0], n), dtype=w.dtype).at[r, pos].add(wts, mode="drop")
+    if binary:
+        out = (out > 0).astype(w.dtype)
+    return out.reshape((*arr.shape[:-1], n)) if arr.ndim == 2 else out.reshape((n,))
+
+
+def _bincount_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Counts values into bins: a 1-D input's rows all fall in one histogram (mix); a 2-D input
+    (DenseBincount) counts each row apart, so rows on its first axis stay rows"""
+    arr, size, w = ins
+    if size.kind != "free":
+        return [mixed(node, f"the number of bins depends on {symbol}")]
+    rank = len(node.inputs[0].type.shape or ())
+    data = [s for s in (arr, w) if s.kind != "free"]
+    if not data:
+        return [FREE]
+    if node.op == "DenseBincount" and rank == 2 and all(s.kind == "rows" and s.axis == 0 for s in data):
+        return [arr if arr.kind == "rows" else w]
+    return [mixed(node, f"counts {symbol}-indexed values into shared bins")]
+
+
+register(
+    "Bincount",
+    inputs=3,
+    infer=_bincount_infer,
+    xp_fn=_bincount,
+    doc="how often each value in [0, size) occurs (summed weights when given); size must be known "
+    "at compile time",
+    padding_rule=_bincount_padding,
+)
+register(
+    "DenseBincount",
+    inputs=3,
+    attrs=[Attr("binary_output", "bool", False)],
+    infer=_bincount_infer,
+    xp_fn=_bincount,
+    doc="Bincount of a vector or of each row of a matrix (binary_output: 1 where a value occurs); "
+    "size must be known at compile time",
+    padding_rule=_bincount_padding,
 )

@@ -1,0 +1,1 @@
+"""Quantization simulation (placeholder while written)."""
