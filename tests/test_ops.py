@@ -246,6 +246,19 @@ MANUAL = [
     Case("EmbeddingBag", [f32(10, 4), i32(3, 5)], {"combiner": "mean", "keep_dims": True}, "mean-keep"),
     Case("BatchBroadcast", [f32(1, 4), i32(5, 2)], {"axis": 0, "inner": 1}, "rows"),
     Case("BatchBroadcast", [f32(2, 3, 4), i32(5, 1)], {"axis": 1, "inner": 3}, "folded"),
+    # dilated 3-D windows: TensorFlow's CPU kernels refuse dilations, so taps vs XLA's convolution here
+    Case(
+        "Conv3D",
+        [f32(2, 6, 7, 8, 3), f32(2, 3, 2, 3, 2)],
+        {"strides": [1, 1, 2, 1, 1], "padding": "SAME", "dilations": [1, 2, 1, 3, 1]},
+        "dilated",
+    ),
+    Case(
+        "Conv3DBackpropInputV2",
+        [C(np.array([1, 6, 7, 8, 3], np.int32)), f32(2, 3, 2, 3, 2), f32(1, 5, 3, 6, 2)],
+        {"strides": [1] * 5, "padding": "VALID", "dilations": [1, 1, 2, 2, 1]},
+        "dilated",
+    ),
     Case(
         "FusedElementwise",
         [f32(3, 4), f32(4)],

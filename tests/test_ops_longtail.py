@@ -572,6 +572,225 @@ CASES.append(
 )
 
 
+# -- 3-D windows, LRN, ResizeBicubic/ResizeArea, CropAndResize (fourier/ops/image.py) ---------------
+# Contractions over a 3-D window sum up to a few hundred products in TensorFlow's order: float32 to
+# rtol 1e-4 / atol 1e-5, float16 to 1e-2 (TensorFlow rounds partial sums to half, Fourier does not).
+_SUMS3 = {"rtol": 1e-4, "atol": 1e-5}
+_HALF_SUMS = {"rtol": 1e-2, "atol": 1e-2}
+_VOL = f32(2, 5, 6, 7, 3)
+for _pad, _s, _k, _dt in [
+    ("SAME", (1, 1, 1), (3, 3, 3), np.float32),
+    ("VALID", (2, 2, 2), (3, 2, 3), np.float32),
+    ("SAME", (1, 2, 3), (2, 3, 2), np.float32),
+    ("VALID", (1, 1, 1), (1, 1, 1), np.float32),
+    ("SAME", (2, 1, 2), (3, 3, 3), np.float64),
+    ("SAME", (1, 1, 1), (2, 2, 2), np.float16),
+]:
+    _w = rng.uniform(-1, 1, (*_k, 3, 4)).astype(_dt)
+    _tol = _HALF_SUMS if _dt == np.float16 else _SUMS3 if _dt == np.float32 else None
+    CASES.append(
+        Case(
+            "Conv3D",
+            lambda x, w=_w, p=_pad, s=_s: raw.Conv3D(
+                input=x, filter=tf.constant(w), strides=[1, *s, 1], padding=p
+            ),
+            {"x": _VOL.astype(_dt)},
+            f"{_pad}-s{''.join(map(str, _s))}-k{''.join(map(str, _k))}-{np.dtype(_dt).name}",
+            _tol,
+        )
+    )
+    _in = [2, 5, 6, 7, 3]
+    _out = tf.nn.conv3d(np.zeros(_in, _dt), _w, [1, *_s, 1], _pad).shape
+    CASES.append(
+        Case(
+            "Conv3DBackpropInputV2",
+            lambda dy, w=_w, p=_pad, s=_s, i=_in: raw.Conv3DBackpropInputV2(
+                input_sizes=_c(i), filter=tf.constant(w), out_backprop=dy, strides=[1, *s, 1], padding=p
+            ),
+            {"dy": rng.uniform(-1, 1, _out).astype(_dt)},
+            f"{_pad}-s{''.join(map(str, _s))}-k{''.join(map(str, _k))}-{np.dtype(_dt).name}",
+            _tol,
+        )
+    )
+CASES += [
+    Case(
+        "Conv3D",
+        lambda x: raw.Conv3D(
+            input=x, filter=tf.constant(f32(2, 2, 2, 3, 2)), strides=[1] * 5, padding="SAME"
+        ),
+        {"x": f32(0, 3, 3, 3, 3)},
+        "empty-batch",
+    ),
+    Case(
+        "Conv3DBackpropInputV2",
+        lambda dy: raw.Conv3DBackpropInputV2(
+            input_sizes=_c([1, 4, 5, 3, 2], np.int64),
+            filter=tf.constant(f32(3, 3, 3, 2, 3)),
+            out_backprop=dy,
+            strides=[1, 2, 2, 2, 1],
+            padding="SAME",
+        ),
+        {"dy": f32(1, 2, 3, 2, 3)},
+        "int64-sizes-even-odd",
+        _SUMS3,
+    ),
+]
+for _op, _fn in (("MaxPool3D", raw.MaxPool3D), ("AvgPool3D", raw.AvgPool3D)):
+    for _pad, _s, _k, _dt in [
+        ("SAME", (2, 2, 2), (3, 3, 3), np.float32),
+        ("VALID", (1, 2, 1), (2, 3, 2), np.float32),
+        ("SAME", (1, 1, 1), (2, 2, 2), np.float32),  # CPU kernels: float32 and bfloat16 only
+        ("SAME", (3, 2, 1), (3, 2, 4), np.float32),
+    ]:
+        CASES.append(
+            Case(
+                _op,
+                lambda x, fn=_fn, p=_pad, s=_s, k=_k: fn(
+                    input=x, ksize=[1, *k, 1], strides=[1, *s, 1], padding=p
+                ),
+                {"x": _VOL.astype(_dt)},
+                f"{_pad}-s{''.join(map(str, _s))}-k{''.join(map(str, _k))}-{np.dtype(_dt).name}",
+            )
+        )
+    CASES.append(
+        Case(
+            _op,
+            lambda x, fn=_fn: fn(input=x, ksize=[1, 2, 2, 2, 1], strides=[1, 2, 2, 2, 1], padding="SAME"),
+            {"x": f32(0, 3, 3, 3, 2)},
+            "empty-batch",
+        )
+    )
+CASES.append(
+    Case(
+        "AvgPool3D",
+        lambda x: raw.AvgPool3D(input=x, ksize=[1, 5, 4, 4, 1], strides=[1, 3, 3, 2, 1], padding="SAME"),
+        {"x": _VOL},
+        "window-past-the-edges",
+    )
+)
+_LRN_X = f32(2, 3, 4, 7)
+for _attrs, _dt, _id in [
+    ({}, np.float32, "defaults"),
+    ({"depth_radius": 2, "bias": 2.0, "alpha": 1e-2, "beta": 0.75}, np.float32, "r2-beta0.75"),
+    ({"depth_radius": 1, "bias": 1.0, "alpha": 0.5, "beta": 1.0}, np.float32, "beta1"),
+    ({"depth_radius": 0}, np.float32, "r0"),
+    ({"depth_radius": 10, "alpha": 0.1}, np.float32, "radius-over-depth"),
+    ({"depth_radius": 2, "alpha": 0.1}, np.float16, "float16"),
+]:
+    CASES.append(Case("LRN", lambda x, a=_attrs: raw.LRN(input=x, **a), {"x": _LRN_X.astype(_dt)}, _id))
+CASES.append(Case("LRN", lambda x: raw.LRN(input=x), {"x": f32(0, 2, 2, 3)}, "empty"))
+_PIC = f32(2, 5, 6, 3, lo=0, hi=255)
+for _size in ([9, 11], [3, 4], [5, 6], [1, 1], [7, 2]):
+    for _ac, _hp in ((False, False), (True, False), (False, True)):
+        CASES.append(
+            Case(
+                "ResizeBicubic",
+                lambda x, s=_size, a=_ac, h=_hp: raw.ResizeBicubic(
+                    images=x, size=_c(s), align_corners=a, half_pixel_centers=h
+                ),
+                {"x": _PIC},
+                f"{_size[0]}x{_size[1]}-ac{int(_ac)}-hp{int(_hp)}",
+                {"rtol": 1e-5, "atol": 1e-4},  # values up to 255: float32 rounding of the sums
+            )
+        )
+    for _ac in (False, True):
+        CASES.append(
+            Case(
+                "ResizeArea",
+                lambda x, s=_size, a=_ac: raw.ResizeArea(images=x, size=_c(s), align_corners=a),
+                {"x": _PIC},
+                f"{_size[0]}x{_size[1]}-ac{int(_ac)}",
+                {"rtol": 1e-5, "atol": 1e-4},
+            )
+        )
+for _dt in (np.uint8, np.int32, np.float16, np.float64):
+    _img = _PIC.astype(_dt)
+    CASES += [
+        Case(
+            "ResizeBicubic",
+            lambda x: raw.ResizeBicubic(images=x, size=_c([7, 4]), half_pixel_centers=True),
+            {"x": _img},
+            np.dtype(_dt).name,
+            {"rtol": 1e-5, "atol": 1e-4},
+        ),
+        Case(
+            "ResizeArea",
+            lambda x: raw.ResizeArea(images=x, size=_c([3, 8])),
+            {"x": _img},
+            np.dtype(_dt).name,
+            {"rtol": 1e-5, "atol": 1e-4},
+        ),
+    ]
+CASES += [
+    Case(
+        "ResizeBicubic",
+        lambda x: raw.ResizeBicubic(images=x, size=_c([3, 3])),
+        {"x": f32(0, 2, 2, 1)},
+        "empty",
+    ),
+    Case(
+        "ResizeArea", lambda x: raw.ResizeArea(images=x, size=_c([3, 3])), {"x": f32(1, 1, 1, 2)}, "one-pixel"
+    ),
+    Case(
+        "ResizeBicubic",
+        lambda x: raw.ResizeBicubic(images=x, size=_c([4, 3]), half_pixel_centers=True),
+        {"x": f32(1, 1, 1, 2)},
+        "one-pixel",
+    ),
+]
+# boxes [y1, x1, y2, x2]: inside, flipped (y1 > y2), reaching past the image, wholly outside, a point
+_BOXES = np.array(
+    [
+        [0.1, 0.2, 0.8, 0.9],
+        [0.9, 0.7, 0.2, 0.1],
+        [-0.3, -0.2, 0.6, 1.4],
+        [1.2, 1.1, 1.5, 1.6],
+        [0.5, 0.5, 0.5, 0.5],
+        [0.0, 0.0, 1.0, 1.0],
+    ],
+    np.float32,
+)
+_BOX_IND = np.array([0, 1, 1, 0, 1, 0], np.int32)
+for _method in ("bilinear", "nearest"):
+    for _crop, _extra in (([4, 5], 0.0), ([1, 1], -1.0), ([7, 3], 2.5), ([1, 6], 0.0)):
+        CASES.append(
+            Case(
+                "CropAndResize",
+                lambda x, b, i, c=_crop, m=_method, e=_extra: raw.CropAndResize(
+                    image=x, boxes=b, box_ind=i, crop_size=_c(c), method=m, extrapolation_value=e
+                ),
+                {"x": IMG, "b": _BOXES, "i": _BOX_IND},
+                f"{_method}-{_crop[0]}x{_crop[1]}-extra{_extra}",
+            )
+        )
+    for _dt in (np.uint8, np.float16, np.float64, np.int32):
+        CASES.append(
+            Case(
+                "CropAndResize",
+                lambda x, b, i, m=_method: raw.CropAndResize(
+                    image=x, boxes=b, box_ind=i, crop_size=_c([3, 4]), method=m
+                ),
+                {"x": (IMG * 50 + 100).astype(_dt), "b": _BOXES, "i": _BOX_IND},
+                f"{_method}-{np.dtype(_dt).name}",
+                {"rtol": 1e-5, "atol": 1e-4},
+            )
+        )
+CASES += [
+    Case(
+        "CropAndResize",
+        lambda x, b, i: raw.CropAndResize(image=x, boxes=b, box_ind=i, crop_size=_c([2, 3])),
+        {"x": IMG, "b": np.zeros((0, 4), np.float32), "i": np.zeros(0, np.int32)},
+        "no-boxes",
+    ),
+    Case(
+        "CropAndResize",
+        lambda x, b, i: raw.CropAndResize(image=x, boxes=b, box_ind=i, crop_size=_c([3, 3])),
+        {"x": f32(1, 1, 1, 2), "b": _BOXES, "i": np.zeros(6, np.int32)},
+        "one-pixel-image",
+    ),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_op_matches_tensorflow(case: Case) -> None:
     check(case)
