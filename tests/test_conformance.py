@@ -2207,6 +2207,212 @@ CASES += [
     ),
 ]
 
+# quantization simulation: bit-exact (tolerance 0) against TensorFlow's kernels
+_EXACT = {"rtol": 0.0, "atol": 0.0}
+_QX = np.concatenate(
+    [f32(40, lo=-8, hi=8), np.array([0.0, -0.0, 6.0, -6.0, 100.0, -100.0, 0.5, -0.5], np.float32)]
+)
+for _min, _max, _bits, _narrow in (
+    (-6.0, 6.0, 8, False),
+    (-1.0, 3.0, 8, True),
+    (0.1, 2.0, 4, False),  # zero point below the range: nudged to 0
+    (-5.0, -0.5, 7, False),  # zero point above the range
+    (-0.3, 0.7, 16, True),
+    (-2.5, 2.5, 2, False),
+):
+    CASES.append(
+        Case(
+            "FakeQuantWithMinMaxArgs",
+            lambda x, a=_min, b=_max, n=_bits, r=_narrow: raw.FakeQuantWithMinMaxArgs(
+                inputs=x, min=a, max=b, num_bits=n, narrow_range=r
+            ),
+            {"x": _QX},
+            f"{_min}-{_max}-{_bits}bit{'-narrow' if _narrow else ''}",
+            tol=_EXACT,
+        )
+    )
+    CASES.append(
+        Case(
+            "FakeQuantWithMinMaxVars",
+            lambda x, lo, hi, n=_bits, r=_narrow: raw.FakeQuantWithMinMaxVars(
+                inputs=x, min=lo, max=hi, num_bits=n, narrow_range=r
+            ),
+            {"x": _QX.reshape(6, 8), "lo": np.float32(_min), "hi": np.float32(_max)},
+            f"{_min}-{_max}-{_bits}bit{'-narrow' if _narrow else ''}",
+            tol=_EXACT,
+        )
+    )
+CASES += [
+    Case(
+        "FakeQuantWithMinMaxVars",
+        lambda x, lo, hi: raw.FakeQuantWithMinMaxVars(inputs=x, min=lo, max=hi),
+        {"x": _QX, "lo": np.float32(0), "hi": np.float32(0)},
+        "zero-range",
+        tol=_EXACT,
+    ),
+    Case(
+        "FakeQuantWithMinMaxArgs", lambda x: raw.FakeQuantWithMinMaxArgs(inputs=x), {"x": f32(0, 3)}, "empty"
+    ),
+    Case(
+        "FakeQuantWithMinMaxVarsPerChannel",
+        lambda x, lo, hi: raw.FakeQuantWithMinMaxVarsPerChannel(inputs=x, min=lo, max=hi),
+        {
+            "x": _QX.reshape(6, 8),
+            "lo": np.array([-6, -1, 0.1, -5, -0.3, 0, -2.5, -1e-3], np.float32),
+            "hi": np.array([6, 3, 2, -0.5, 0.7, 0, 2.5, 1e-3], np.float32),
+        },
+        "mixed-channels",
+        tol=_EXACT,
+    ),
+    Case(
+        "FakeQuantWithMinMaxVarsPerChannel",
+        lambda x, lo, hi: raw.FakeQuantWithMinMaxVarsPerChannel(
+            inputs=x, min=lo, max=hi, num_bits=5, narrow_range=True
+        ),
+        {"x": f32(2, 3, 4, lo=-3, hi=3), "lo": f32(4, lo=-2, hi=-0.1), "hi": f32(4, lo=0.1, hi=2)},
+        "rank3-5bit-narrow",
+        tol=_EXACT,
+    ),
+]
+for _dt in (F32, F64):  # TensorFlow has no float16 kernel
+    _x = rand(_dt, 5, 6, lo=-3, hi=3)
+    for _signed, _narrow, _given, _mode, _bits in (
+        (True, False, False, "HALF_TO_EVEN", 8),
+        (True, True, True, "HALF_UP", 8),
+        (False, False, True, "HALF_TO_EVEN", 4),
+        (False, False, False, "HALF_UP", 3),
+        (True, False, True, "HALF_TO_EVEN", 2),
+    ):
+        _id = f"{_name(_dt)}-{'signed' if _signed else 'unsigned'}{'-narrow' if _narrow else ''}"
+        _id += f"{'-given' if _given else ''}-{_mode.lower()}-{_bits}bit"
+        for _op in ("QuantizeAndDequantizeV2", "QuantizeAndDequantizeV4"):
+            CASES.append(
+                Case(
+                    _op,
+                    lambda x, op=_op, s=_signed, n=_narrow, g=_given, m=_mode, b=_bits, dt=_dt: getattr(
+                        raw, op
+                    )(
+                        input=x,
+                        input_min=_c(-1.2, dt),
+                        input_max=_c(2.1, dt),
+                        signed_input=s,
+                        num_bits=b,
+                        range_given=g,
+                        round_mode=m,
+                        narrow_range=n,
+                    ),
+                    {"x": _x},
+                    _id,
+                    tol=_EXACT,
+                )
+            )
+        CASES.append(
+            Case(
+                "QuantizeAndDequantizeV3",
+                lambda x, s=_signed, n=_narrow, g=_given, b=_bits, dt=_dt: raw.QuantizeAndDequantizeV3(
+                    input=x,
+                    input_min=_c(-1.2, dt),
+                    input_max=_c(2.1, dt),
+                    num_bits=_c(b),
+                    signed_input=s,
+                    range_given=g,
+                    narrow_range=n,
+                ),
+                {"x": _x},
+                _id.replace(f"-{_mode.lower()}", ""),
+                tol=_EXACT,
+            )
+        )
+_XA = rand(F32, 3, 4, 5, lo=-4, hi=4)
+for _axis in (0, 1, 2):
+    _d = _XA.shape[_axis]
+    CASES += [
+        Case(
+            "QuantizeAndDequantizeV2",
+            lambda x, ax=_axis, d=_d: raw.QuantizeAndDequantizeV2(
+                input=x, input_min=_c(np.zeros(d), F32), input_max=_c(np.zeros(d), F32), axis=ax
+            ),
+            {"x": _XA},
+            f"per-axis-{_axis}",
+            tol=_EXACT,
+        ),
+        Case(
+            "QuantizeAndDequantizeV3",
+            lambda x, ax=_axis, d=_d: raw.QuantizeAndDequantizeV3(
+                input=x,
+                input_min=_c(-np.linspace(0.5, 3, d), F32),
+                input_max=_c(np.linspace(1, 2, d), F32),
+                num_bits=_c(6),
+                range_given=True,
+                axis=ax,
+                narrow_range=True,
+            ),
+            {"x": _XA},
+            f"per-axis-{_axis}-given-narrow",
+            tol=_EXACT,
+        ),
+        Case(
+            "QuantizeAndDequantizeV4",
+            lambda x, ax=_axis, d=_d: raw.QuantizeAndDequantizeV4(
+                input=x,
+                input_min=_c(np.zeros(d), F32),
+                input_max=_c(np.zeros(d), F32),
+                axis=ax,
+                signed_input=False,
+                round_mode="HALF_UP",
+            ),
+            {"x": _XA},
+            f"per-axis-{_axis}-unsigned-half-up",
+            tol=_EXACT,
+        ),
+    ]
+CASES += [
+    Case(
+        "QuantizeAndDequantizeV2",
+        lambda x: raw.QuantizeAndDequantizeV2(input=x, input_min=_c(0.0, F32), input_max=_c(0.0, F32)),
+        {"x": f32(0, 3)},
+        "empty",
+    ),
+    Case(
+        "QuantizeAndDequantizeV3",
+        lambda x: raw.QuantizeAndDequantizeV3(
+            input=x, input_min=_c(0.0, F32), input_max=_c(1.0, F32), num_bits=_c(8), signed_input=False
+        ),
+        {"x": np.abs(f32(4, 4))},
+        "unsigned-nonnegative",
+        tol=_EXACT,
+    ),
+]
+
+
+def _import_one(build: Any) -> None:
+    from fourier.importer.graphdef import import_graphdef
+
+    g = tf.Graph()
+    with g.as_default():
+        tf.identity(build(), name="out")
+    import_graphdef(g.as_graph_def(), "<case>", ["out"])
+
+
+def test_an_unseeded_stateful_random_op_is_refused_naming_it() -> None:
+    """seed = seed2 = 0: TensorFlow draws from a nondeterministic seed, no answer can match it."""
+    from fourier.errors import FourierError
+
+    with pytest.raises(FourierError, match="'rnd'.*seed = seed2 = 0.*stateless"):
+        _import_one(lambda: raw.RandomUniform(shape=_c([2]), dtype=tf.float32, name="rnd"))
+
+
+def test_sorted_segment_ops_with_computed_ids_are_refused_naming_the_node() -> None:
+    from fourier.errors import FourierError
+
+    def build() -> Any:
+        ids = tf.compat.v1.placeholder(tf.int32, [None], name="ids")
+        return raw.SegmentMax(data=tf.ones([3, 2]), segment_ids=ids, name="seg")
+
+    with pytest.raises(FourierError, match="'seg'.*known at compile time"):
+        _import_one(build)
+
+
 # (end of the long-tail / quant / random block)
 
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.
