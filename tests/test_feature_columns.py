@@ -41,6 +41,7 @@ tf = pytest.importorskip("tensorflow")
 SPARSE = (
     "Where",
     "Unique",
+    "UniqueV2",
     "SparseFillEmptyRows",
     "SparseReshape",
     "SparseSegmentSum",
@@ -111,6 +112,18 @@ def test_where_and_unique_equal_tensorflow() -> None:
                 out_idx=tf.as_dtype(out_idx),
             )
             _same(_ref("Unique", x, out_idx=out_idx), want)
+    for x, axis in (
+        (np.array([5, 1, 5, 2, 1], np.int64), [0]),
+        (np.array([4.0, -1.0, 4.0], np.float32), [-1]),
+        (np.array([], np.int32), []),
+        (np.array([[1, 2], [3, 4], [1, 2], [0, 0]], np.int32), [0]),  # distinct rows
+        (np.array([[1, 3, 1], [2, 4, 2]], np.int64), [1]),  # distinct columns
+        (np.zeros((0, 3), np.float32), [0]),
+        (np.zeros((3, 0), np.float32), [0]),
+    ):
+        for out_idx in ("int32", "int64"):
+            want = tf.raw_ops.UniqueV2(x=x, axis=np.array(axis, np.int64), out_idx=tf.as_dtype(out_idx))
+            _same(_ref("UniqueV2", x, np.array(axis, np.int64), out_idx=out_idx), want)
 
 
 def test_sparse_fill_empty_rows_equals_tensorflow() -> None:

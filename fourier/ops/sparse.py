@@ -137,6 +137,59 @@ register(
 )
 
 
+def _unique_v2_infer(ctx: InferContext) -> list[TensorType]:
+    t = ctx.types[0]
+    axis = ctx.ints(1)
+    if ctx.attrs["out_idx"] not in _INDEX:
+        raise ctx.fail(f"out_idx must be int32 or int64, got {ctx.attrs['out_idx']}")
+    if axis is None or len(axis) > 1:
+        raise ctx.fail(f"axis must be known at compile time and hold at most one value, got {axis}")
+    if t.shape is None:
+        return [TensorType(t.dtype, None), TensorType(ctx.attrs["out_idx"], (UNKNOWN,))]
+    if not axis and len(t.shape) != 1:
+        raise ctx.fail(f"with no axis x must be 1-D, got {t}")
+    ax = axis[0] if axis else 0
+    if not -len(t.shape) <= ax < len(t.shape):
+        raise ctx.fail(f"axis {ax} out of range for {t}")
+    ax %= len(t.shape)
+    y = tuple(UNKNOWN if i == ax else d for i, d in enumerate(t.shape))
+    return [TensorType(t.dtype, y), TensorType(ctx.attrs["out_idx"], (t.shape[ax],))]
+
+
+def _unique_v2(attrs: dict[str, Any], x: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x, ax_list = np.asarray(x), np.asarray(axis).reshape(-1).tolist()
+    ax = int(ax_list[0]) % x.ndim if ax_list else 0
+    if x.ndim == 1:
+        return _unique(attrs, x)
+    # slices along the axis as rows; distinct rows in order of first occurrence, as Unique
+    idx_dtype = np.dtype(attrs["out_idx"])
+    if x.shape[ax] == 0:
+        return x.copy(), np.zeros(0, idx_dtype)
+    if x.size == 0:  # every slice is empty, so all are one
+        return np.take(x, [0], axis=ax), np.zeros(x.shape[ax], idx_dtype)
+    rows = np.moveaxis(x, ax, 0).reshape(x.shape[ax], -1)
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    y = np.take(x, first[order], axis=ax)
+    return y, rank[inverse.reshape(-1)].astype(idx_dtype)
+
+
+register(
+    "UniqueV2",
+    inputs=2,
+    attrs=[Attr("out_idx", "type", "int32")],
+    infer=_unique_v2_infer,
+    reference=_unique_v2,
+    lower=_value_sized("UniqueV2"),
+    traits=_HOST_PURE,
+    doc="Unique along an axis (known at compile time): the distinct slices in order of first "
+    "occurrence, and each slice's index into them.",
+    padding_rule=_value_sized_rows,
+)
+
+
 # -- SparseFillEmptyRows -------------------------------------------------------------------------
 
 
