@@ -1976,7 +1976,9 @@ CASES += [
 ]
 for _dt in (np.int8, np.uint8, np.int16, np.int32, np.int64, np.uint16, np.uint32, np.uint64):
     _info = np.iinfo(_dt)
-    _vals = np.array([_info.min, _info.max, 0, 1, 5, min(255, _info.max)], dtype=_dt)
+    _vals = np.array(
+        [_info.min, _info.max, 0, 1, 5, min(255, _info.max), _info.min // 3, _info.min + 5], dtype=_dt
+    )
     CASES.append(
         Case("PopulationCount", lambda x: raw.PopulationCount(x=x), {"x": _vals}, np.dtype(_dt).name)
     )

@@ -266,6 +266,67 @@ MANUAL = [
     ),
 ]
 
+# the long tail's later additions, quantization simulation, random numbers
+_KEY, _CTR = C(np.array([12345], np.uint64)), C(np.array([3, 2**33], np.uint64))
+MANUAL += [
+    Case("ReverseSequence", [f32(3, 5, 2), C(np.array([2, 5, 0], np.int64))], {"seq_dim": 1, "batch_dim": 0}),
+    Case("MatrixDiag", [f32(2, 3)]),
+    Case("MatrixDiagV2", [f32(2, 3, 3), C([-1, 1]), C(-1), C(-1), C(np.float32(7))]),
+    Case("MatrixDiagPart", [f32(2, 3, 4)]),
+    Case("MatrixDiagPartV2", [f32(2, 4, 3), C([-2, 0]), C(np.float32(0))]),
+    Case("MatrixSetDiag", [f32(2, 3, 4), f32(2, 3)]),
+    Case("MatrixSetDiagV2", [f32(3, 4), f32(2, 3), C([-1, 0])]),
+    Case("PopulationCount", [rng.integers(-(2**31), 2**31 - 1, (3, 4)).astype(np.int32)]),
+    *[
+        Case(f"Segment{k}", [f32(5, 3), C(np.array([0, 0, 2, 2, 3], np.int32))])
+        for k in ("Mean", "Max", "Min", "Prod")
+    ],
+    *[
+        Case(f"TensorScatter{k}", [f32(4, 3), C(np.array([[1], [3], [1]], np.int32)), f32(3, 3)])
+        for k in ("Add", "Sub", "Max", "Min")
+    ],
+    Case("TensorScatterUpdate", [f32(4, 3), C(np.array([[1, 2], [3, 0]], np.int64)), f32(2)]),
+    Case("Bincount", [i32(9, hi=7), C(np.int32(5)), f32(9)]),
+    Case(
+        "DenseBincount", [i32(2, 6, hi=7), C(np.int32(5)), np.zeros(0, np.float32)], {"binary_output": True}
+    ),
+    Case("FakeQuantWithMinMaxVars", [f32(3, 4, lo=-8, hi=8), np.float32(-6), np.float32(6)]),
+    Case(
+        "FakeQuantWithMinMaxVarsPerChannel",
+        [f32(3, 4), np.array([-1, -2, 0.1, -3], np.float32), np.array([1, 2, 3, 0.5], np.float32)],
+    ),
+    Case(
+        "QuantizeAndDequantizeV2", [f32(3, 4), C(np.float32(-1)), C(np.float32(1))], {"round_mode": "HALF_UP"}
+    ),
+    Case(
+        "QuantizeAndDequantizeV3",
+        [f32(3, 4), C(np.float32(-1)), C(np.float32(1)), C(np.int32(5))],
+        {"range_given": True},
+    ),
+    Case(
+        "QuantizeAndDequantizeV4",
+        [f32(3, 4), C(np.zeros(4, np.float32)), C(np.zeros(4, np.float32))],
+        {"axis": 1},
+    ),
+    *[
+        Case(op, [C(np.array([3, 5], np.int32)), _KEY, _CTR, C(np.int32(1))], {"dtype": "float32"})
+        for op in ("StatelessRandomUniformV2", "StatelessRandomNormalV2", "StatelessTruncatedNormalV2")
+    ],
+    Case(
+        "StatelessRandomUniformIntV2",
+        [C(np.array([4, 3], np.int64)), _KEY, _CTR, C(np.int32(3)), C(np.int64(-3)), C(np.int64(40))],
+    ),
+    *[
+        Case(op, [C(np.array([3, 5], np.int32))], {"dtype": "float64", "seed": 4, "seed2": 1})
+        for op in ("RandomUniform", "RandomStandardNormal", "TruncatedNormal")
+    ],
+    Case(
+        "RandomUniformInt",
+        [C(np.array([6], np.int32)), C(np.int32(0)), C(np.int32(9))],
+        {"seed": 1, "seed2": 0},
+    ),
+]
+
 CASES = _auto_cases() + MANUAL
 
 

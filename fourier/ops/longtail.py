@@ -900,8 +900,8 @@ register(
 
 
 def _popcount(xp: Any, a: dict[str, Any], x: Any) -> Any:
-    if xp is np:
-        return np.bitwise_count(x).astype(np.uint8)
+    if xp is np:  # numpy counts the bits of |x|; TensorFlow those of x's two's complement
+        return np.bitwise_count(x.view(f"uint{x.dtype.itemsize * 8}")).astype(np.uint8)
     import jax
 
     return jax.lax.population_count(x).astype(np.uint8)
