@@ -1,5 +1,5 @@
 """The op registry and its families (basic, math, array, reduce, nn, control, fused, longtail, image,
-host, sparse).
+quant, random, host, sparse).
 
 Importing this package fills the registry and installs it as the IR's op knowledge
 (`fourier.ir.core.set_op_provider`): import it before building a graph.

@@ -22,6 +22,8 @@ _FAMILIES = (
     "nn",
     "longtail",
     "image",
+    "quant",
+    "random",
     "control",
     "host",
     "sparse",
@@ -68,6 +70,21 @@ _SEMANTICS = """## Semantics worth knowing
   slice whose bounds move with the loop's step but whose size does not (`x[:, t:t + 1]`, an RNN
   reading step `t`) imports as a `GatherV2` of those indices. Passes do not rewrite inside loop
   bodies yet.
+- Random ops (`fourier/ops/random.py`): the stateless ones (`StatelessRandom*V2`, alg Philox or
+  auto-select) compute TensorFlow's Philox4x32-10 values, bit for bit for uniforms and integers,
+  normals within 4 ulps (float32 `log`/`sin`/`cos` round differently in glibc, numpy and XLA). The
+  stateful ones (`RandomUniform`, `RandomStandardNormal`, `TruncatedNormal`, `RandomUniformInt`)
+  change value on every TensorFlow call by design; Fourier computes each as the stateless op keyed
+  by its (`seed`, `seed2`) pair, which equals TensorFlow's *first* call in a fresh session, and
+  gives the same values on every call. A stateful op with both seeds 0 (TensorFlow seeds it
+  nondeterministically) is refused at import, naming the node. `Multinomial` and
+  `StatelessMultinomial` are not supported.
+- Quantization simulation (`fourier/ops/quant.py`): `FakeQuant*` and `QuantizeAndDequantizeV2-V4`
+  are bit-exact with TensorFlow's kernels; `V2`/`V4` with `range_given` and an `axis` are refused
+  (TensorFlow's kernel runs that combination in no form).
+- Value-sized outputs decided by an input (`SegmentSum/Mean/Max/Min/Prod`'s ids, `Bincount`'s
+  size, `UniqueV2`'s axis) need that input known at compile time; the import error names the node
+  and the input otherwise.
 """
 
 
