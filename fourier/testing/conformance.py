@@ -326,8 +326,9 @@ LEFT_OUT: list[tuple[str, str, _Pred]] = [
     ),
     (
         "random numbers",
-        "stateful or seeded sampling: inference graphs are deterministic (dropout is removed at "
-        "export); a sampling model's answer cannot be compared element by element",
+        "sampling beyond the Philox uniform/normal/integer ops Fourier supports (the random family: "
+        "stateless bit-exact, stateful keyed by their seeds): multinomials, gammas, Poisson, "
+        "candidate samplers, shuffles and generators with resource state",
         _rx(
             r"Random|^Multinomial|^Stateful(Standard|Truncated|Uniform)|^SobolSample$|^StatelessMultinomial|^RngSkip|^RngReadAndSkip|^Stateless(?!Case$|If$|While$)|"
             r"^ParameterizedTruncatedNormal|^TruncatedNormal|^NonDeterministicInts|^Shuffle|"
@@ -345,7 +346,7 @@ LEFT_OUT: list[tuple[str, str, _Pred]] = [
     (
         "quantized kernels",
         "integer-quantized kernels (TF-Lite style graphs); Fourier compiles float graphs "
-        "(FakeQuant/QuantizeAndDequantize, which keep float, are listed as unsupported instead)",
+        "(FakeQuant/QuantizeAndDequantize, which keep float, are supported: the quant family)",
         _rx(
             r"^Quantized|^Quantize(V2|DownAndShrinkRange)$|^Dequantize$|^Requantize|"
             r"^RequantizationRange|^UniformQuantize|^UniformDequantize|^UniformRequantize|"
