@@ -372,9 +372,10 @@ def test_reference_matches_lowering(case: Case) -> None:
 def test_every_registered_op_has_a_case() -> None:
     from tests.test_control_flow import COVERED as CONTROL  # regions and lists run both forms there
     from tests.test_host import COVERED as HOST  # host-only ops: reference vs TensorFlow there
+    from tests.test_host_ops_nms import COVERED as NMS  # host-only: reference vs TensorFlow there
     from tests.test_ops_longtail import COVERED as LONGTAIL  # the long tail runs both forms there
 
-    covered = {c.op for c in CASES} | {"Placeholder"} | LONGTAIL | CONTROL | HOST
+    covered = {c.op for c in CASES} | {"Placeholder"} | LONGTAIL | CONTROL | HOST | NMS
     missing = sorted(set(all_ops()) - covered)
     assert not missing, f"ops without a reference-vs-lowering case: {missing}"
 

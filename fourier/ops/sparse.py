@@ -1,6 +1,6 @@
 """Sparse feature ops: the ops whose output size depends on the values (``tf.feature_column``'s
 sparse path: ``Where``, ``Unique``, ``SparseFillEmptyRows``, ``SparseReshape``,
-``SparseSegment*``, ``SparseToDense``).
+``SparseSegment*``, ``SparseToDense``), and the detection models' ``NonMaxSuppressionV3/V4/V5``.
 
 XLA needs every shape before it runs, and these ops' outputs have as many rows as the data says
 (how many entries are non-zero, how many ids are distinct, how many rows are empty). They carry
@@ -18,6 +18,7 @@ shape, or a reshape that changes the element count raise ``ValueError`` naming t
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 import numpy as np
@@ -609,4 +610,166 @@ register(
     doc="Per row, every combination of the features' values (first feature slowest), as "
     "FingerprintCat64-hashed buckets or strings joined by _X_ (crossed_column).",
     padding_rule=_value_sized_rows,
+)
+
+
+# -- NonMaxSuppressionV3 / V4 / V5 ----------------------------------------------------------------
+
+_NMS_TYPES = ("float16", "float32")
+
+
+def _nms_infer(ctx: InferContext) -> list[TensorType]:
+    boxes = _expect(ctx, 0, _NMS_TYPES, 2, "boxes")
+    scores = _expect(ctx, 1, (boxes.dtype,), 1, "scores")
+    _expect(ctx, 2, ("int32",), 0, "max_output_size")
+    names = ["iou_threshold", "score_threshold", "soft_nms_sigma"]
+    for i in range(3, len(ctx.types)):
+        _expect(ctx, i, _NMS_TYPES, 0, names[i - 3])
+    if boxes.shape is not None and boxes.shape[1] not in (4, UNKNOWN):
+        raise ctx.fail(f"boxes must be [num_boxes, 4], got {boxes}")
+    if boxes.shape is not None and scores.shape is not None:
+        n, m = boxes.shape[0], scores.shape[0]
+        if isinstance(n, int) and isinstance(m, int) and n != m:
+            raise ctx.fail(f"{n} boxes and {m} scores")
+    rows: Dim = UNKNOWN  # how many survive: the values say
+    size = ctx.ints(2)
+    if ctx.attrs.get("pad_to_max_output_size", False) and size is not None:
+        rows = max(size[0], 0)
+    out = [TensorType("int32", (rows,))]
+    if ctx.op == "NonMaxSuppressionV5":
+        out.append(TensorType(boxes.dtype, (rows,)))
+    if ctx.op != "NonMaxSuppressionV3":
+        out.append(TensorType("int32", ()))
+    return out
+
+
+def _iou(corners: np.ndarray, area: np.ndarray, i: int, j: int) -> np.float32:
+    """Intersection over union of boxes i and j in float32, as TensorFlow computes it (0 when
+    either box has no area)."""
+    if area[i] <= 0 or area[j] <= 0:
+        return np.float32(0)
+    lo = np.maximum(corners[i, :2], corners[j, :2])
+    hi = np.minimum(corners[i, 2:], corners[j, 2:])
+    side = np.maximum(hi - lo, np.float32(0))
+    inter = side[0] * side[1]
+    return np.float32(inter / (area[i] + area[j] - inter))
+
+
+def _nms(
+    attrs: dict[str, Any],
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    max_output_size: np.ndarray,
+    iou_threshold: np.ndarray,
+    score_threshold: np.ndarray,
+    soft_nms_sigma: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy selection as TensorFlow's kernel makes it: (indices, their scores, how many).
+
+    Candidates above score_threshold leave a queue by score, the lower index first on ties; one
+    is compared with the boxes selected since it was last looked at, newest first, and dropped as
+    soon as its IoU with one exceeds iou_threshold. Under soft-NMS (sigma > 0) nothing is dropped
+    that way: each comparison scales the score by exp(-0.5 * iou^2 / sigma) instead, and a decayed
+    candidate still above score_threshold goes back into the queue with its new score. IoUs are
+    computed in float32 (as TensorFlow's kernel does for float16 boxes too), then rounded to the
+    dtype; the decay, the scores and the thresholds are in the dtype."""
+    boxes, scores = np.asarray(boxes), np.asarray(scores)
+    t, f = boxes.dtype.type, np.float32
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or scores.shape != (boxes.shape[0],):
+        raise ValueError(f"boxes {boxes.shape} must be [num_boxes, 4] and scores {scores.shape} [num_boxes]")
+    limit = int(np.asarray(max_output_size))
+    if limit < 0:
+        raise ValueError(f"max_output_size {limit} is negative")
+    thr, floor = t(np.asarray(iou_threshold)), t(np.asarray(score_threshold))
+    if not 0 <= thr <= 1:
+        raise ValueError(f"iou_threshold {float(thr)} is not in [0, 1]")
+    sigma = t(0) if soft_nms_sigma is None else t(np.asarray(soft_nms_sigma))
+    if sigma < 0:
+        raise ValueError(f"soft_nms_sigma {float(sigma)} is negative")
+    soft = bool(sigma > 0)
+    scale = t(t(-0.5) / sigma) if soft else t(0)
+    b = boxes.astype(f)
+    corners = np.concatenate([np.minimum(b[:, 0:2], b[:, 2:4]), np.maximum(b[:, 0:2], b[:, 2:4])], axis=1)
+    area = (corners[:, 2] - corners[:, 0]) * (corners[:, 3] - corners[:, 1])
+    # (-score, index) orders the queue; each entry carries its score and the first selection it
+    # has not been compared with yet
+    queue = [(-float(scores[i]), i, scores[i], 0) for i in range(len(scores)) if scores[i] > floor]
+    heapq.heapify(queue)
+    chosen: list[int] = []
+    chosen_scores: list[np.floating] = []
+    while queue and len(chosen) < limit:
+        _, i, score, begin = heapq.heappop(queue)
+        original, suppressed = score, False
+        for j in range(len(chosen) - 1, begin - 1, -1):
+            sim = _iou(corners, area, i, chosen[j])
+            if not soft and sim > thr:
+                suppressed = True
+                break
+            if soft:  # expf, then rounded to the dtype
+                s = t(sim)
+                score = t(score * t(f(np.exp(np.float64(t(t(scale * s) * s))))))
+                if score <= floor:
+                    break
+        if suppressed:
+            continue
+        if score == original:
+            chosen.append(i)
+            chosen_scores.append(score)
+        elif score > floor:
+            heapq.heappush(queue, (-float(score), i, score, len(chosen)))
+    valid = len(chosen)
+    if attrs.get("pad_to_max_output_size", False):
+        chosen += [0] * (limit - valid)
+        chosen_scores += [t(0)] * (limit - valid)
+    return (
+        np.asarray(chosen, np.int32),
+        np.asarray(chosen_scores, boxes.dtype).reshape(-1),
+        np.asarray(valid, np.int32),
+    )
+
+
+def _nms_selects(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Selects among all boxes: any indexed input mixes (a host op)"""
+    if all(s.kind == "free" for s in ins):
+        return [State("free")] * len(node.outputs)
+    return _value_sized_rows(node, ins, symbol)
+
+
+_NMS_ATTRS = [Attr("T", "type", "float32"), Attr("T_threshold", "type", "float32")]
+_PAD = Attr("pad_to_max_output_size", "bool", False)
+register(
+    "NonMaxSuppressionV3",
+    inputs=5,
+    attrs=_NMS_ATTRS,
+    infer=_nms_infer,
+    reference=lambda attrs, *a: _nms(attrs, *a)[0],
+    lower=_value_sized("NonMaxSuppressionV3"),
+    traits=_HOST_PURE,
+    doc="Greedy non-max suppression: the indices [?] of the boxes kept, best score first (boxes "
+    "overlapping a kept one by IoU >= iou_threshold, or scoring <= score_threshold, dropped).",
+    padding_rule=_nms_selects,
+)
+register(
+    "NonMaxSuppressionV4",
+    inputs=5,
+    attrs=[*_NMS_ATTRS, _PAD],
+    infer=_nms_infer,
+    reference=lambda attrs, *a: (lambda r: (r[0], r[2]))(_nms(attrs, *a)),
+    lower=_value_sized("NonMaxSuppressionV4"),
+    traits=_HOST_PURE,
+    doc="NonMaxSuppressionV3's indices and how many are valid; with pad_to_max_output_size, "
+    "max_output_size indices, zeros after the valid ones.",
+    padding_rule=_nms_selects,
+)
+register(
+    "NonMaxSuppressionV5",
+    inputs=6,
+    attrs=[Attr("T", "type", "float32"), _PAD],
+    infer=_nms_infer,
+    reference=_nms,
+    lower=_value_sized("NonMaxSuppressionV5"),
+    traits=_HOST_PURE,
+    doc="Non-max suppression with soft-NMS (scores decayed by exp(-0.5 iou^2 / soft_nms_sigma)): "
+    "the indices kept, their scores, and how many are valid (pad_to_max_output_size as V4).",
+    padding_rule=_nms_selects,
 )

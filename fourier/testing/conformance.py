@@ -148,8 +148,9 @@ EXEMPT: dict[str, str] = {
     "fused": "Fourier's own ops (the fused family), made only by passes: TensorFlow has no kernel to "
     "compare with (each fusion is checked graph-before against graph-after in tests/passes)",
     "host": "ops with the host trait run on the host executor (fourier.host) and their lowering "
-    "refuses them: compared with TensorFlow in tests/test_host.py (string hashes, AsString, tables) "
-    "and tests/test_feature_columns.py (the sparse family: Where, Unique, SparseSegment*, ...)",
+    "refuses them: compared with TensorFlow in tests/test_host.py (string hashes, AsString, tables), "
+    "tests/test_feature_columns.py (the sparse family: Where, Unique, SparseSegment*, ...) and "
+    "tests/test_host_ops_nms.py (NonMaxSuppressionV3/V4/V5)",
 }
 
 
