@@ -2415,6 +2415,121 @@ def test_sorted_segment_ops_with_computed_ids_are_refused_naming_the_node() -> N
         _import_one(build)
 
 
+# padding rules of today's additions, end to end: x [N, 4, 4, 3] compiled to buckets
+def _rows48(x: Any) -> Any:
+    return tf.reshape(x, [-1, 48])
+
+
+_PAD_ROW_LOCAL: list[tuple[str, Any]] = [
+    (
+        "reverse-sequence-per-row-lengths",
+        lambda x: raw.ReverseSequence(
+            input=tf.reshape(x, [-1, 16, 3]),
+            seq_lengths=tf.cast(tf.abs(x[:, 0, 0, 0]) * 16, tf.int32),
+            seq_dim=1,
+            batch_dim=0,
+        ),
+    ),
+    (
+        "matrix-diag-part-set",
+        lambda x: raw.MatrixSetDiag(input=x[..., 0], diagonal=raw.MatrixDiagPart(input=x[..., 1])),
+    ),
+    ("matrix-diag", lambda x: raw.MatrixDiag(diagonal=x[:, 0, :, 0])),
+    ("popcount", lambda x: tf.cast(raw.PopulationCount(x=tf.cast(x * 1000, tf.int32)), tf.float32)),
+    (
+        "segment-mean-of-features",
+        lambda x: tf.transpose(
+            raw.SegmentMean(data=tf.transpose(_rows48(x)), segment_ids=np.arange(48) // 10)
+        ),
+    ),
+    (
+        "dense-bincount-per-row",
+        lambda x: raw.DenseBincount(
+            input=tf.cast(tf.abs(_rows48(x)) * 5, tf.int32), size=5, weights=np.zeros(0, np.float32)
+        ),
+    ),
+    ("fake-quant-args", lambda x: raw.FakeQuantWithMinMaxArgs(inputs=x, min=-0.5, max=0.7, num_bits=5)),
+    (
+        "fake-quant-per-channel",
+        lambda x: raw.FakeQuantWithMinMaxVarsPerChannel(
+            inputs=x, min=np.array([-1, -0.5, -0.2], np.float32), max=np.array([1, 0.6, 0.9], np.float32)
+        ),
+    ),
+    (
+        "quantize-dequantize-given-range",
+        lambda x: raw.QuantizeAndDequantizeV2(input=x, input_min=-0.6, input_max=0.8, range_given=True),
+    ),
+    (
+        "quantize-dequantize-per-row-range",
+        lambda x: raw.QuantizeAndDequantizeV4(input=x, input_min=[0.0], input_max=[0.0], axis=0),
+    ),
+    (
+        "seeded-random-noise",
+        lambda x: (
+            x
+            + raw.RandomStandardNormal(shape=[4, 4, 3], dtype=tf.float32, seed=3, seed2=4)
+            + raw.StatelessRandomUniformV2(
+                shape=[4, 4, 3], key=np.array([5], np.uint64), counter=np.array([0, 1], np.uint64), alg=1
+            )
+        ),
+    ),
+]
+
+
+def _freeze_x(build: Any, path: Any) -> Any:
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4, 4, 3], name="x")
+        tf.identity(build(x), name="y")
+    path.write_bytes(g.as_graph_def().SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize("case", _PAD_ROW_LOCAL, ids=[c[0] for c in _PAD_ROW_LOCAL])
+def test_later_long_tail_row_local_graph_is_proven_and_matches_tensorflow(case: Any, tmp_path: Any) -> None:
+    import fourier
+    from fourier.testing.oracle import TFGraph
+
+    name, build = case
+    pb = _freeze_x(build, tmp_path / f"{name}.pb")
+    fourier.compile(pb, tmp_path / "out", [4, 8], require_padding_proof=True)
+    model = fourier.load(tmp_path / "out")
+    for batch in (1, 3, 9):
+        feeds = {"x": np.random.default_rng(batch).uniform(-1, 1, (batch, 4, 4, 3)).astype(np.float32)}
+        oracle = TFGraph(pb, ["y"])  # a fresh session: a stateful random op's first call
+        np.testing.assert_allclose(model(feeds)["y"], oracle(feeds)["y"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x: raw.QuantizeAndDequantizeV2(input=x, input_min=0.0, input_max=0.0),
+        lambda x: raw.Bincount(
+            arr=tf.cast(tf.abs(_rows48(x)) * 5, tf.int32), size=5, weights=np.zeros(0, np.float32)
+        ),
+        lambda x: raw.ReverseSequence(input=x, seq_lengths=[2, 1, 4, 3], seq_dim=0, batch_dim=1),
+        lambda x: raw.TensorScatterAdd(tensor=x, indices=[[0]], updates=tf.ones([1, 4, 4, 3])),
+        lambda x: raw.SegmentMax(data=x, segment_ids=tf.zeros([tf.shape(x)[0]], tf.int32)),
+    ],
+    ids=[
+        "quantize-dequantize-range-over-rows",
+        "bincount-of-rows",
+        "reverse-sequence-over-rows",
+        "tensor-scatter-into-rows",
+        "segment-of-rows",
+    ],
+)
+def test_later_long_tail_row_mixing_graph_is_refused(build: Any, tmp_path: Any) -> None:
+    import fourier
+    from fourier.errors import FourierError
+
+    pb = _freeze_x(build, tmp_path / "mix.pb")
+    with pytest.raises(
+        FourierError, match="padding a request to a bucket would change|known at compile time"
+    ):
+        fourier.compile(pb, tmp_path / "out", [4, 8], require_padding_proof=True)
+
+
 # (end of the long-tail / quant / random block)
 
 # Known divergences from TensorFlow, by case id: each fails today (strict), with the reason.

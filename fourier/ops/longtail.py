@@ -885,6 +885,19 @@ def _reverse_sequence(xp: Any, a: dict[str, Any], x: Any, lens: Any) -> Any:
     return xp.take_along_axis(x, full.astype(np.int32 if xp is not np else np.int64), axis=s)
 
 
+_reverse_sequence_moves = moves((0, 1))
+
+
+def _reverse_sequence_padding(node: Node, ins: list[State], symbol: str) -> list[State]:
+    """Reverses a prefix along seq_dim: along the rows' axis that mixes (a batch shorter than a
+    length would read padding); otherwise followed by probing its reference"""
+    x = ins[0]
+    rank = len(node.inputs[0].type.shape or ())
+    if x.kind == "rows" and rank and node.attrs["seq_dim"] % rank == x.axis:
+        return [mixed(node, f"reverses sequences along the {symbol} axis")]
+    return _reverse_sequence_moves(node, ins, symbol)
+
+
 register(
     "ReverseSequence",
     inputs=2,
@@ -893,7 +906,7 @@ register(
     xp_fn=_reverse_sequence,
     doc="reverse the first seq_lengths[b] entries along seq_dim of each batch_dim entry b "
     "(lengths clamped to [0, the dimension])",
-    padding_rule=moves((0, 1)),
+    padding_rule=_reverse_sequence_padding,
 )
 
 # -- PopulationCount ----------------------------------------------------------------------------
