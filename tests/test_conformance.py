@@ -2386,6 +2386,54 @@ CASES += [
     ),
 ]
 
+# seeds: the key and counter TensorFlow derives from a seed pair, and the V1 stateless ops
+for _seed, _dt in (([1, 2], np.int64), ([-7, 2**31 - 1], np.int32), ([0, 0], np.int32)):
+    CASES.append(
+        Case(
+            "StatelessRandomGetKeyCounter",
+            lambda s=_seed, dt=_dt: raw.StatelessRandomGetKeyCounter(seed=_c(s, dt)),
+            {},
+            f"{np.dtype(_dt).name}-{_seed[0]}",
+        )
+    )
+    for _op in ("StatelessRandomUniform", "StatelessRandomNormal", "StatelessTruncatedNormal"):
+        for _fdt in (tf.float32, tf.float64):
+            CASES.append(
+                Case(
+                    _op,
+                    lambda op=_op, s=_seed, dt=_dt, f=_fdt: getattr(raw, op)(
+                        shape=_c([3, 6]), seed=_c(s, dt), dtype=f
+                    ),
+                    {},
+                    f"{_fdt.name}-seed-{np.dtype(_dt).name}-{_seed[0]}",
+                    tol=_EXACT if "Uniform" in _op else None,
+                )
+            )
+    CASES.append(
+        Case(
+            "StatelessRandomUniformInt",
+            lambda s=_seed, dt=_dt: raw.StatelessRandomUniformInt(
+                shape=_c([11], np.int64), seed=_c(s, dt), minval=_c(-3, np.int64), maxval=_c(70, np.int64)
+            ),
+            {},
+            f"int64-seed-{np.dtype(_dt).name}-{_seed[0]}",
+        )
+    )
+CASES += [
+    Case(  # what tf.random.stateless_uniform writes: a fed seed, key and counter computed in the graph
+        "StatelessRandomGetKeyCounter",
+        lambda s: tf.random.stateless_uniform([4, 3], seed=s) + tf.random.stateless_normal([4, 3], seed=s),
+        {"s": np.array([5, -9], np.int32)},
+        "fed-seed-through-stateless-uniform-and-normal",
+    ),
+    Case(
+        "StatelessRandomUniform",
+        lambda: raw.StatelessRandomUniform(shape=_c([0, 3]), seed=_c([1, 1])),
+        {},
+        "empty",
+    ),
+]
+
 
 def _import_one(build: Any) -> None:
     from fourier.importer.graphdef import import_graphdef

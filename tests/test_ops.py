@@ -325,6 +325,15 @@ MANUAL += [
         [C(np.array([6], np.int32)), C(np.int32(0)), C(np.int32(9))],
         {"seed": 1, "seed2": 0},
     ),
+    Case("StatelessRandomGetKeyCounter", [np.array([3, -4], np.int64)]),
+    *[
+        Case(op, [C(np.array([2, 5], np.int32)), np.array([7, 8], np.int32)], {"dtype": "float64"})
+        for op in ("StatelessRandomUniform", "StatelessRandomNormal", "StatelessTruncatedNormal")
+    ],
+    Case(
+        "StatelessRandomUniformInt",
+        [C(np.array([9], np.int32)), np.array([1, 2], np.int64), C(np.int32(-4)), C(np.int32(4))],
+    ),
 ]
 
 CASES = _auto_cases() + MANUAL

@@ -71,7 +71,7 @@ _SEMANTICS = """## Semantics worth knowing
   reading step `t`) imports as a `GatherV2` of those indices. Passes do not rewrite inside loop
   bodies yet.
 - Random ops (`fourier/ops/random.py`): the stateless ones (`StatelessRandom*V2`, alg Philox or
-  auto-select) compute TensorFlow's Philox4x32-10 values, bit for bit for uniforms and integers,
+  auto-select; the V1 forms and `StatelessRandomGetKeyCounter` that take a seed pair) compute TensorFlow's Philox4x32-10 values, bit for bit for uniforms and integers,
   normals within 4 ulps (float32 `log`/`sin`/`cos` round differently in glibc, numpy and XLA). The
   stateful ones (`RandomUniform`, `RandomStandardNormal`, `TruncatedNormal`, `RandomUniformInt`)
   change value on every TensorFlow call by design; Fourier computes each as the stateless op keyed

@@ -1,7 +1,8 @@
 """Random numbers: TensorFlow's counter-based generator (Philox4x32-10), bit for bit.
 
-The stateless ops (``StatelessRandomUniformV2`` and its kin, alg = Philox) are functions of their
-key, counter and shape: their reference and lowering compute TensorFlow's CPU kernels' values, the
+The stateless ops (``StatelessRandomUniformV2`` and its kin, alg = Philox; the V1 forms and
+``StatelessRandomGetKeyCounter``, which derive key and counter from a seed pair as
+``tf.random.stateless_*`` graphs do) are functions of their key, counter and shape: their reference and lowering compute TensorFlow's CPU kernels' values, the
 same Philox blocks laid out the same way and converted to floats with the same bit tricks (23
 random mantissa bits for float32; Box-Muller for normals; truncated normals by rejection, each
 group of outputs starting where TensorFlow reserves its words: 256 per output).
@@ -391,5 +392,105 @@ register(
     xp_fn=_stateful_int,
     traits=("pure", "no_fold"),
     doc=f"integers in [minval, maxval){_DOC_STATEFUL}",
+    padding_rule=_random_padding,
+)
+
+# -- seeds: StatelessRandomGetKeyCounter and the V1 stateless ops ---------------------------------
+# tf.random.stateless_* turn a seed pair into a key and counter by one Philox block under a fixed
+# key (TensorFlow's GenerateKey): the seed words are the counter; the block's first two words are
+# the key, its last two the counter's high half.
+
+_SEED_MIX = (0x3EC8F720, 0x02461E29)
+
+
+def _from_seed(xp: Any, seed: Any) -> tuple[tuple[Any, Any], list[Any]]:
+    s = xp.reshape(seed, (-1,)).astype(np.int64).astype(np.uint64)  # int32 seeds sign-extend
+    s0, s1 = _split64(xp, s[0]), _split64(xp, s[1])
+    m = philox(xp, (_u32(xp, _SEED_MIX[0]), _u32(xp, _SEED_MIX[1])), [s0[0], s0[1], s1[0], s1[1]])
+    zero = _u32(xp, 0)
+    return (m[0], m[1]), [zero, zero, m[2], m[3]]
+
+
+def _join64(xp: Any, lo: Any, hi: Any) -> Any:
+    return lo.astype(np.uint64) | (hi.astype(np.uint64) << np.uint64(32))
+
+
+def _seed_infer(ctx: InferContext, i: int) -> None:
+    t = ctx.types[i]
+    if t.dtype not in ("int32", "int64"):
+        raise ctx.fail(f"seed must be int32 or int64, got {t.dtype}")
+    if t.shape is not None and t.shape != (2,):
+        raise ctx.fail(f"seed must have shape [2], got {t}")
+
+
+def _get_key_counter_infer(ctx: InferContext) -> list[TensorType]:
+    _seed_infer(ctx, 0)
+    return [TensorType("uint64", (1,)), TensorType("uint64", (2,))]
+
+
+def _get_key_counter(xp: Any, a: dict[str, Any], seed: Any) -> tuple[Any, Any]:
+    key, c = _from_seed(xp, seed)
+    k = _join64(xp, key[0], key[1]).reshape(1)
+    return k, xp.stack([_join64(xp, c[0], c[1]), _join64(xp, c[2], c[3])])
+
+
+register(
+    "StatelessRandomGetKeyCounter",
+    inputs=1,
+    attrs=[Attr("Tseed", "type", "int64")],
+    infer=_get_key_counter_infer,
+    xp_fn=_get_key_counter,
+    doc="the Philox key [1] and counter [2] (uint64) TensorFlow derives from a seed pair",
+    padding_rule=_random_padding,
+)
+
+
+def _v1_float_infer(ctx: InferContext) -> list[TensorType]:
+    _seed_infer(ctx, 1)
+    return _float_infer(ctx)
+
+
+def _register_v1(op: str, kind: str, what: str) -> None:
+    def v1(xp: Any, a: dict[str, Any], shape: Any, seed: Any) -> Any:
+        dims = _static_shape(shape, op)
+        k, c = _from_seed(xp, seed)
+        n = int(np.prod(dims, dtype=np.int64))
+        return _sample(xp, kind, a["dtype"], n, k, c, None).reshape(dims)
+
+    register(
+        op,
+        inputs=2,
+        attrs=[Attr("dtype", "type", "float32"), Attr("T", "type", "int32"), Attr("Tseed", "type", "int64")],
+        infer=_v1_float_infer,
+        xp_fn=v1,
+        doc=f"{what} values of the given shape from a seed pair (Philox), TensorFlow's bits",
+        padding_rule=_random_padding,
+    )
+
+
+_register_v1("StatelessRandomUniform", "uniform", "uniform [0, 1)")
+_register_v1("StatelessRandomNormal", "normal", "standard normal (Box-Muller)")
+_register_v1("StatelessTruncatedNormal", "truncated", "standard normal truncated to (-2, 2)")
+
+
+def _v1_int_infer(ctx: InferContext) -> list[TensorType]:
+    _seed_infer(ctx, 1)
+    return _int_infer(ctx, 2)
+
+
+def _v1_int(xp: Any, a: dict[str, Any], shape: Any, seed: Any, lo: Any, hi: Any) -> Any:
+    dims = _static_shape(shape, "StatelessRandomUniformInt")
+    k, c = _from_seed(xp, seed)
+    n = int(np.prod(dims, dtype=np.int64))
+    return _uniform_int(xp, n, k, c, xp.asarray(lo), xp.asarray(hi), np.dtype(lo.dtype).name).reshape(dims)
+
+
+register(
+    "StatelessRandomUniformInt",
+    inputs=4,
+    attrs=[Attr("dtype", "type", "int32"), Attr("T", "type", "int32"), Attr("Tseed", "type", "int64")],
+    infer=_v1_int_infer,
+    xp_fn=_v1_int,
+    doc="integers in [minval, maxval) from a seed pair (Philox), TensorFlow's bits",
     padding_rule=_random_padding,
 )
