@@ -576,9 +576,12 @@ CASES.append(
 # Contractions over a 3-D window sum up to a few hundred products in TensorFlow's order: float32 to
 # rtol 1e-4 / atol 1e-5, float16 to 1e-2 (TensorFlow rounds partial sums to half, Fourier does not).
 _SUMS3 = {"rtol": 1e-4, "atol": 1e-5}
+_idt: Any
+_vk: Any
+_vst: Any
 _HALF_SUMS = {"rtol": 1e-2, "atol": 1e-2}
 _VOL = f32(2, 5, 6, 7, 3)
-for _pad, _s, _k, _dt in [
+for _pad, _vst, _vk, _idt in [
     ("SAME", (1, 1, 1), (3, 3, 3), np.float32),
     ("VALID", (2, 2, 2), (3, 2, 3), np.float32),
     ("SAME", (1, 2, 3), (2, 3, 2), np.float32),
@@ -586,29 +589,29 @@ for _pad, _s, _k, _dt in [
     ("SAME", (2, 1, 2), (3, 3, 3), np.float64),
     ("SAME", (1, 1, 1), (2, 2, 2), np.float16),
 ]:
-    _w = rng.uniform(-1, 1, (*_k, 3, 4)).astype(_dt)
-    _tol = _HALF_SUMS if _dt == np.float16 else _SUMS3 if _dt == np.float32 else None
+    _w = rng.uniform(-1, 1, (*_vk, 3, 4)).astype(_idt)
+    _tol = _HALF_SUMS if _idt == np.float16 else _SUMS3 if _idt == np.float32 else None
     CASES.append(
         Case(
             "Conv3D",
-            lambda x, w=_w, p=_pad, s=_s: raw.Conv3D(
+            lambda x, w=_w, p=_pad, s=_vst: raw.Conv3D(
                 input=x, filter=tf.constant(w), strides=[1, *s, 1], padding=p
             ),
-            {"x": _VOL.astype(_dt)},
-            f"{_pad}-s{''.join(map(str, _s))}-k{''.join(map(str, _k))}-{np.dtype(_dt).name}",
+            {"x": _VOL.astype(_idt)},
+            f"{_pad}-s{''.join(map(str, _vst))}-k{''.join(map(str, _vk))}-{np.dtype(_idt).name}",
             _tol,
         )
     )
-    _in = [2, 5, 6, 7, 3]
-    _out = tf.nn.conv3d(np.zeros(_in, _dt), _w, [1, *_s, 1], _pad).shape
+    _vin = [2, 5, 6, 7, 3]
+    _out = tf.nn.conv3d(np.zeros(_vin, _idt), _w, [1, *_vst, 1], _pad).shape
     CASES.append(
         Case(
             "Conv3DBackpropInputV2",
-            lambda dy, w=_w, p=_pad, s=_s, i=_in: raw.Conv3DBackpropInputV2(
+            lambda dy, w=_w, p=_pad, s=_vst, i=_vin: raw.Conv3DBackpropInputV2(
                 input_sizes=_c(i), filter=tf.constant(w), out_backprop=dy, strides=[1, *s, 1], padding=p
             ),
-            {"dy": rng.uniform(-1, 1, _out).astype(_dt)},
-            f"{_pad}-s{''.join(map(str, _s))}-k{''.join(map(str, _k))}-{np.dtype(_dt).name}",
+            {"dy": rng.uniform(-1, 1, _out).astype(_idt)},
+            f"{_pad}-s{''.join(map(str, _vst))}-k{''.join(map(str, _vk))}-{np.dtype(_idt).name}",
             _tol,
         )
     )
@@ -636,7 +639,7 @@ CASES += [
     ),
 ]
 for _op, _fn in (("MaxPool3D", raw.MaxPool3D), ("AvgPool3D", raw.AvgPool3D)):
-    for _pad, _s, _k, _dt in [
+    for _pad, _vst, _vk, _idt in [
         ("SAME", (2, 2, 2), (3, 3, 3), np.float32),
         ("VALID", (1, 2, 1), (2, 3, 2), np.float32),
         ("SAME", (1, 1, 1), (2, 2, 2), np.float32),  # CPU kernels: float32 and bfloat16 only
@@ -645,11 +648,11 @@ for _op, _fn in (("MaxPool3D", raw.MaxPool3D), ("AvgPool3D", raw.AvgPool3D)):
         CASES.append(
             Case(
                 _op,
-                lambda x, fn=_fn, p=_pad, s=_s, k=_k: fn(
+                lambda x, fn=_fn, p=_pad, s=_vst, k=_vk: fn(
                     input=x, ksize=[1, *k, 1], strides=[1, *s, 1], padding=p
                 ),
-                {"x": _VOL.astype(_dt)},
-                f"{_pad}-s{''.join(map(str, _s))}-k{''.join(map(str, _k))}-{np.dtype(_dt).name}",
+                {"x": _VOL.astype(_idt)},
+                f"{_pad}-s{''.join(map(str, _vst))}-k{''.join(map(str, _vk))}-{np.dtype(_idt).name}",
             )
         )
     CASES.append(
@@ -669,7 +672,7 @@ CASES.append(
     )
 )
 _LRN_X = f32(2, 3, 4, 7)
-for _attrs, _dt, _id in [
+for _attrs, _idt, _id in [
     ({}, np.float32, "defaults"),
     ({"depth_radius": 2, "bias": 2.0, "alpha": 1e-2, "beta": 0.75}, np.float32, "r2-beta0.75"),
     ({"depth_radius": 1, "bias": 1.0, "alpha": 0.5, "beta": 1.0}, np.float32, "beta1"),
@@ -677,7 +680,7 @@ for _attrs, _dt, _id in [
     ({"depth_radius": 10, "alpha": 0.1}, np.float32, "radius-over-depth"),
     ({"depth_radius": 2, "alpha": 0.1}, np.float16, "float16"),
 ]:
-    CASES.append(Case("LRN", lambda x, a=_attrs: raw.LRN(input=x, **a), {"x": _LRN_X.astype(_dt)}, _id))
+    CASES.append(Case("LRN", lambda x, a=_attrs: raw.LRN(input=x, **a), {"x": _LRN_X.astype(_idt)}, _id))
 CASES.append(Case("LRN", lambda x: raw.LRN(input=x), {"x": f32(0, 2, 2, 3)}, "empty"))
 _PIC = f32(2, 5, 6, 3, lo=0, hi=255)
 for _size in ([9, 11], [3, 4], [5, 6], [1, 1], [7, 2]):
@@ -703,21 +706,21 @@ for _size in ([9, 11], [3, 4], [5, 6], [1, 1], [7, 2]):
                 {"rtol": 1e-5, "atol": 1e-4},
             )
         )
-for _dt in (np.uint8, np.int32, np.float16, np.float64):
-    _img = _PIC.astype(_dt)
+for _idt in (np.uint8, np.int32, np.float16, np.float64):
+    _img = _PIC.astype(_idt)
     CASES += [
         Case(
             "ResizeBicubic",
             lambda x: raw.ResizeBicubic(images=x, size=_c([7, 4]), half_pixel_centers=True),
             {"x": _img},
-            np.dtype(_dt).name,
+            np.dtype(_idt).name,
             {"rtol": 1e-5, "atol": 1e-4},
         ),
         Case(
             "ResizeArea",
             lambda x: raw.ResizeArea(images=x, size=_c([3, 8])),
             {"x": _img},
-            np.dtype(_dt).name,
+            np.dtype(_idt).name,
             {"rtol": 1e-5, "atol": 1e-4},
         ),
     ]
@@ -763,15 +766,15 @@ for _method in ("bilinear", "nearest"):
                 f"{_method}-{_crop[0]}x{_crop[1]}-extra{_extra}",
             )
         )
-    for _dt in (np.uint8, np.float16, np.float64, np.int32):
+    for _idt in (np.uint8, np.float16, np.float64, np.int32):
         CASES.append(
             Case(
                 "CropAndResize",
                 lambda x, b, i, m=_method: raw.CropAndResize(
                     image=x, boxes=b, box_ind=i, crop_size=_c([3, 4]), method=m
                 ),
-                {"x": (IMG * 50 + 100).astype(_dt), "b": _BOXES, "i": _BOX_IND},
-                f"{_method}-{np.dtype(_dt).name}",
+                {"x": (IMG * 50 + 100).astype(_idt), "b": _BOXES, "i": _BOX_IND},
+                f"{_method}-{np.dtype(_idt).name}",
                 {"rtol": 1e-5, "atol": 1e-4},
             )
         )
@@ -901,4 +904,104 @@ def test_row_mixing_long_tail_graph_is_refused(build: Callable[[Any], Any], tmp_
 
     pb = _freeze(build, tmp_path / "mix.pb")
     with pytest.raises(CompileError, match="padding a request to a bucket would change"):
+        fourier.compile(pb, tmp_path / "out", [4, 8], require_padding_proof=True)
+
+
+# -- padding rules of the 3-D windows, LRN, the resizes and CropAndResize ------------------------
+_CROP_IMAGE = f32(2, 6, 7, 3)
+
+
+def _boxes_of(x: Any) -> tuple[Any, Any]:
+    rows = tf.reshape(x, [-1, 48])
+    boxes = tf.sigmoid(rows[:, :4]) * 1.4 - 0.2  # some reach past the image
+    return boxes, tf.cast(tf.abs(rows[:, 4]) > 0.5, tf.int32)
+
+
+IMAGE_ROW_LOCAL: list[tuple[str, Callable[[Any], Any]]] = [
+    (
+        "conv3d",
+        lambda x: raw.Conv3D(
+            input=tf.reshape(x, [-1, 4, 2, 2, 3]),
+            filter=tf.constant(f32(2, 2, 2, 3, 2)),
+            strides=[1, 1, 2, 1, 1],
+            padding="SAME",
+        ),
+    ),
+    (
+        "conv3d-transpose",
+        lambda x: tf.nn.conv3d_transpose(
+            tf.reshape(x, [-1, 4, 2, 2, 3]),
+            tf.constant(f32(3, 3, 3, 2, 3)),
+            tf.stack([tf.shape(x)[0], 8, 4, 3, 2]),
+            [1, 2, 2, 2, 1],
+            "SAME",
+        ),
+    ),
+    (
+        "pools3d",
+        lambda x: (
+            raw.MaxPool3D(
+                input=tf.reshape(x, [-1, 4, 2, 2, 3]),
+                ksize=[1, 3, 2, 2, 1],
+                strides=[1, 2, 1, 1, 1],
+                padding="SAME",
+            )
+            + raw.AvgPool3D(
+                input=tf.reshape(x, [-1, 4, 2, 2, 3]),
+                ksize=[1, 3, 2, 2, 1],
+                strides=[1, 2, 1, 1, 1],
+                padding="SAME",
+            )
+        ),
+    ),
+    ("lrn", lambda x: raw.LRN(input=x, depth_radius=1, alpha=0.3)),
+    (
+        "resizes",
+        lambda x: (
+            raw.ResizeBicubic(images=x, size=_c([5, 3]), half_pixel_centers=True)
+            + raw.ResizeArea(images=x, size=_c([5, 3]))
+        ),
+    ),
+    (
+        "crop-and-resize-of-a-constant-image",
+        lambda x: raw.CropAndResize(
+            image=tf.constant(_CROP_IMAGE),
+            boxes=_boxes_of(x)[0],
+            box_ind=_boxes_of(x)[1],
+            crop_size=_c([3, 4]),
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", IMAGE_ROW_LOCAL, ids=[c[0] for c in IMAGE_ROW_LOCAL])
+def test_image_ops_prove_padding_and_match_tensorflow(
+    case: tuple[str, Callable[[Any], Any]], tmp_path: Any
+) -> None:
+    """Before: x [N, 4, 4, 3] fed through one of the ops (a 3-D window over a reshape of it, LRN,
+    a resize; CropAndResize of a constant image with boxes and box indices computed from x's rows).
+    Expected: padding is proven (require_padding_proof), and the model equals TensorFlow."""
+    import fourier
+    from fourier.testing.oracle import TFGraph
+
+    name, build = case
+    pb = _freeze(build, tmp_path / f"{name}.pb")
+    fourier.compile(pb, tmp_path / "out", [4, 8], require_padding_proof=True)
+    model, oracle = fourier.load(tmp_path / "out"), TFGraph(pb, ["y"])
+    for batch in (1, 3, 9):
+        feeds = {"x": np.random.default_rng(batch).uniform(-1, 1, (batch, 4, 4, 3)).astype(np.float32)}
+        np.testing.assert_allclose(model(feeds)["y"], oracle(feeds)["y"], rtol=1e-4, atol=1e-4)
+
+
+def test_crop_and_resize_of_the_batch_is_refused_naming_the_node(tmp_path: Any) -> None:
+    """box_ind picks image rows by value: with the fed batch as the image, rows mix."""
+    import fourier
+    from fourier.errors import CompileError
+
+    def build(x: Any) -> Any:
+        boxes, ind = _boxes_of(x)
+        return raw.CropAndResize(image=x, boxes=boxes, box_ind=ind, crop_size=_c([2, 2]), name="crop")
+
+    pb = _freeze(build, tmp_path / "crop.pb")
+    with pytest.raises(CompileError, match="crop.*box_ind picks the image's N rows by value"):
         fourier.compile(pb, tmp_path / "out", [4, 8], require_padding_proof=True)

@@ -861,6 +861,7 @@ def _crop_coords(lo: Any, hi: Any, n_in: int, n_out: int) -> Any:
 
 def _crop_and_resize(xp: Any, a: dict[str, Any], image: Any, boxes: Any, ind: Any, size: Any) -> Any:
     ch, cw = static_ints(size, "CropAndResize's crop_size")
+    image, boxes, ind = xp.asarray(image), xp.asarray(boxes), xp.asarray(ind)  # a constant image is numpy
     b, h, w, _ = image.shape
     if xp is np and len(ind) and (np.min(ind) < 0 or np.max(ind) >= b):
         bad = int(np.flatnonzero((ind < 0) | (ind >= b))[0])

@@ -746,7 +746,7 @@ register(
     lower=_value_sized("NonMaxSuppressionV3"),
     traits=_HOST_PURE,
     doc="Greedy non-max suppression: the indices [?] of the boxes kept, best score first (boxes "
-    "overlapping a kept one by IoU >= iou_threshold, or scoring <= score_threshold, dropped).",
+    "overlapping a kept one by IoU > iou_threshold, or scoring <= score_threshold, dropped).",
     padding_rule=_nms_selects,
 )
 register(
@@ -769,7 +769,8 @@ register(
     reference=_nms,
     lower=_value_sized("NonMaxSuppressionV5"),
     traits=_HOST_PURE,
-    doc="Non-max suppression with soft-NMS (scores decayed by exp(-0.5 iou^2 / soft_nms_sigma)): "
-    "the indices kept, their scores, and how many are valid (pad_to_max_output_size as V4).",
+    doc="Non-max suppression; with soft_nms_sigma > 0, soft-NMS (scores decayed by exp(-0.5 iou^2 / "
+    "sigma), nothing dropped by IoU): the indices kept, their scores, and how many are valid "
+    "(pad_to_max_output_size as V4).",
     padding_rule=_nms_selects,
 )
