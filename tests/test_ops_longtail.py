@@ -671,6 +671,43 @@ CASES.append(
         "window-past-the-edges",
     )
 )
+# bfloat16: TensorFlow's CPU has 3-D window and bicubic kernels for it (not LRN's, not CropAndResize's)
+_BF16 = tf.bfloat16.as_numpy_dtype
+CASES += [
+    Case(
+        "MaxPool3D",
+        lambda x: raw.MaxPool3D(input=x, ksize=[1, 2, 2, 2, 1], strides=[1, 2, 1, 2, 1], padding="SAME"),
+        {"x": _VOL.astype(_BF16)},
+        "bfloat16",
+    ),
+    Case(
+        "AvgPool3D",
+        lambda x: raw.AvgPool3D(input=x, ksize=[1, 2, 2, 2, 1], strides=[1, 2, 1, 2, 1], padding="SAME"),
+        {"x": _VOL.astype(_BF16)},
+        "bfloat16",
+    ),
+    Case(
+        "Conv3D",
+        lambda x: raw.Conv3D(
+            input=x,
+            filter=tf.constant(f32(2, 2, 2, 3, 2, lo=-0.5, hi=0.5).astype(_BF16)),
+            strides=[1] * 5,
+            padding="SAME",
+        ),
+        {"x": _VOL.astype(_BF16)},
+        "bfloat16",
+        {
+            "rtol": 2e-2,
+            "atol": 6e-2,
+        },  # 24 products; bfloat16 keeps 8 bits, rounded at other steps by each side
+    ),
+    Case(
+        "ResizeBicubic",
+        lambda x: raw.ResizeBicubic(images=x, size=_c([7, 9]), half_pixel_centers=True),
+        {"x": IMG.astype(_BF16)},
+        "bfloat16",
+    ),
+]
 _LRN_X = f32(2, 3, 4, 7)
 for _attrs, _idt, _id in [
     ({}, np.float32, "defaults"),
@@ -1005,3 +1042,19 @@ def test_crop_and_resize_of_the_batch_is_refused_naming_the_node(tmp_path: Any) 
     pb = _freeze(build, tmp_path / "crop.pb")
     with pytest.raises(CompileError, match="crop.*box_ind picks the image's N rows by value"):
         fourier.compile(pb, tmp_path / "out", [4, 8], require_padding_proof=True)
+
+
+def test_crop_and_resize_box_index_outside_the_batch_is_an_error_as_in_tensorflow() -> None:
+    """TensorFlow refuses a box index outside [0, batch); so does the reference (the lowering,
+    which cannot raise, clamps it)."""
+    from fourier.ops.registry import get_op
+
+    boxes, crop = np.array([[0, 0, 1, 1], [0.2, 0.1, 0.7, 0.9]], np.float32), np.array([2, 2], np.int32)
+    for bad in (2, -1):
+        ind = np.array([0, bad], np.int32)
+        with pytest.raises(tf.errors.OutOfRangeError, match="box_index has values outside"):
+            raw.CropAndResize(image=IMG, boxes=boxes, box_ind=ind, crop_size=crop)
+        with pytest.raises(ValueError, match=rf"box_ind\[1\] = {bad} is not in \[0, 2\)"):
+            get_op("CropAndResize").reference(
+                {"method": "bilinear", "extrapolation_value": 0.0}, IMG, boxes, ind, crop
+            )
