@@ -11,7 +11,8 @@ integers and bools exactly, float32 to rtol 1e-5 / atol 1e-6, float16 to rtol 2e
 (about one unit in the last place), float64 to rtol 1e-9. A case that needs another tolerance
 states it and why (`CONTRACTION`).
 
-The long-tail and image families have their cases in tests/test_ops_longtail.py; the last test
+The long-tail and image families have their cases in tests/test_ops_longtail.py (the later
+long-tail additions, and the quant and random families, in a block at the end of this file); the last test
 here walks the registry and fails naming every op that has no TensorFlow case in either file and
 is not exempt (`fourier.testing.conformance.EXEMPT`: Fourier's own fused ops, and the ops the host
 runs, which tests/test_host.py and tests/test_feature_columns.py compare with TensorFlow).

@@ -78,7 +78,9 @@ _SEMANTICS = """## Semantics worth knowing
   by its (`seed`, `seed2`) pair, which equals TensorFlow's *first* call in a fresh session, and
   gives the same values on every call. A stateful op with both seeds 0 (TensorFlow seeds it
   nondeterministically) is refused at import, naming the node. `Multinomial` and
-  `StatelessMultinomial` are not supported.
+  `StatelessMultinomial` are not supported: TensorFlow's CPU kernel draws each work shard's rows
+  from one stream skipped ahead by the shard's first row, so a row's samples depend on how its
+  thread pool splits the batch (64 rows x 300 samples: 8 of 64 rows match one unsplit stream).
 - Quantization simulation (`fourier/ops/quant.py`): `FakeQuant*` and `QuantizeAndDequantizeV2-V4`
   are bit-exact with TensorFlow's kernels; `V2`/`V4` with `range_given` and an `axis` are refused
   (TensorFlow's kernel runs that combination in no form).

@@ -328,8 +328,9 @@ LEFT_OUT: list[tuple[str, str, _Pred]] = [
     (
         "random numbers",
         "sampling beyond the Philox uniform/normal/integer ops Fourier supports (the random family: "
-        "stateless bit-exact, stateful keyed by their seeds): multinomials, gammas, Poisson, "
-        "candidate samplers, shuffles and generators with resource state",
+        "stateless bit-exact, stateful keyed by their seeds): multinomials (TensorFlow's CPU kernel "
+        "gives a row other values when its thread pool splits the batch otherwise), gammas, "
+        "Poisson, candidate samplers, shuffles and generators with resource state",
         _rx(
             r"Random|^Multinomial|^Stateful(Standard|Truncated|Uniform)|^SobolSample$|^StatelessMultinomial|^RngSkip|^RngReadAndSkip|^Stateless(?!Case$|If$|While$)|"
             r"^ParameterizedTruncatedNormal|^TruncatedNormal|^NonDeterministicInts|^Shuffle|"
