@@ -691,11 +691,9 @@ def _lrn(xp: Any, a: dict[str, Any], x: Any) -> Any:
     r, c = int(a["depth_radius"]), x.shape[3]
     x32 = x.astype(np.float32)
     sq = xp.pad(x32 * x32, [(0, 0), (0, 0), (0, 0), (r, r)])
-    total = None
-    for j in range(min(2 * r + 1, c + 2 * r)):
-        part = sq[..., j : j + c]
-        total = part if total is None else total + part
-    assert total is not None
+    total = xp.zeros_like(x32)
+    for j in range(max(0, r - c + 1), min(2 * r, r + c - 1) + 1):  # the shifts that reach real channels
+        total = total + sq[..., j : j + c]
     scale = np.float32(a["bias"]) + np.float32(a["alpha"]) * total
     return (x32 * scale ** np.float32(-a["beta"])).astype(x.dtype)
 

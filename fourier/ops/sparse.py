@@ -735,6 +735,15 @@ def _nms_selects(node: Node, ins: list[State], symbol: str) -> list[State]:
     return _value_sized_rows(node, ins, symbol)
 
 
+def _nms_v3(attrs: dict[str, Any], *args: np.ndarray) -> np.ndarray:
+    return _nms(attrs, *args)[0]
+
+
+def _nms_v4(attrs: dict[str, Any], *args: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    indices, _, valid = _nms(attrs, *args)
+    return indices, valid
+
+
 _NMS_ATTRS = [Attr("T", "type", "float32"), Attr("T_threshold", "type", "float32")]
 _PAD = Attr("pad_to_max_output_size", "bool", False)
 register(
@@ -742,7 +751,7 @@ register(
     inputs=5,
     attrs=_NMS_ATTRS,
     infer=_nms_infer,
-    reference=lambda attrs, *a: _nms(attrs, *a)[0],
+    reference=_nms_v3,
     lower=_value_sized("NonMaxSuppressionV3"),
     traits=_HOST_PURE,
     doc="Greedy non-max suppression: the indices [?] of the boxes kept, best score first (boxes "
@@ -754,7 +763,7 @@ register(
     inputs=5,
     attrs=[*_NMS_ATTRS, _PAD],
     infer=_nms_infer,
-    reference=lambda attrs, *a: (lambda r: (r[0], r[2]))(_nms(attrs, *a)),
+    reference=_nms_v4,
     lower=_value_sized("NonMaxSuppressionV4"),
     traits=_HOST_PURE,
     doc="NonMaxSuppressionV3's indices and how many are valid; with pad_to_max_output_size, "
