@@ -1870,7 +1870,7 @@ CASES += [
 # (fourier/ops/quant.py) and random numbers (fourier/ops/random.py), in one block.
 
 
-def _ints(*shape: int, lo: int = -9, hi: int = 10, dtype: Any = I32) -> np.ndarray:
+def _rand_int(*shape: int, lo: int = -9, hi: int = 10, dtype: Any = I32) -> np.ndarray:
     return rand(dtype, *shape, lo=lo, hi=hi)
 
 
@@ -1890,7 +1890,7 @@ for _kind in ("Mean", "Max", "Min", "Prod"):
         Case(
             f"Segment{_kind}",
             lambda d, fn=_fn: fn(data=d, segment_ids=_c(_SEG_IDS, np.int64)),
-            {"d": _ints(7, lo=-50, hi=50, dtype=np.int64)},
+            {"d": _rand_int(7, lo=-50, hi=50, dtype=np.int64)},
             "int64",
         ),
         Case(
@@ -1902,7 +1902,7 @@ for _kind in ("Mean", "Max", "Min", "Prod"):
         Case(
             f"Segment{_kind}",
             lambda d, fn=_fn: fn(data=d, segment_ids=_c([0, 1, 1])),
-            {"d": _ints(3, 2, 2, lo=-7, hi=8)},
+            {"d": _rand_int(3, 2, 2, lo=-7, hi=8)},
             "int32-rank3",
         ),
     ]
@@ -1927,7 +1927,7 @@ for _kind in ("Update", "Add", "Sub", "Max", "Min"):
         Case(
             f"TensorScatter{_kind}",
             lambda x, u, fn=_fn: fn(tensor=x, indices=_c([[2], [0]], np.int64), updates=u),
-            {"x": _ints(4, 3, dtype=np.int64), "u": _ints(2, 3, dtype=np.int64)},
+            {"x": _rand_int(4, 3, dtype=np.int64), "u": _rand_int(2, 3, dtype=np.int64)},
             "int64-rows",
         ),
         Case(
@@ -1943,7 +1943,7 @@ for _kind in ("Add", "Sub", "Max", "Min"):  # duplicates combine (Update's winne
         Case(
             f"TensorScatter{_kind}",
             lambda x, u, fn=_fn: fn(tensor=x, indices=_c([[1], [1], [3]]), updates=u),
-            {"x": _ints(5, lo=-5, hi=5), "u": _ints(3, lo=-5, hi=5)},
+            {"x": _rand_int(5, lo=-5, hi=5), "u": _rand_int(3, lo=-5, hi=5)},
             "duplicates-int32",
         )
     )
@@ -1959,7 +1959,7 @@ CASES += [
     Case(
         "ReverseSequence",
         lambda x: raw.ReverseSequence(input=x, seq_lengths=_c([2, 3, 1]), seq_dim=0, batch_dim=1),
-        {"x": _ints(4, 3, dtype=np.int64)},
+        {"x": _rand_int(4, 3, dtype=np.int64)},
         "seq-first",
     ),
     Case(
@@ -1975,27 +1975,42 @@ CASES += [
         "empty",
     ),
 ]
-for _dt in (np.int8, np.uint8, np.int16, np.int32, np.int64, np.uint16, np.uint32, np.uint64):
-    _info = np.iinfo(_dt)
+_PC_DTYPES: tuple[Any, ...] = (
+    np.int8,
+    np.uint8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+)
+for _pc_dt in _PC_DTYPES:
+    _info = np.iinfo(_pc_dt)
     _vals = np.array(
-        [_info.min, _info.max, 0, 1, 5, min(255, _info.max), _info.min // 3, _info.min + 5], dtype=_dt
+        [_info.min, _info.max, 0, 1, 5, min(255, _info.max), _info.min // 3, _info.min + 5], dtype=_pc_dt
     )
     CASES.append(
-        Case("PopulationCount", lambda x: raw.PopulationCount(x=x), {"x": _vals}, np.dtype(_dt).name)
+        Case("PopulationCount", lambda x: raw.PopulationCount(x=x), {"x": _vals}, np.dtype(_pc_dt).name)
     )
-CASES.append(Case("PopulationCount", lambda x: raw.PopulationCount(x=x), {"x": _ints(0, 3)}, "empty"))
+CASES.append(Case("PopulationCount", lambda x: raw.PopulationCount(x=x), {"x": _rand_int(0, 3)}, "empty"))
 
-for _dt in (np.float32, np.int32, np.bool_):
-    _dg = f32(2, 3).astype(_dt) if _dt != np.bool_ else _ints(2, 3, lo=0, hi=2).astype(bool)
-    CASES.append(Case("MatrixDiag", lambda d: raw.MatrixDiag(diagonal=d), {"d": _dg}, np.dtype(_dt).name))
-    _m = f32(2, 3, 4).astype(_dt) if _dt != np.bool_ else _ints(2, 3, 4, lo=0, hi=2).astype(bool)
-    CASES.append(Case("MatrixDiagPart", lambda x: raw.MatrixDiagPart(input=x), {"x": _m}, np.dtype(_dt).name))
+_MD_DTYPES: tuple[Any, ...] = (np.float32, np.int32, np.bool_)
+for _md_dt in _MD_DTYPES:
+    _md_dg = f32(2, 3).astype(_md_dt) if _md_dt != np.bool_ else _rand_int(2, 3, lo=0, hi=2).astype(bool)
+    CASES.append(
+        Case("MatrixDiag", lambda d: raw.MatrixDiag(diagonal=d), {"d": _md_dg}, np.dtype(_md_dt).name)
+    )
+    _md_m = f32(2, 3, 4).astype(_md_dt) if _md_dt != np.bool_ else _rand_int(2, 3, 4, lo=0, hi=2).astype(bool)
+    CASES.append(
+        Case("MatrixDiagPart", lambda x: raw.MatrixDiagPart(input=x), {"x": _md_m}, np.dtype(_md_dt).name)
+    )
     CASES.append(
         Case(
             "MatrixSetDiag",
             lambda x, d: raw.MatrixSetDiag(input=x, diagonal=d),
-            {"x": _m, "d": _dg},
-            np.dtype(_dt).name,
+            {"x": _md_m, "d": _md_dg},
+            np.dtype(_md_dt).name,
         )
     )
 CASES += [
@@ -2014,7 +2029,7 @@ CASES += [
         lambda d: raw.MatrixDiagV2(
             diagonal=d, k=_c(1), num_rows=_c(3), num_cols=_c(5), padding_value=_c(0, np.int64)
         ),
-        {"d": _ints(2, 3, dtype=np.int64)},
+        {"d": _rand_int(2, 3, dtype=np.int64)},
         "superdiagonal-int64",
     ),
     Case(
@@ -2026,7 +2041,7 @@ CASES += [
     Case(
         "MatrixDiagPartV2",
         lambda x: raw.MatrixDiagPartV2(input=x, k=_c(-1), padding_value=_c(0, np.int32)),
-        {"x": _ints(3, 4)},
+        {"x": _rand_int(3, 4)},
         "subdiagonal-int32",
     ),
     Case(
@@ -2038,7 +2053,7 @@ CASES += [
     Case(
         "MatrixSetDiagV2",
         lambda x, d: raw.MatrixSetDiagV2(input=x, diagonal=d, k=_c(2)),
-        {"x": _ints(3, 4, dtype=np.int64), "d": _ints(2, dtype=np.int64)},
+        {"x": _rand_int(3, 4, dtype=np.int64), "d": _rand_int(2, dtype=np.int64)},
         "superdiagonal-int64",
     ),
 ]
@@ -2057,7 +2072,7 @@ CASES += [
     Case(
         "Bincount",
         lambda a, w: raw.Bincount(arr=a, size=_c(6), weights=w),
-        {"a": _BC, "w": _ints(8, dtype=np.int64)},
+        {"a": _BC, "w": _rand_int(8, dtype=np.int64)},
         "weights-int64",
     ),
     Case(
@@ -2240,7 +2255,7 @@ for _min, _max, _bits, _narrow in (
             lambda x, lo, hi, n=_bits, r=_narrow: raw.FakeQuantWithMinMaxVars(
                 inputs=x, min=lo, max=hi, num_bits=n, narrow_range=r
             ),
-            {"x": _QX.reshape(6, 8), "lo": np.float32(_min), "hi": np.float32(_max)},
+            {"x": _QX.reshape(6, 8), "lo": np.array(_min, np.float32), "hi": np.array(_max, np.float32)},
             f"{_min}-{_max}-{_bits}bit{'-narrow' if _narrow else ''}",
             tol=_EXACT,
         )
@@ -2249,7 +2264,7 @@ CASES += [
     Case(
         "FakeQuantWithMinMaxVars",
         lambda x, lo, hi: raw.FakeQuantWithMinMaxVars(inputs=x, min=lo, max=hi),
-        {"x": _QX, "lo": np.float32(0), "hi": np.float32(0)},
+        {"x": _QX, "lo": np.zeros((), np.float32), "hi": np.zeros((), np.float32)},
         "zero-range",
         tol=_EXACT,
     ),
