@@ -155,8 +155,8 @@ def test_nms_ops_are_host_ops_whose_lowering_refuses() -> None:
 
 def test_nms_in_a_graph_runs_in_the_host_part_and_matches_tensorflow() -> None:
     """Before: boxes and scores fed, NonMaxSuppressionV4 (padded) and V5 (soft) on them, the kept
-    boxes gathered. Expected: the nodes are placed on the host, and the reference interpreter
-    gives TensorFlow's answer; the padded form's shape is static."""
+    boxes gathered. Expected: V5 is placed on the host, the padded V4 (a static shape) on the
+    device, and the reference interpreter gives TensorFlow's answer."""
     from fourier.host.partition import partition
     from fourier.importer.graphdef import import_graphdef
     from fourier.interpreter import run_reference
@@ -185,7 +185,11 @@ def test_nms_in_a_graph_runs_in_the_host_part_and_matches_tensorflow() -> None:
     by_name = {n.op: n for n in graph.nodes}
     assert by_name["NonMaxSuppressionV4"].outputs[0].type.shape == (6,)
     plan = partition(graph)
-    assert {n.op for n in plan.host.nodes} >= {"NonMaxSuppressionV4", "NonMaxSuppressionV5"}
+    ops = {n.name: n.op for n in graph.nodes}
+    assert {ops[name] for name, where in plan.placement.items() if where == "host"} >= {"NonMaxSuppressionV5"}
+    assert {ops[name] for name, where in plan.placement.items() if where == "device"} >= {
+        "NonMaxSuppressionV4"
+    }
     boxes, scores = _boxes(30, spread=0.7)
     feeds = {"boxes": boxes, "scores": scores}
     got = run_reference(graph, feeds)
@@ -193,3 +197,63 @@ def test_nms_in_a_graph_runs_in_the_host_part_and_matches_tensorflow() -> None:
         want = sess.run([f"{n}:0" for n in names], {"boxes:0": boxes, "scores:0": scores})
     for n, w in zip(names, want):
         np.testing.assert_array_equal(np.asarray(got[n]), w, err_msg=n)
+
+
+def _padded_v4_cases() -> list[Any]:
+    from fourier.testing.conformance import Case
+
+    cases = []
+    for n, k, iou, floor, dtype in [
+        (40, 10, 0.5, -np.inf, np.float32),
+        (40, 40, 0.3, 0.2, np.float32),
+        (25, 100, 0.0, -np.inf, np.float32),
+        (25, 7, 1.0, 0.5, np.float32),
+        (30, 12, 0.5, 0.1, np.float16),
+        (60, 0, 0.5, -np.inf, np.float32),
+        (0, 5, 0.5, 0.0, np.float32),
+    ]:
+        boxes, scores = _boxes(n, dtype)
+        cases.append(
+            Case(
+                "NonMaxSuppressionV4",
+                lambda b, s, k=k, iou=iou, floor=floor, t=dtype: raw.NonMaxSuppressionV4(
+                    boxes=b,
+                    scores=s,
+                    max_output_size=k,
+                    iou_threshold=t(iou),
+                    score_threshold=t(floor),
+                    pad_to_max_output_size=True,
+                ),
+                {"b": boxes, "s": scores},
+                f"padded-{n}-boxes-keep-{k}-iou{iou}-{np.dtype(dtype).name}",
+            )
+        )
+    return cases
+
+
+@pytest.mark.parametrize("case", _padded_v4_cases(), ids=lambda c: c.id)
+def test_padded_nms_v4_runs_on_the_device_and_equals_tensorflow(case: Any) -> None:
+    """pad_to_max_output_size gives V4 a static [max_output_size]: the node needs no host (the
+    registry's device_if), and its JAX lowering and reference both give TensorFlow's answer."""
+    from fourier.host.partition import needs_host
+    from fourier.importer.graphdef import import_graphdef
+    from fourier.testing.conformance import check, run_tf
+
+    graph_def, _, names = run_tf(case)
+    assert not needs_host(import_graphdef(graph_def, "<nms>", names))
+    check(case)
+
+
+def test_unpadded_nms_v4_stays_on_the_host() -> None:
+    from fourier.host.partition import needs_host
+    from fourier.importer.graphdef import import_graphdef
+
+    g = tf.Graph()
+    with g.as_default():
+        b = tf.compat.v1.placeholder(tf.float32, [None, 4], name="b")
+        s = tf.compat.v1.placeholder(tf.float32, [None], name="s")
+        idx, _ = raw.NonMaxSuppressionV4(
+            boxes=b, scores=s, max_output_size=5, iou_threshold=0.5, score_threshold=0.0
+        )
+        tf.identity(idx, name="out")
+    assert needs_host(import_graphdef(g.as_graph_def(), "<nms>", ["out"]))

@@ -1,7 +1,7 @@
 """Place every node of a graph on the host or the device, with the fewest values crossing.
 
 What must run on the host: ops with the ``host`` trait (hash tables, string hashing,
-`fourier.ops.host`) and every op that reads or produces a string or a table handle
+`fourier.ops.host`; not a node its op's ``device_if`` gives a device form, `node_traits`) and every op that reads or produces a string or a table handle
 (`fourier.ir.types.HOST_DTYPES`), and, since the host part runs before the device part, everything
 such a node reads from. Everything else has a device lowering and goes to the device, except that
 a cheap op holding no weights (a cast, a reshape, a concatenation, an elementwise op on what the
@@ -58,7 +58,7 @@ from fourier.ir.core import Graph, Node, Value
 from fourier.ir.printer import INLINE_CONST_ELEMENTS
 from fourier.ir.types import BATCH, HOST_DTYPES, UNKNOWN, Dim, TensorType, dim_to_sym
 from fourier.ir.verifier import verify
-from fourier.ops.registry import get_op
+from fourier.ops.registry import get_op, node_traits
 
 __all__ = ["HOST", "DEVICE", "Crossing", "Plan", "partition", "MOVE_COST_TOTAL"]
 
@@ -169,7 +169,7 @@ def _big_table(node: Node, limit: int | None) -> str | None:
 
 def _must_host(node: Node) -> str | None:
     """Why ``node`` can only run on the host, or None."""
-    if "host" in get_op(node.op).traits:
+    if "host" in node_traits(node.op, node.attrs):
         return "host op"
     for what, values in (("reads", node.inputs), ("makes", node.outputs)):
         for v in values:
@@ -210,7 +210,7 @@ def partition(
         why = _must_host(n) or _big_table(n, host_tables)
         if why is not None:
             reasons[n.name] = why
-    sized = any("value_sized" in get_op(n.op).traits for n in nodes)
+    sized = any("value_sized" in node_traits(n.op, n.attrs) for n in nodes)
     per_row = _probe_types(graph, tables or {}) if sized else {}
     readers = _readers(graph)
     while True:
@@ -315,7 +315,7 @@ def _value_sized_readers(graph: Graph, per_row: dict[int, TensorType], reasons: 
     for n in graph.nodes:
         if n.op in _FREE:
             continue
-        start = n.name in reasons or "value_sized" in get_op(n.op).traits
+        start = n.name in reasons or "value_sized" in node_traits(n.op, n.attrs)
         held = [v for v in n.inputs if id(v) in spread and not _per_row(per_row.get(id(v), v.type))]
         if start or held:
             if not start:
@@ -366,7 +366,7 @@ def _probe_types(graph: Graph, tables: Mapping[str, HostTable]) -> dict[int, Ten
     size is a fixed multiple of the batch in every probe (empty when a probe cannot run)."""
     readers = _readers(graph)
     region: set[str] = set()
-    stack = [n for n in graph.nodes if "value_sized" in get_op(n.op).traits]
+    stack = [n for n in graph.nodes if "value_sized" in node_traits(n.op, n.attrs)]
     while stack:  # the value-sized ops and what reads their unknown-sized values, transitively
         n = stack.pop()
         if n.name in region:

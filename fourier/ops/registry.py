@@ -13,7 +13,8 @@ package `fourier.ops` loads every family.
 
 Traits say what passes may assume: ``pure`` (no state; foldable unless ``no_fold``),
 ``elementwise``, ``commutative``, ``identity``, ``reduction``, ``constant``, ``input``,
-``host`` (runs only on the host: strings, tables), and ``compute`` (its work per output element
+``host`` (runs only on the host: strings, tables; an op may name attributes under which a node
+of it runs on the device after all, ``device_if``), and ``compute`` (its work per output element
 grows with an input dimension: a contraction, a convolution or pooling window, a normalization;
 what request-level hoisting computes once).
 
@@ -55,6 +56,7 @@ __all__ = [
     "MAX_RANK",
     "MAX_TENSOR_ELEMENTS",
     "static_elements",
+    "node_traits",
 ]
 
 
@@ -106,6 +108,8 @@ class OpDef:
     known: Callable[[InferContext], list[np.ndarray] | None] | None = None
     family: str = ""  # the module under fourier/ops that defines it
     padding_rule: PaddingRule | None = None  # None: the rule its traits imply (fourier.ops.padding)
+    # a host op whose nodes with these attributes have a static shape and a device lowering
+    device_if: Callable[[Mapping[str, Any]], bool] | None = None
 
     @cached_property
     def signature(self) -> OpSignature:
@@ -134,6 +138,7 @@ def register(
     doc: str = "",
     known: Callable[[InferContext], list[np.ndarray] | None] | None = None,
     padding_rule: PaddingRule | None = None,
+    device_if: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> OpDef:
     """Define an op. Give ``xp_fn`` when numpy and JAX share one expression, else both forms;
     give ``padding_rule`` when the op's traits do not imply how it treats a padded dimension."""
@@ -168,6 +173,7 @@ def register(
         known,
         family,
         padding_rule=padding_rule,
+        device_if=device_if,
     )
     _REGISTRY[name] = opdef
     return opdef
@@ -176,6 +182,15 @@ def register(
 def get_op(name: str) -> OpDef:
     """The registry entry for an op name (KeyError if none)."""
     return _REGISTRY[name]
+
+
+def node_traits(op: str, attrs: Mapping[str, Any]) -> frozenset[str]:
+    """The traits of one node: its op's, less ``host`` and ``value_sized`` where the op's
+    ``device_if`` says that these attributes give it a device form (a padded NonMaxSuppressionV4)."""
+    opdef = get_op(op)
+    if opdef.device_if is not None and opdef.device_if(attrs):
+        return opdef.traits - {"host", "value_sized"}
+    return opdef.traits
 
 
 def has_op(name: str) -> bool:

@@ -1,6 +1,7 @@
 """Sparse feature ops: the ops whose output size depends on the values (``tf.feature_column``'s
 sparse path: ``Where``, ``Unique``, ``SparseFillEmptyRows``, ``SparseReshape``,
-``SparseSegment*``, ``SparseToDense``), and the detection models' ``NonMaxSuppressionV3/V4/V5``.
+``SparseSegment*``, ``SparseToDense``), and the detection models' ``NonMaxSuppressionV3/V4/V5``
+(V4's padded form has a static shape and a device lowering: its ``device_if``).
 
 XLA needs every shape before it runs, and these ops' outputs have as many rows as the data says
 (how many entries are non-zero, how many ids are distinct, how many rows are empty). They carry
@@ -19,6 +20,7 @@ shape, or a reshape that changes the element count raise ``ValueError`` naming t
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,7 @@ from fourier.errors import CompileError
 from fourier.host.hashing import fingerprint64
 from fourier.ir.core import Node
 from fourier.ir.types import UNKNOWN, Dim, TensorType
+from fourier.ops.array import static_ints
 from fourier.ops.padding import State, mixed
 from fourier.ops.registry import Attr, InferContext, register
 
@@ -744,6 +747,47 @@ def _nms_v4(attrs: dict[str, Any], *args: np.ndarray) -> tuple[np.ndarray, np.nd
     return indices, valid
 
 
+def _padded(attrs: Mapping[str, Any]) -> bool:
+    return bool(attrs.get("pad_to_max_output_size", False))
+
+
+def _nms_v4_lower(attrs: dict[str, Any], *args: Any) -> Any:
+    """The padded form on the device: the same greedy choice over the boxes in queue order (score,
+    then index), a box kept when it scores above score_threshold, fewer than max_output_size are
+    kept, and its IoU with none of them exceeds iou_threshold."""
+    if not _padded(attrs):
+        return _value_sized("NonMaxSuppressionV4")(attrs)
+    boxes, scores, max_output_size, iou_threshold, score_threshold = args
+    import jax.numpy as jnp
+    from jax import lax
+
+    limit = max(static_ints(max_output_size, "NonMaxSuppressionV4's max_output_size")[0], 0)
+    if limit == 0 or boxes.shape[0] == 0:
+        return jnp.zeros(limit, jnp.int32), jnp.int32(0)
+    t, f = boxes.dtype, jnp.float32
+    thr = jnp.asarray(iou_threshold).astype(t).astype(f)
+    floor = jnp.asarray(score_threshold).astype(t).astype(f)
+    b, s = boxes.astype(f), scores.astype(f)
+    lo, hi = jnp.minimum(b[:, :2], b[:, 2:]), jnp.maximum(b[:, :2], b[:, 2:])
+    area = (hi[:, 0] - lo[:, 0]) * (hi[:, 1] - lo[:, 1])
+    side = jnp.maximum(jnp.minimum(hi[:, None], hi[None]) - jnp.maximum(lo[:, None], lo[None]), f(0))
+    inter = side[..., 0] * side[..., 1]
+    solid = (area[:, None] > 0) & (area[None, :] > 0)
+    overlap = jnp.where(solid, inter / jnp.where(solid, area[:, None] + area[None, :] - inter, 1), 0) > thr
+    order = jnp.argsort(-s, stable=True)
+
+    def step(k: Any, state: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
+        kept, count, out = state
+        i = order[k]
+        ok = (s[i] > floor) & (count < limit) & ~jnp.any(kept & overlap[i])
+        out = out.at[jnp.where(ok, count, limit)].set(i.astype(jnp.int32), mode="drop")  # limit: dropped
+        return kept.at[i].set(ok), count + ok.astype(jnp.int32), out
+
+    state = (jnp.zeros(b.shape[0], bool), jnp.int32(0), jnp.zeros(limit, jnp.int32))
+    _, count, out = lax.fori_loop(0, b.shape[0], step, state)
+    return out, count
+
+
 _NMS_ATTRS = [Attr("T", "type", "float32"), Attr("T_threshold", "type", "float32")]
 _PAD = Attr("pad_to_max_output_size", "bool", False)
 register(
@@ -764,10 +808,11 @@ register(
     attrs=[*_NMS_ATTRS, _PAD],
     infer=_nms_infer,
     reference=_nms_v4,
-    lower=_value_sized("NonMaxSuppressionV4"),
+    lower=_nms_v4_lower,
     traits=_HOST_PURE,
+    device_if=_padded,  # a static [max_output_size]: the device runs it
     doc="NonMaxSuppressionV3's indices and how many are valid; with pad_to_max_output_size, "
-    "max_output_size indices, zeros after the valid ones.",
+    "max_output_size indices, zeros after the valid ones (a static shape: that form runs on the device).",
     padding_rule=_nms_selects,
 )
 register(
