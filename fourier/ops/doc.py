@@ -63,7 +63,9 @@ _SEMANTICS = """## Semantics worth knowing
   the `conv-algorithm` pass gives `FusedConv2D` the faster form (`taps`, `matmul`); with `-O0`
   the plain XLA convolution is what runs.
 - Loops (`While`, `StatelessWhile`, and TensorFlow's v1 frames, rebuilt as loops at import) lower
-  to `jax.lax.while_loop`. A value a loop carries that nothing reads (TensorFlow 2's gradient
+  to `jax.lax.while_loop`, or to a fixed-length loop (`jax.lax.fori_loop`, a scan) when the IR
+  proves the trip count (the condition reads only counters updated from counters, each starting
+  from a compile-time value). A value a loop carries that nothing reads (TensorFlow 2's gradient
   accumulators: an `EmptyTensorList` pushed to every iteration) is dropped at import
   (`fourier/importer/loops.py`). A TensorList is a fixed-length array; a list reserved with an
   unknown element shape, or an unknown element rank, takes it from the items the body sets. A
