@@ -30,20 +30,31 @@ HOST = ("host",)  # the trait the partitioner reads: the op runs on the host onl
 _HOST_PURE = ("pure", "no_fold", "host")
 
 
-def _host_only(op: str) -> Any:
+def host_lowering(op: str, why: str) -> Any:
+    """The lowering of an op that runs on the host only: it refuses, saying ``why``."""
+
     def lower(attrs: dict[str, Any], *args: Any) -> Any:
         raise CompileError(
-            f"{op} runs on the host only (strings and hash tables have no XLA form): partition the "
-            "graph with fourier.host.partition and compile its device part"
+            f"{op} runs on the host only ({why}): partition the graph with fourier.host.partition "
+            "and compile its device part"
         )
 
     return lower
 
 
-def _expect(ctx: InferContext, i: int, dtypes: tuple[str, ...], what: str) -> TensorType:
+def _host_only(op: str) -> Any:
+    return host_lowering(op, "strings and hash tables have no XLA form")
+
+
+def expect_input(
+    ctx: InferContext, i: int, dtypes: tuple[str, ...] | None, what: str, rank: int | None = None
+) -> TensorType:
+    """Input ``i``'s type, checked against ``dtypes`` and ``rank`` (None: any)."""
     t = ctx.types[i]
-    if t.dtype not in dtypes:
+    if dtypes is not None and t.dtype not in dtypes:
         raise ctx.fail(f"{what} (input {i}) must be {' or '.join(dtypes)}, got {t}")
+    if rank is not None and t.shape is not None and len(t.shape) != rank:
+        raise ctx.fail(f"{what} (input {i}) must have rank {rank}, got {t}")
     return t
 
 
@@ -82,9 +93,9 @@ register(
 
 
 def _find_infer(ctx: InferContext) -> list[TensorType]:
-    _expect(ctx, 0, ("resource",), "the table")
-    keys = _expect(ctx, 1, (ctx.attrs["Tin"],), "keys")
-    default = _expect(ctx, 2, (ctx.attrs["Tout"],), "the default value")
+    expect_input(ctx, 0, ("resource",), "the table")
+    keys = expect_input(ctx, 1, (ctx.attrs["Tin"],), "keys")
+    default = expect_input(ctx, 2, (ctx.attrs["Tout"],), "the default value")
     if default.shape is not None and default.shape not in ((), (1,)):
         raise ctx.fail(f"only a scalar default value is supported, got {default}")
     return [TensorType(ctx.attrs["Tout"], keys.shape)]
@@ -116,7 +127,7 @@ register(
 
 
 def _size_infer(ctx: InferContext) -> list[TensorType]:
-    _expect(ctx, 0, ("resource",), "the table")
+    expect_input(ctx, 0, ("resource",), "the table")
     return [TensorType("int64", ())]
 
 
@@ -143,7 +154,7 @@ register(
 
 
 def _hash_infer(ctx: InferContext) -> list[TensorType]:
-    t = _expect(ctx, 0, ("string",), "input")
+    t = expect_input(ctx, 0, ("string",), "input")
     if ctx.attrs["num_buckets"] < 1:
         raise ctx.fail(f"num_buckets must be at least 1, got {ctx.attrs['num_buckets']}")
     return [TensorType("int64", t.shape)]
@@ -214,7 +225,7 @@ def _as_string_format(attrs: dict[str, Any], dtype: str) -> str:
 
 
 def _as_string_infer(ctx: InferContext) -> list[TensorType]:
-    t = _expect(ctx, 0, (*_AS_STRING_TYPES, *_AS_STRING_FLOATS, "bool"), "input")
+    t = expect_input(ctx, 0, (*_AS_STRING_TYPES, *_AS_STRING_FLOATS, "bool"), "input")
     if t.dtype != "bool":
         try:
             _as_string_format(dict(ctx.attrs), t.dtype)
@@ -260,7 +271,7 @@ register(
 
 
 def _bucketize_infer(ctx: InferContext) -> list[TensorType]:
-    t = _expect(ctx, 0, ("int32", "int64", "float32", "float64"), "input")
+    t = expect_input(ctx, 0, ("int32", "int64", "float32", "float64"), "input")
     bounds = ctx.attrs["boundaries"]
     if any(b > a for a, b in zip(bounds[1:], bounds[:-1])):
         raise ctx.fail(f"boundaries must be sorted, got {bounds}")

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from fourier.errors import CompileError
 from fourier.host.hashing import fingerprint64
 from fourier.ir.core import Node
 from fourier.ir.types import UNKNOWN, Dim, TensorType
 from fourier.ops.array import static_ints
+from fourier.ops.host import expect_input, host_lowering
 from fourier.ops.padding import State, mixed
 from fourier.ops.registry import Attr, InferContext, register
 
@@ -42,14 +42,9 @@ _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 
 def _value_sized(op: str) -> Any:
-    def lower(attrs: dict[str, Any], *args: Any) -> Any:
-        raise CompileError(
-            f"{op} runs on the host only (the size of its output depends on the values, which XLA "
-            "must know before it runs): partition the graph with fourier.host.partition and "
-            "compile its device part"
-        )
-
-    return lower
+    return host_lowering(
+        op, "the size of its output depends on the values, which XLA must know before it runs"
+    )
 
 
 def _value_sized_rows(node: Node, ins: list[State], symbol: str) -> list[State]:
@@ -57,17 +52,6 @@ def _value_sized_rows(node: Node, ins: list[State], symbol: str) -> list[State]:
     return [mixed(node, "the size of its output depends on the values (it runs on the host)")] * len(
         node.outputs
     )
-
-
-def _expect(
-    ctx: InferContext, i: int, dtypes: tuple[str, ...] | None, rank: int | None, what: str
-) -> TensorType:
-    t = ctx.types[i]
-    if dtypes is not None and t.dtype not in dtypes:
-        raise ctx.fail(f"{what} (input {i}) must be {' or '.join(dtypes)}, got {t}")
-    if rank is not None and t.shape is not None and len(t.shape) != rank:
-        raise ctx.fail(f"{what} (input {i}) must have rank {rank}, got {t}")
-    return t
 
 
 def _dim(t: TensorType, axis: int) -> Dim:
@@ -107,7 +91,7 @@ register(
 
 
 def _unique_infer(ctx: InferContext) -> list[TensorType]:
-    t = _expect(ctx, 0, None, 1, "x")
+    t = expect_input(ctx, 0, None, "x", 1)
     if ctx.attrs["out_idx"] not in _INDEX:
         raise ctx.fail(f"out_idx must be int32 or int64, got {ctx.attrs['out_idx']}")
     return [TensorType(t.dtype, (UNKNOWN,)), TensorType(ctx.attrs["out_idx"], t.shape)]
@@ -198,10 +182,10 @@ register(
 
 
 def _fill_infer(ctx: InferContext) -> list[TensorType]:
-    indices = _expect(ctx, 0, ("int64",), 2, "indices")
-    values = _expect(ctx, 1, None, 1, "values")
-    shape = _expect(ctx, 2, ("int64",), 1, "dense_shape")
-    default = _expect(ctx, 3, (values.dtype,), None, "default_value")
+    indices = expect_input(ctx, 0, ("int64",), "indices", 2)
+    values = expect_input(ctx, 1, None, "values", 1)
+    shape = expect_input(ctx, 2, ("int64",), "dense_shape", 1)
+    default = expect_input(ctx, 3, (values.dtype,), "default_value")
     if default.shape is not None and default.shape != ():
         raise ctx.fail(f"default_value must be a scalar, got {default}")
     rank = _dim(indices, 1)
@@ -277,9 +261,9 @@ register(
 
 
 def _reshape_infer(ctx: InferContext) -> list[TensorType]:
-    indices = _expect(ctx, 0, ("int64",), 2, "input_indices")
-    _expect(ctx, 1, ("int64",), 1, "input_shape")
-    new = _expect(ctx, 2, ("int64",), 1, "new_shape")
+    indices = expect_input(ctx, 0, ("int64",), "input_indices", 2)
+    expect_input(ctx, 1, ("int64",), "input_shape", 1)
+    new = expect_input(ctx, 2, ("int64",), "new_shape", 1)
     rank = _dim(new, 0)
     return [TensorType("int64", (_dim(indices, 0), rank)), TensorType("int64", (rank,))]
 
@@ -341,14 +325,14 @@ register(
 
 
 def _segment_infer(ctx: InferContext) -> list[TensorType]:
-    data = _expect(ctx, 0, None if ctx.op.startswith("SparseSegmentSum") else _FLOATS, None, "data")
-    _expect(ctx, 1, _INDEX, 1, "indices")
-    _expect(ctx, 2, _INDEX, 1, "segment_ids")
+    data = expect_input(ctx, 0, None if ctx.op.startswith("SparseSegmentSum") else _FLOATS, "data")
+    expect_input(ctx, 1, _INDEX, "indices", 1)
+    expect_input(ctx, 2, _INDEX, "segment_ids", 1)
     if data.shape is None or not data.shape:
         raise ctx.fail(f"data must have rank 1 or more, got {data}")
     rows: Dim = UNKNOWN  # the last segment id + 1: the values say
     if len(ctx.types) == 4:
-        _expect(ctx, 3, _INDEX, 0, "num_segments")
+        expect_input(ctx, 3, _INDEX, "num_segments", 0)
         known = ctx.dims(3)
         rows = known[0] if known else UNKNOWN
     return [TensorType(data.dtype, (rows, *data.shape[1:]))]
@@ -445,10 +429,10 @@ for _kind, _what in _SEGMENT_DOCS.items():
 
 
 def _to_dense_infer(ctx: InferContext) -> list[TensorType]:
-    _expect(ctx, 0, _INDEX, None, "sparse_indices")
-    shape_t = _expect(ctx, 1, _INDEX, None, "output_shape")
-    values = _expect(ctx, 2, None, None, "sparse_values")
-    _expect(ctx, 3, (values.dtype,), 0, "default_value")
+    expect_input(ctx, 0, _INDEX, "sparse_indices")
+    shape_t = expect_input(ctx, 1, _INDEX, "output_shape")
+    values = expect_input(ctx, 2, None, "sparse_values")
+    expect_input(ctx, 3, (values.dtype,), "default_value", 0)
     dims = ctx.dims(1)
     if dims is not None:
         return [TensorType(values.dtype, tuple(dims))]
@@ -622,12 +606,12 @@ _NMS_TYPES = ("float16", "float32")
 
 
 def _nms_infer(ctx: InferContext) -> list[TensorType]:
-    boxes = _expect(ctx, 0, _NMS_TYPES, 2, "boxes")
-    scores = _expect(ctx, 1, (boxes.dtype,), 1, "scores")
-    _expect(ctx, 2, ("int32",), 0, "max_output_size")
+    boxes = expect_input(ctx, 0, _NMS_TYPES, "boxes", 2)
+    scores = expect_input(ctx, 1, (boxes.dtype,), "scores", 1)
+    expect_input(ctx, 2, ("int32",), "max_output_size", 0)
     names = ["iou_threshold", "score_threshold", "soft_nms_sigma"]
     for i in range(3, len(ctx.types)):
-        _expect(ctx, i, _NMS_TYPES, 0, names[i - 3])
+        expect_input(ctx, i, _NMS_TYPES, names[i - 3], 0)
     if boxes.shape is not None and boxes.shape[1] not in (4, UNKNOWN):
         raise ctx.fail(f"boxes must be [num_boxes, 4], got {boxes}")
     if boxes.shape is not None and scores.shape is not None:
