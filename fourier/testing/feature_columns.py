@@ -41,18 +41,14 @@ whose strings are all empty.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fourier.testing.cache import cache_dir, tf_env
-from fourier.testing.preprocessing import PreprocessingModel
+from fourier.testing.preprocessing import PreprocessingModel, read_saved_model, write_saved_model
 
 __all__ = [
     "NAMES",
@@ -166,24 +162,7 @@ def build(out_dir: Path, name: str = "input_layer", seed: int = 1234) -> Preproc
     SavedModel ``out_dir/name``."""
     tf_env()
     save = {"input_layer": _save_input_layer, "dense_features": _save_dense_features}[name]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".{name}."))
-    try:
-        inputs = save(tmp / name, seed)
-        meta = {"inputs": inputs, "outputs": ["score"]}
-        (tmp / name / "fourier.json").write_text(json.dumps(meta))
-        target = out_dir / name
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp / name, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return _read(out_dir, name)
-
-
-def _read(out_dir: Path, name: str) -> PreprocessingModel:
-    meta = json.loads((out_dir / name / "fourier.json").read_text())
-    return PreprocessingModel(out_dir / name, tuple(meta["inputs"]), tuple(meta["outputs"]))
+    return write_saved_model(out_dir, name, lambda path: {"inputs": save(path, seed), "outputs": ["score"]})
 
 
 def ensure_feature_columns(name: str = "input_layer", out_dir: Path | None = None) -> PreprocessingModel:
@@ -192,7 +171,7 @@ def ensure_feature_columns(name: str = "input_layer", out_dir: Path | None = Non
         raise KeyError(f"unknown feature-column model {name!r}; known: {', '.join(NAMES)}")
     out = out_dir or feature_columns_dir()
     if (out / name / "fourier.json").exists():
-        return _read(out, name)
+        return read_saved_model(out, name)
     return build(out, name)
 
 

@@ -35,6 +35,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,11 +145,21 @@ def build(out_dir: Path, name: str = "ranking", seed: int = 1234) -> Preprocessi
     tf.keras.backend.clear_session()
     tf.random.set_seed(seed)
     model = _model(seed) if name == "ranking" else _variants()
+
+    def save(path: Path) -> dict[str, Any]:
+        model.save(str(path), include_optimizer=False)
+        return {"inputs": [i.name.split(":")[0] for i in model.inputs], "outputs": sorted(model.output_names)}
+
+    return write_saved_model(out_dir, name, save)
+
+
+def write_saved_model(out_dir: Path, name: str, save: Callable[[Path], dict[str, Any]]) -> PreprocessingModel:
+    """Write the SavedModel ``out_dir/name`` whole or not at all (a cache another test process
+    may read): ``save(path)`` writes it and returns its ``inputs`` and ``outputs``, kept beside it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".{name}."))
     try:
-        model.save(str(tmp / name), include_optimizer=False)
-        meta = {"inputs": [i.name.split(":")[0] for i in model.inputs], "outputs": sorted(model.output_names)}
+        meta = save(tmp / name)
         (tmp / name / "fourier.json").write_text(json.dumps(meta))
         target = out_dir / name
         if target.exists():
@@ -156,10 +167,11 @@ def build(out_dir: Path, name: str = "ranking", seed: int = 1234) -> Preprocessi
         os.replace(tmp / name, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return _read(out_dir, name)
+    return read_saved_model(out_dir, name)
 
 
-def _read(out_dir: Path, name: str) -> PreprocessingModel:
+def read_saved_model(out_dir: Path, name: str) -> PreprocessingModel:
+    """The SavedModel `write_saved_model` wrote as ``out_dir/name``."""
     meta = json.loads((out_dir / name / "fourier.json").read_text())
     return PreprocessingModel(out_dir / name, tuple(meta["inputs"]), tuple(meta["outputs"]))
 
@@ -170,7 +182,7 @@ def ensure_preprocessing(name: str = "ranking", out_dir: Path | None = None) -> 
         raise KeyError(f"unknown preprocessing model {name!r}; known: {', '.join(NAMES)}")
     out = out_dir or preprocessing_dir()
     if (out / name / "fourier.json").exists():
-        return _read(out, name)
+        return read_saved_model(out, name)
     return build(out, name)
 
 
