@@ -18,8 +18,6 @@ threads, and from a process that cannot import TensorFlow.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from fourier.ir.core import Graph, Value
 from fourier.ops.registry import get_op
 from fourier.testing.feature_columns import NAMES, ensure_feature_columns, random_requests
 from fourier.testing.preprocessing import PreprocessingModel
+from tests._serve import serve_without_tensorflow
 
 tf = pytest.importorskip("tensorflow")
 
@@ -538,35 +537,10 @@ def test_a_host_value_breaking_its_probed_rows_is_refused_not_served(artifact: P
         served(random_requests(7, seed=1))
 
 
-_SERVE = """
-import sys, builtins
-real = builtins.__import__
-def guard(name, *a, **k):
-    if name.split(".")[0] == "tensorflow":
-        raise ImportError("tensorflow is blocked in this process")
-    return real(name, *a, **k)
-builtins.__import__ = guard
-import numpy as np, fourier
-from fourier.testing.feature_columns import random_requests
-model = fourier.load(sys.argv[1])
-for b in (1, 7, 33, 128, 300):
-    np.save(sys.argv[2] + f"/out{b}.npy", model(random_requests(b, seed=b))["score"])
-bad = ("tensorflow", "fourier.compiler", "fourier.importer", "fourier.passes", "networkx")
-print(sorted(m for m in sys.modules if m.startswith(bad)))
-"""
-
-
 def test_a_process_without_tensorflow_serves_it(artifact: Path, oracle: Any, tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-c", _SERVE, str(artifact), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    got = serve_without_tensorflow(
+        artifact, "fourier.testing.feature_columns", (1, 7, 33, 128, 300), tmp_path
     )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.strip().splitlines()[-1] == "[]", run.stdout
-    for b in (1, 7, 33, 128, 300):
+    for b, scores in got.items():
         want = _want(oracle, random_requests(b, seed=b))
-        np.testing.assert_allclose(
-            np.load(tmp_path / f"out{b}.npy"), want, rtol=RTOL, atol=ATOL, err_msg=str(b)
-        )
+        np.testing.assert_allclose(scores, want, rtol=RTOL, atol=ATOL, err_msg=str(b))

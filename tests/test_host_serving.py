@@ -12,8 +12,6 @@ import TensorFlow serves it the same; the host stage is timed in the metrics.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ import pytest
 import fourier
 from fourier.errors import InputError
 from fourier.testing.preprocessing import PreprocessingModel, ensure_preprocessing, random_requests
+from tests._serve import serve_without_tensorflow
 from tests.test_host import _tf_request
 
 tf = pytest.importorskip("tensorflow")
@@ -70,33 +69,8 @@ def test_the_artifact_serves_strings_and_matches_tensorflow(artifact: Path, orac
         model({**random_requests(2), "usr": np.array([b"a", b"b"], dtype=object)})
 
 
-_SERVE = """
-import sys, builtins
-real = builtins.__import__
-def guard(name, *a, **k):
-    if name.split(".")[0] == "tensorflow":
-        raise ImportError("tensorflow is blocked in this process")
-    return real(name, *a, **k)
-builtins.__import__ = guard
-import numpy as np, fourier
-from fourier.testing.preprocessing import random_requests
-model = fourier.load(sys.argv[1])
-for b in (1, 7, 33):
-    np.save(sys.argv[2] + f"/out{b}.npy", model(random_requests(b, seed=b))["score"])
-bad = ("tensorflow", "fourier.compiler", "fourier.importer", "fourier.passes", "networkx")
-print(sorted(m for m in sys.modules if m.startswith(bad)))
-"""
-
-
 def test_a_process_without_tensorflow_serves_it(artifact: Path, oracle: Any, tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-c", _SERVE, str(artifact), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.strip().splitlines()[-1] == "[]", run.stdout
-    for b in (1, 7, 33):
+    got = serve_without_tensorflow(artifact, "fourier.testing.preprocessing", (1, 7, 33), tmp_path)
+    for b, scores in got.items():
         want = oracle(**_tf_request(random_requests(b, seed=b)))["score"].numpy()
-        np.testing.assert_allclose(np.load(tmp_path / f"out{b}.npy"), want, rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(scores, want, rtol=RTOL, atol=ATOL)
