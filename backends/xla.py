@@ -11,6 +11,8 @@ the flag is thread-local and only set around tracing and argument transfer.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,10 +34,31 @@ __all__ = [
     "compile_stablehlo",
     "export_polymorphic",
     "device_for",
+    "compiler_options",
     "EXPORT_PLATFORMS",
 ]
 
 EXPORT_PLATFORMS = ("cpu", "cuda")
+
+# XLA debug options Fourier compiles with, per platform (measured: docs/benchmarks.md).
+DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {"cpu": {}, "cuda": {}}
+
+
+def compiler_options(platform: str) -> dict[str, Any]:
+    """The XLA options an executable for ``platform`` is compiled with: Fourier's measured
+    defaults, updated by ``$FOURIER_XLA_OPTIONS`` (a JSON object of XLA debug options, e.g.
+    ``{"xla_gpu_graph_min_graph_size": 1}``; applies to executables compiled from then on)."""
+    options = dict(DEFAULT_OPTIONS.get("cuda" if platform == "gpu" else platform, {}))
+    extra = os.environ.get("FOURIER_XLA_OPTIONS")
+    if extra:
+        try:
+            parsed = json.loads(extra)
+        except ValueError as e:
+            raise ValueError(f"FOURIER_XLA_OPTIONS is not JSON ({e}): {extra[:200]!r}") from e
+        if not isinstance(parsed, dict):
+            raise ValueError(f"FOURIER_XLA_OPTIONS must be a JSON object, got {extra[:200]!r}")
+        options.update(parsed)
+    return options
 
 
 @dataclass(frozen=True)
@@ -221,7 +244,8 @@ def compile_stablehlo(
     with jax.enable_x64(True):
         fn = jax.jit(exported.call, keep_unused=True)
         with jax.default_device(device):
-            compiled = fn.lower(_specs(params), _specs(inputs)).compile()
+            lowered = fn.lower(_specs(params), _specs(inputs))
+            compiled = lowered.compile(compiler_options=compiler_options(device.platform) or None)
     return compiled.runtime_executable()
 
 

@@ -16,6 +16,7 @@ This module never imports TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import threading
 import time
@@ -1019,4 +1020,12 @@ def _attach_longtail(
 
 
 def _cache_env(device: Any) -> dict[str, str]:
-    return {"platform": device.platform, "device_kind": str(device.device_kind), **versions()}
+    from fourier.backends.xla import compiler_options
+
+    options = json.dumps(compiler_options(device.platform), sort_keys=True)
+    return {
+        "platform": device.platform,
+        "device_kind": str(device.device_kind),
+        "xla_options": options,
+        **versions(),
+    }
