@@ -13,6 +13,8 @@ Needs no TensorFlow (the GPU machine has none). Models are zoo graphs (``NAME.pb
 - ``fourier_jax``: Fourier before this path (``copy_path="jax"``: ``jax.device_put`` /
   ``np.asarray``);
 - ``fourier_cuda``: Fourier with its own copy path (``copy_path="cuda"``);
+- ``fourier_cuda_one_copy``: the same with a large packed buffer packed whole, then copied once
+  (``fourier_cuda`` copies it in pieces as they are packed);
 - ``plain_jit``: ``jax.jit`` of the *unoptimized* imported graph, numpy in, ``np.asarray`` out;
 - the parts of ``fourier_cuda`` timed alone on one slot: ``pack`` (caller arrays -> pinned),
   ``h2d`` (pinned -> device + wait), ``execute`` (executable on resident inputs + wait), ``d2h``
@@ -208,6 +210,7 @@ def latency(zoo: Path, out: Path, models: list[str]) -> None:
     import jax
 
     import fourier
+    from fourier import gpu_copy
     from fourier.testing.references import read_references, read_zoo_model
 
     for name in models:
@@ -221,6 +224,13 @@ def latency(zoo: Path, out: Path, models: list[str]) -> None:
             "fourier_jax": fourier.load(work / name, "cuda", copy_path="jax", cache_dir=None),
             "fourier_cuda": fourier.load(work / name, "cuda", copy_path="cuda", cache_dir=None),
         }
+        chunk, gpu_copy._CHUNK = gpu_copy._CHUNK, 1 << 62  # the same path with one copy in, packed first
+        try:
+            variants["fourier_cuda_one_copy"] = fourier.load(
+                work / name, "cuda", copy_path="cuda", cache_dir=None
+            )
+        finally:
+            gpu_copy._CHUNK = chunk
         plain = _plain_jit(zm.pb)
         # Correctness first: every variant against TensorFlow at the reference batches.
         check: dict[str, float] = {}

@@ -41,12 +41,15 @@ import numpy as np
 
 from fourier.errors import FourierError
 from fourier.ir.types import numpy_dtype
-from fourier.packing import PackLayout, fill_rows
+from fourier.packing import PackLayout, fill_rows, write_run
 from fourier.signature import Signature
 
 __all__ = ["CudaApi", "cuda_api", "CopyPath", "CopyPathError"]
 
 _ALIGN = 256
+# A packed buffer at least this large is copied in pieces of about this size, each issued as soon
+# as its runs are packed, so packing the rest overlaps the copy of what is done.
+_CHUNK = 128 * 1024
 
 
 class CopyPathError(FourierError):
@@ -235,6 +238,9 @@ class _Slot:
         ]
         self.stream = api.stream()
         self.pack_views: list[Any] = []  # the packed buffer's views (`PackLayout.views`)
+        # (views, copy) pieces of a large packed buffer, each copied once its views are written
+        self.pack_chunks: list[tuple[list[Any], tuple[int, int, int]]] = []
+        self.copies_after_pack = self.copies_in  # what is copied after packing
         self.fixed_views: list[Any] = []  # the request-level block's views (`PackLayout.fixed`)
         self._check()
 
@@ -253,6 +259,39 @@ class _Slot:
 
     def close(self) -> None:
         self._finalizer()
+
+
+def _chunks(
+    views: list[Any], flat: np.ndarray, copy: tuple[int, int, int]
+) -> list[tuple[list[Any], tuple[int, int, int]]]:
+    """A large packed buffer's runs grouped into pieces of about `_CHUNK` bytes, each with the
+    copy of its byte range (``copy`` is the whole buffer's); none for a buffer under two pieces."""
+    dst, src, total = copy
+    if total < 2 * _CHUNK or len(views) < 2:
+        return []
+    base = flat.ctypes.data
+    assert base == src
+    pieces: list[tuple[list[Any], tuple[int, int, int]]] = []
+    group: list[Any] = []
+    lo = hi = 0
+    for view in sorted(views, key=lambda v: v[1].ctypes.data):
+        start = view[1].ctypes.data - base
+        if not group:
+            lo = start
+        group.append(view)
+        hi = start + view[1].nbytes if view[1].flags.c_contiguous else _extent(view[1], base)
+        if hi - lo >= _CHUNK:
+            pieces.append((group, (dst + lo, src + lo, hi - lo)))
+            group = []
+    if group:
+        pieces.append((group, (dst + lo, src + lo, hi - lo)))
+    return pieces if len(pieces) > 1 else []
+
+
+def _extent(block: np.ndarray, base: int) -> int:
+    """The byte offset just past the last byte of a (strided) view, from ``base``."""
+    last = block.ctypes.data + sum((d - 1) * st for d, st in zip(block.shape, block.strides)) + block.itemsize
+    return last - base
 
 
 class CopyPath:
@@ -322,6 +361,9 @@ class CopyPath:
                 if self.layout is not None and self.layout.segments:
                     flat = slot.host_in[0].reshape(-1).view(np.uint8)
                     slot.pack_views = self.layout.views(self.signature, flat, key[0] or 0)
+                    slot.pack_chunks = _chunks(slot.pack_views, flat, slot.copies_in[0])
+                    if slot.pack_chunks:
+                        slot.copies_after_pack = slot.copies_in[1:]
                 fixed = self.layout.fixed_layout if self.layout is not None else None
                 if fixed is not None:
                     at = 1 if self.layout is not None and self.layout.segments else 0
@@ -356,7 +398,13 @@ class CopyPath:
                 _CURRENT.device = self._ordinal
             host = slot.host_in
             j = 0
-            if self.layout is not None and self.layout.segments:
+            if slot.pack_chunks:  # pack and copy in pieces: the copies overlap the packing
+                for views, (dst, src, n) in slot.pack_chunks:
+                    for view in views:
+                        write_run(view, arrays, start, rows, bucket or 0)
+                    api.h2d(dst, src, n, stream)
+                j = 1
+            elif self.layout is not None and self.layout.segments:
                 self.layout.write(slot.pack_views, arrays, start, rows, bucket or 0)
                 j = 1
             if self.layout is not None and self.layout.fixed_layout is not None:
@@ -369,7 +417,7 @@ class CopyPath:
                     fill_rows(buf, x, start, rows)
                 else:
                     buf[...] = x
-            for dst, src, n in slot.copies_in:
+            for dst, src, n in slot.copies_after_pack:
                 api.h2d(dst, src, n, stream)
             api.sync(stream)
             outs = executable.execute_resident(slot.device_in)

@@ -244,19 +244,8 @@ class PackLayout:
     ) -> None:
         """Rows ``start:start+rows`` of the caller's arrays into ``views`` (from `views`); rows
         past ``rows`` repeat the last real row."""
-        for run, block, members in views:
-            xs = [arrays[i] for i in run.members]
-            if start == 0 and rows == bucket and len(xs) > 1 and xs[0].shape[1:] == block.shape[2:]:
-                try:  # one C loop for the whole run: block[j] = xs[j]
-                    np.concatenate(xs, axis=0, out=block.reshape(-1, *block.shape[2:]))
-                    continue
-                except ValueError:  # a member's shape differs (refused later by its own copy)
-                    pass
-            for view, x in zip(members, xs):
-                part = x if start == 0 and x.shape[0] == rows else x[start : start + rows]
-                view[:rows] = part if part.ndim == view.ndim else part.reshape(rows, *view.shape[1:])
-            if rows < bucket:
-                block[:, rows:] = block[:, rows - 1 : rows] if rows else 0
+        for view in views:
+            write_run(view, arrays, start, rows, bucket)
 
     def pack_into(
         self,
@@ -309,6 +298,25 @@ class PackLayout:
         for i, x in zip(self.loose, loose):
             inputs[i] = x
         return inputs
+
+
+def write_run(
+    view: tuple[_Run, Any, list[Any]], arrays: Sequence[np.ndarray], start: int, rows: int, bucket: int
+) -> None:
+    """One run of `PackLayout.write`: its members' rows into its block (one of `PackLayout.views`)."""
+    run, block, members = view
+    xs = [arrays[i] for i in run.members]
+    if start == 0 and rows == bucket and len(xs) > 1 and xs[0].shape[1:] == block.shape[2:]:
+        try:  # one C loop for the whole run: block[j] = xs[j]
+            np.concatenate(xs, axis=0, out=block.reshape(-1, *block.shape[2:]))
+            return
+        except ValueError:  # a member's shape differs (refused later by its own copy)
+            pass
+    for member, x in zip(members, xs):
+        part = x if start == 0 and x.shape[0] == rows else x[start : start + rows]
+        member[:rows] = part if part.ndim == member.ndim else part.reshape(rows, *member.shape[1:])
+    if rows < bucket:
+        block[:, rows:] = block[:, rows - 1 : rows] if rows else 0
 
 
 def fill_rows(out: np.ndarray, x: np.ndarray, start: int, rows: int) -> None:

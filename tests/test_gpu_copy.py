@@ -90,6 +90,36 @@ def test_many_requests_in_flight_through_the_copy_path_match_tensorflow(
         assert api.copies == before + 1
 
 
+def test_a_large_packed_buffer_is_copied_in_pieces_as_it_is_packed(
+    zoo: dict[str, ZooModel], artifacts: Path
+) -> None:
+    # Before: DIN at bucket 1024 packs 570 KB per request (histories of 50 ids per row).
+    zm = zoo["din"]
+    fourier.compile(zm.pb, artifacts / "din-pieces", buckets=[1024], dims=zm.dims)
+    model = fourier.load(artifacts / "din-pieces", cache_dir=None)
+    api = HostMemcpy()
+    (replica,) = model.replicas
+    replica.copy = CopyPath(replica.device, model.signature, model._layout, slots=2, api=api)
+    replica.copy.prepare((1024,))
+    slot = replica.copy._made[(1024,)][0]
+    # Expected: the packed buffer's copy is split into pieces that tile its runs, in order, and
+    # each request's outputs still equal TensorFlow's at full and partial buckets.
+    pieces = [copy for _, copy in slot.pack_chunks]
+    assert len(pieces) > 1
+    assert all(a[1] + a[2] <= b[1] for a, b in zip(pieces, pieces[1:]))
+    whole = slot.copies_in[0]
+    assert pieces[0][1] >= whole[1] and pieces[-1][1] + pieces[-1][2] <= whole[1] + whole[2]
+    oracle = TFGraph(zm.pb)
+    for batch in (1024, 700):
+        feeds = random_inputs(zm, batch, seed=batch)
+        before = api.copies
+        got = model(feeds)
+        assert api.copies == before + len(pieces) + len(slot.copies_after_pack)
+        want = oracle(feeds)
+        for key in want:
+            np.testing.assert_allclose(got[key], want[key], rtol=RTOL, atol=ATOL, err_msg=f"din {batch} {key}")
+
+
 def test_a_slot_whose_buffers_do_not_read_back_refuses(zoo: dict[str, ZooModel], artifacts: Path) -> None:
     zm = zoo["deepfm"]
     fourier.compile(zm.pb, artifacts / "deepfm-copy-bad", buckets=[32])
