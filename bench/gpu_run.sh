@@ -2,7 +2,7 @@
 # On the GPU machine (no TensorFlow, no network), from the repo root. Zoo graphs with their
 # TensorFlow references (NAME.pb, NAME.json, NAME.ref.npz) are carried in $ZOO.
 #   ZOO=.gpu/zoo STEPS="env tests latency load" MODELS=deepfm,dcn,din,transformer bash bench/gpu_run.sh
-# Steps: env, tests, latency, load, options (XLA option sets), hoisting, host_tables, host_part
+# Steps: env, tests, latency, load, options (XLA option sets), profile (kernels), hoisting, host_tables, host_part
 # (HOST_PART=DIR of artifacts from `python bench/host_part.py prepare DIR`), peer.
 # Writes $OUT/gpu_latency.jsonl, $OUT/gpu_load.jsonl, $OUT/gpu_options.jsonl, $OUT/hoisting_h200.jsonl,
 # $OUT/host_tables_h200.jsonl, $OUT/host_part_h200.jsonl, $OUT/log.txt.
@@ -27,6 +27,7 @@ for m in ('cuda.bindings', 'cupy', 'safetensors', 'networkx', 'rich', 'click', '
     latency) FOURIER_CUDA_API=${CUDA_API:-} timeout ${LAT_TIMEOUT:-300} python3 $SRC/bench/gpu_serving.py latency $ZOO $OUT/gpu_latency.jsonl --models $MODELS 2>&1 | tail -40 >> $OUT/log.txt ;;
     load) timeout ${LOAD_TIMEOUT:-240} python3 $SRC/bench/gpu_serving.py load $ZOO $OUT/gpu_load.jsonl --models $LOAD_MODELS --seconds ${SECONDS_PER:-4} --processes ${PROCS:-1} --switch-interval-ms ${SWITCH_MS:-5} 2>&1 | tail -40 >> $OUT/log.txt ;;
     options) timeout ${OPT_TIMEOUT:-240} python3 $SRC/bench/gpu_options.py $ZOO $OUT/gpu_options.jsonl --models $MODELS 2>&1 | tail -40 >> $OUT/log.txt ;;
+    profile) timeout ${PROF_TIMEOUT:-120} python3 $SRC/bench/gpu_profile.py $ZOO $OUT/gpu_profile.jsonl --models ${PROF_MODELS:-din,deepfm,dcn} --batches ${PROF_BATCHES:-1024} 2>&1 | tail -80 >> $OUT/log.txt ;;
     hoisting) timeout ${HOIST_TIMEOUT:-150} python3 $SRC/bench/hoisting.py $OUT/hoisting_h200.jsonl --models din,ranker,twotower,deepfm 2>&1 | tail -20 >> $OUT/log.txt ;;
     host_tables) timeout ${HT_TIMEOUT:-120} python3 $SRC/bench/host_tables.py $OUT/host_tables_h200.jsonl --models deepfm --batches 32,128,1024 2>&1 | tail -20 >> $OUT/log.txt ;;
     host_part) timeout ${HP_TIMEOUT:-120} python3 $SRC/bench/host_part.py run ${HOST_PART:?} $OUT/host_part_h200.jsonl --batches 1,32,128,1024 --rounds 10 2>&1 | tail -20 >> $OUT/log.txt ;;
