@@ -17,7 +17,8 @@ outputs of
 
 All with 2 intra-op threads (the machine's cores) and one inter-op thread. Each engine is warmed
 up first (not timed), then the engines take turns in rounds of a few calls until each has had
-``--seconds`` of calls, so machine drift hits all alike. Fourier's compile time per bucket and in
+``--seconds`` of calls, so machine drift hits all alike; each turn starts after an untimed 20 ms
+pause, so no engine runs while the previous one's thread pool still spins (ONNX Runtime's, Eigen's). Fourier's compile time per bucket and in
 total, artifact size, load time and the peak RSS of a fresh process that loads and runs it are
 recorded too. Results: ``bench/results/compare_cpu.json``; ``bench/plots.py`` draws the figures.
 """
@@ -47,6 +48,7 @@ RECSYS = ("deepfm", "dcn", "wdl", "xdeepfm", "din", "bst")
 ENGINES = ("fourier", "fourier_O0", "fourier_ort", "fourier_auto", "tf", "tf_xla", "ort")
 THREADS = 2
 SEQ = 20  # bst's history length in the benchmark (compiled as --dim S=20)
+PAUSE_S = 0.02  # untimed, before each engine's turn (thread pools spin for a while after a call)
 SLOW_CALL_S = 5.0  # an engine whose warm-up call takes longer skips the model's larger batches
 
 Runner = Callable[[dict[str, np.ndarray]], Any]
@@ -211,6 +213,7 @@ def alternate(runners: dict[str, Runner], feeds: dict[str, np.ndarray], seconds:
         for name, run in runners.items():
             if spent[name] >= seconds and len(times[name]) >= 5:
                 continue
+            time.sleep(PAUSE_S)  # let the last engine's pool threads stop spinning on the 2 cores
             for _ in range(per_turn[name]):
                 t0 = time.perf_counter()
                 run(feeds)

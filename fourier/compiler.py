@@ -326,7 +326,10 @@ _AFTER_HOISTING = frozenset(
 )
 
 
-def choose_backend(root: Path, manifest: Manifest, calls: int = 30) -> dict[str, Any]:
+_ROUNDS = 6  # alternating rounds in which `choose_backend` times the two executors
+
+
+def choose_backend(root: Path, manifest: Manifest, calls: int = 60) -> dict[str, Any]:
     """Time XLA's executables and ONNX Runtime on the written artifact at every bucket (the
     runtime's own paths, device-part inputs drawn at random) and pick the faster per bucket:
     ``{"choice": {batch: backend}, "timings_us": {batch: {"xla": us, "onnxruntime": us}}}``."""
@@ -351,16 +354,17 @@ def choose_backend(root: Path, manifest: Manifest, calls: int = 30) -> dict[str,
                 arrays.append(rng.integers(0, 2, shape).astype(bool))
             else:
                 arrays.append(rng.uniform(0, 1, shape).astype(dt))
-        row: dict[str, float] = {}
-        for name, model in served.items():
-            for _ in range(3):
+        ts: dict[str, list[float]] = {name: [] for name in served}
+        for model in served.values():  # warm: allocators, caches, thread pools
+            for _ in range(10):
                 model.run_checked(arrays, batch)
-            ts = []
-            for _ in range(calls):
-                t0 = time.perf_counter()
-                model.run_checked(arrays, batch)
-                ts.append(time.perf_counter() - t0)
-            row[name] = round(float(np.median(ts)) * 1e6, 1)
+        for _ in range(_ROUNDS):  # the two take turns, so drift on the host hits both alike
+            for name, model in served.items():
+                for _ in range(max(1, calls // _ROUNDS)):
+                    t0 = time.perf_counter()
+                    model.run_checked(arrays, batch)
+                    ts[name].append(time.perf_counter() - t0)
+        row = {name: round(float(np.median(t)) * 1e6, 1) for name, t in ts.items()}
         timings[str(batch)] = row
         choice[str(batch)] = min(row, key=row.__getitem__)
     for model in served.values():
