@@ -122,6 +122,9 @@ class _Builder:
         # Const nodes used only as the table of axis-0 gathers, and their copies with a zero row
         self.gather_tables: set[str] = set()
         self.padded_tables: dict[str, str] = {}
+        # ONNX names of ids already bounds-checked in the graph (`_guarded_ids`): (largest valid
+        # id, the id out-of-range entries get)
+        self.guarded_ids: dict[str, tuple[int, int]] = {}
         # Whether the graph has convolutions that need ONNX's NCHW Conv (a window over H and W,
         # or depthwise): then its 1x1 convolutions are Convs too, so that ONNX Runtime keeps one
         # layout between them (MobileNetV2: 2.3x faster than a MatMul between transposes).
@@ -1362,6 +1365,11 @@ def _masked_gather(
             arr = np.asarray(params)
             padded = np.concatenate([arr, np.zeros((1, *arr.shape[1:]), dtype=arr.dtype)])
             table = cx.b.padded_tables[table_name] = cx.b.const(padded, table_name)
+        largest, sentinel = cx.b.guarded_ids.get(ids, (rows, 0))
+        if largest < rows and sentinel == -1:
+            # Checked already (fuse-tables' safe ids): valid ids in range, the others -1, which
+            # ONNX's Gather reads from the end -- the zero row.
+            return cx.node("Gather", table, ids, axis=0)
         in_range = cx.node(
             "And",
             cx.node("GreaterOrEqual", ids, cx.scalar(0, dtype)),
@@ -1558,6 +1566,7 @@ def export_onnx(
         b.reserve(name)
 
     b.gather_tables = _gather_only_tables(graph)
+    guarded = _guarded_ids(graph)
     b.spatial_convs = any(_is_spatial_conv(n) for n in graph.nodes)
     env: dict[int, Operand] = {}
     unsupported: dict[str, list[str]] = {}
@@ -1597,6 +1606,8 @@ def export_onnx(
             )
         for v, o in zip(node.outputs, outs):
             env[id(v)] = o
+        if node.name in guarded and isinstance(outs[0], str):
+            b.guarded_ids[outs[0]] = guarded[node.name]
     if unsupported:
         lines = [f"{graph.name}: {len(unsupported)} op type(s) have no ONNX export:"]
         for op_name, nodes in sorted(unsupported.items()):
@@ -1667,6 +1678,75 @@ def _gather_only_tables(graph: Graph) -> set[str]:
         for n in graph.nodes
         if n.op == "Const" and id(n) not in used_as_output and uses.get(id(n)) and all(uses[id(n)])
     }
+
+
+def _guarded_ids(graph: Graph) -> dict[str, tuple[int, int]]:
+    """Nodes that bounds-check ids: ``SelectV2(0 <= v & v < hi, v + lo, c)`` with constant ``hi``,
+    ``lo`` (one per column of v's last axis) and scalar ``c`` -- what fuse-tables writes for a
+    fused table, as plain nodes or as the body of a FusedElementwise: node name -> (the largest id
+    it can give, ``c``). Every id it gives is ``c`` or in ``[min(lo), max(lo + hi) - 1]``, so a
+    gather reading them needs no check of its own."""
+    out: dict[str, tuple[int, int]] = {}
+    for node in graph.nodes:
+        if node.op == "SelectV2":
+
+            def plain(ref: Any) -> tuple[str, Any]:
+                known = _const_of(ref)
+                if known is not None:
+                    return "const", known
+                p = ref.producer
+                if p.op in ("GreaterEqual", "Less", "LogicalAnd", "AddV2", "SelectV2"):
+                    return p.op, list(p.inputs)
+                return "leaf", id(ref)
+
+            found = _match_guard(plain, node.output)
+        elif node.op == "FusedElementwise":
+            steps = json.loads(node.attrs["body"])
+            k = len(node.inputs)
+
+            def fused(ref: Any) -> tuple[str, Any]:
+                if ref >= k:
+                    op, args = steps[ref - k][0], steps[ref - k][1]
+                    return op, list(args)
+                known = _const_of(node.inputs[ref])
+                return ("const", known) if known is not None else ("leaf", id(node.inputs[ref]))
+
+            found = _match_guard(fused, k + len(steps) - 1)
+        else:
+            continue
+        if found is not None:
+            out[node.name] = found
+    return out
+
+
+def _const_of(v: Any) -> np.ndarray | None:
+    return None if v.known is None or v.known.dtype == object else np.asarray(v.known)
+
+
+def _match_guard(resolve: Callable[[Any], tuple[str, Any]], ref: Any) -> tuple[int, int] | None:
+    """(largest id, sentinel) if ``ref`` is ``SelectV2(0 <= v & v < hi, v + lo, c)`` (see
+    `_guarded_ids`); ``resolve`` gives a reference's op and argument references, ``("const",
+    array)`` or ``("leaf", identity)``."""
+    op, args = resolve(ref)
+    if op != "SelectV2":
+        return None
+    (cond_op, cond), (add_op, add), (c_kind, c) = (resolve(a) for a in args)
+    if cond_op != "LogicalAnd" or add_op != "AddV2" or c_kind != "const" or c.size != 1:
+        return None
+    sides = dict(resolve(a) for a in cond)
+    if set(sides) != {"GreaterEqual", "Less"}:
+        return None
+    (v_ge, zero), (v_lt, hi), (v_add, lo) = (
+        [resolve(a) for a in refs] for refs in (sides["GreaterEqual"], sides["Less"], add)
+    )
+    if not (v_ge[0] == v_lt[0] == v_add[0] == "leaf" and v_ge[1] == v_lt[1] == v_add[1]):
+        return None
+    if zero[0] != "const" or hi[0] != "const" or lo[0] != "const":
+        return None
+    zero, hi, lo = zero[1], hi[1], lo[1]
+    if np.any(zero != 0) or lo.shape != hi.shape or lo.ndim > 1 or np.any(lo < 0) or np.any(hi < 1):
+        return None
+    return int(np.max(lo + hi)) - 1, int(c.reshape(-1)[0])
 
 
 def _known(v: Any, a: Operand) -> Operand:

@@ -602,6 +602,65 @@ def test_gather_out_of_range_ids_give_zeros() -> None:
     )
 
 
+def test_gather_of_checked_fused_ids_reads_the_zero_row_without_a_second_check() -> None:
+    """fuse-tables' safe ids (in-range ids shifted into one table of 11 rows, the rest -1) feeding
+    the table's gather: the ids are checked once, and -1 reads the stored zero row 11 from the end
+    (ONNX's Gather counts negative ids from the end). Ids in [-3, 9) cover both sides."""
+    body = (
+        '[[\\"GreaterEqual\\",[0,1],{}],[\\"Less\\",[0,2],{}],[\\"LogicalAnd\\",[5,6],{}],'
+        '[\\"AddV2\\",[0,3],{}],[\\"SelectV2\\",[7,8,4],{}]]'
+    )
+    table = RNG.normal(size=(11, 4)).astype(np.float32)
+    before = f"""
+    graph @t(%ids: int32[N,3]) -> (float32[N,3,4]) {{
+      %zero = Const() {{value = dense<int32[3] [0, 0, 0]>}} : int32[3]
+      %rows = Const() {{value = dense<int32[3] [3, 4, 4]>}} : int32[3]
+      %offsets = Const() {{value = dense<int32[3] [0, 3, 7]>}} : int32[3]
+      %oob = Const() {{value = dense<int32[] [-1]>}} : int32[]
+      %safe = FusedElementwise(%ids, %zero, %rows, %offsets, %oob) {{body = "{body}"}} : int32[N,3]
+      %table = Const() {{value = {dense(table)}}} : float32[11,4]
+      %axis = Const() {{value = dense<int32[] [0]>}} : int32[]
+      %g = GatherV2(%table, %safe, %axis) {{batch_dims = 0}} : float32[N,3,4]
+      return "out" = %g
+    }}
+    """
+    expected = """
+    safe/0:GreaterEqual/GreaterOrEqual = GreaterOrEqual(ids, zero)
+    safe/1:Less/Less = Less(ids, rows)
+    safe/2:LogicalAnd/And = And(safe/0:GreaterEqual/GreaterOrEqual, safe/1:Less/Less)
+    safe/3:AddV2/Add = Add(ids, offsets)
+    safe/4:SelectV2/Where = Where(safe/2:LogicalAnd/And, safe/3:AddV2/Add, oob)
+    g/Gather = Gather(table, safe/4:SelectV2/Where) <axis=0>
+    out = Identity(g/Gather)
+    """
+    check_export(before, expected, batches=(1, 7, 33))
+
+
+def test_gather_of_ids_checked_against_other_rows_keeps_its_check() -> None:
+    """The same check, but the largest id it lets through (7 + 4 - 1 = 10) is past a table of 10
+    rows: the gather keeps its own check."""
+    body = (
+        '[[\\"GreaterEqual\\",[0,1],{}],[\\"Less\\",[0,2],{}],[\\"LogicalAnd\\",[5,6],{}],'
+        '[\\"AddV2\\",[0,3],{}],[\\"SelectV2\\",[7,8,4],{}]]'
+    )
+    table = RNG.normal(size=(10, 4)).astype(np.float32)
+    before = f"""
+    graph @t(%ids: int32[N,3]) -> (float32[N,3,4]) {{
+      %zero = Const() {{value = dense<int32[3] [0, 0, 0]>}} : int32[3]
+      %rows = Const() {{value = dense<int32[3] [3, 4, 4]>}} : int32[3]
+      %offsets = Const() {{value = dense<int32[3] [0, 3, 7]>}} : int32[3]
+      %oob = Const() {{value = dense<int32[] [-1]>}} : int32[]
+      %safe = FusedElementwise(%ids, %zero, %rows, %offsets, %oob) {{body = "{body}"}} : int32[N,3]
+      %table = Const() {{value = {dense(table)}}} : float32[10,4]
+      %axis = Const() {{value = dense<int32[] [0]>}} : int32[]
+      %g = GatherV2(%table, %safe, %axis) {{batch_dims = 0}} : float32[N,3,4]
+      return "out" = %g
+    }}
+    """
+    model = check_export(before, batches=(1, 7, 33))
+    assert [n.op_type for n in model.graph.node].count("Less") == 2
+
+
 def test_gather_from_shared_table_masks_rows() -> None:
     """A table also used otherwise is stored as it is: the gathered rows are masked instead."""
     before = f"""
