@@ -8,13 +8,18 @@ threads at once, so an `OrtExecutable` is too.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["OrtExecutable", "OrtInputError"]
+__all__ = ["OrtExecutable", "OrtInputError", "PACKED_INPUTS"]
+
+# The model metadata key listing inputs the caller packs (``export_onnx(pack_inputs=True)``):
+# JSON ``[{"name": packed input, "inputs": [member names], "axis": -1}]``.
+PACKED_INPUTS = "fourier.packed_inputs"
 
 
 class OrtInputError(ValueError):
@@ -84,6 +89,11 @@ class OrtExecutable:
         self.input_dtypes: list[np.dtype[Any] | None] = [_ORT_TYPES.get(str(i.type)) for i in ins]
         self.input_shapes: list[list[Any]] = [list(i.shape) for i in ins]
         self.intra_op_threads = int(intra_op_threads)
+        meta = self._session.get_modelmeta().custom_metadata_map
+        groups = json.loads(meta.get(PACKED_INPUTS, "[]"))
+        # packed input -> its members, concatenated along their last axis by the caller
+        self.packed: dict[str, list[str]] = {g["name"]: list(g["inputs"]) for g in groups}
+        self._plan: list[int | tuple[int, ...]] | None = None
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run one call; ``inputs`` in the model's input order (``input_names``)."""
@@ -103,11 +113,33 @@ class OrtExecutable:
             feeds[name] = a
         return list(self._session.run(self.output_names, feeds))
 
+    def bind(self, names: Sequence[str]) -> list[int | tuple[int, ...]]:
+        """Take calls with inputs in the order ``names`` (the caller's signature) from now on
+        (`run_trusted`): returns, per model input, the index of the caller's input it is, or the
+        indices of the inputs packed into it. `OrtInputError` if a model input has no source."""
+        at = {n: i for i, n in enumerate(names)}
+        plan: list[int | tuple[int, ...]] = []
+        for name in self.input_names:
+            members = self.packed.get(name, [name])
+            missing = [m for m in members if m not in at]
+            if missing:
+                raise OrtInputError(f"model input {name!r} needs {missing}, which the caller does not give")
+            plan.append(at[name] if name not in self.packed else tuple(at[m] for m in members))
+        self._plan = plan
+        return plan
+
     def run_trusted(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Run one call on inputs the caller has already checked against this model's inputs
-        (count, order, dtypes and ranks: the runtime checks every request against the artifact's
-        signature, which the exported model's inputs follow): no per-input checks here."""
-        return list(self._session.run(self.output_names, dict(zip(self.input_names, inputs))))
+        """Run one call on inputs the caller has already checked against its signature (the
+        runtime checks every request), in the order given to `bind` (else this model's own input
+        order): no per-input checks here; packed inputs are concatenated."""
+        if self._plan is None:
+            feeds = dict(zip(self.input_names, inputs))
+        else:
+            feeds = {
+                name: inputs[p] if isinstance(p, int) else np.concatenate([inputs[i] for i in p], axis=-1)
+                for name, p in zip(self.input_names, self._plan)
+            }
+        return list(self._session.run(self.output_names, feeds))
 
     def run_named(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one call on inputs by name; outputs by name."""

@@ -833,7 +833,7 @@ class Compiled:
         if self.backend != "xla":  # the optimized graph for ONNX Runtime, beside the executables
             from fourier.backends.onnx_export import export_onnx
 
-            blobs[ONNX_FILE] = export_onnx(graph).SerializeToString()
+            blobs[ONNX_FILE] = export_onnx(graph, pack_inputs=True).SerializeToString()
             backend = {"kind": self.backend, "onnx": ONNX_FILE}
         host = optimized.imported.host
         if host is not None:  # the host part's files, hashed with the rest

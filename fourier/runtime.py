@@ -275,15 +275,20 @@ class Model:
         from fourier.backends.onnxruntime_exec import OrtExecutable
 
         ort = OrtExecutable(root / spec["onnx"])
-        # Requests are checked against the signature, then handed to ONNX Runtime unchecked: the
-        # ONNX graph's inputs must be the signature's, in its order, with its dtypes.
-        want = [str(np.dtype(numpy_dtype(i.dtype))) for i in self.signature.inputs]
-        have = [str(d) for d in ort.input_dtypes]
-        if have != want:
-            raise ArtifactError(
-                f"{root}: {spec['onnx']} takes inputs {list(zip(ort.input_names, have))}, the "
-                f"signature says {[(i.name, d) for i, d in zip(self.signature.inputs, want)]}"
-            )
+        # Requests are checked against the signature, then handed to ONNX Runtime unchecked: each
+        # ONNX input must be a signature input (or several, packed) of its dtype.
+        try:
+            plan = ort.bind([i.name for i in self.signature.inputs])
+        except ValueError as e:
+            raise ArtifactError(f"{root}: {spec['onnx']}: {e}") from e
+        for name, dtype, p in zip(ort.input_names, ort.input_dtypes, plan):
+            for i in (p,) if isinstance(p, int) else p:
+                want = np.dtype(numpy_dtype(self.signature.inputs[i].dtype))
+                if dtype != want:
+                    raise ArtifactError(
+                        f"{root}: {spec['onnx']} input {name!r} is {dtype}, the signature's "
+                        f"{self.signature.inputs[i].name!r} is {want}"
+                    )
         self._ort = ort
         if override == "onnxruntime" or spec.get("kind") == "onnxruntime":
             self._ort_all = True

@@ -32,6 +32,8 @@ def test_onnxruntime_backend_matches_tensorflow(name: str, zoo: dict[str, ZooMod
     assert (tmp_path / "a" / "model.onnx").exists()
     model = fourier.load(tmp_path / "a")
     assert model.manifest.backend["kind"] == "onnxruntime" and model._ort is not None
+    if name == "deepfm":  # its 26 ids and 13 dense features are each packed into one ONNX input
+        assert len(model._ort.input_names) == 2 and sorted(map(len, model._ort.packed.values())) == [13, 26]
     oracle = TFGraph(zm.pb)
     seq = zm.dims["S"][0] if zm.dims.get("S") else 16
     for n in (1, 7, 33, 300):

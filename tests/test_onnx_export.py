@@ -14,6 +14,7 @@ ONNX Runtime's CPU kernels (`fourier.backends.onnxruntime_exec`).
 
 from __future__ import annotations
 
+import json
 import textwrap
 import threading
 from collections.abc import Callable, Mapping
@@ -28,7 +29,7 @@ pytest.importorskip("onnxruntime")
 import onnx
 
 from fourier.backends.onnx_export import ExportError, export_onnx
-from fourier.backends.onnxruntime_exec import OrtExecutable, OrtInputError
+from fourier.backends.onnxruntime_exec import PACKED_INPUTS, OrtExecutable, OrtInputError
 from fourier.interpreter import run_reference
 from fourier.ir.core import Graph
 from fourier.ir.parser import parse_graph
@@ -570,6 +571,54 @@ def test_batch_broadcast_inner_axis1() -> None:
         return {"row": RNG.normal(size=(5, 2, 3)).astype(np.float32), "like": np.zeros((b,), np.float32)}
 
     check_export(before, feeds=feeds)
+
+
+def test_pack_inputs_joins_inputs_only_concatenated_side_by_side() -> None:
+    """Before: three int32 [N,1] ids and a float [N,2] feature, each read only by one concat
+    along the last axis, beside an input read twice. Expected: ``a, b, c`` become one input
+    ``packed:a`` of [N,3] (listed in the model's metadata); ``d`` (another dtype, its own concat)
+    and ``e`` (also read by the Mul) stay; ONNX Runtime fed the packed input gives the reference."""
+    before = """
+    graph @t(%a: int32[N,1], %b: int32[N,1], %c: int32[N,1], %d: float32[N,2], %e: float32[N,2]) -> (int32[N,3], float32[N,4], float32[N,2]) {
+      %axis = Const() {value = dense<int32[] [1]>} : int32[]
+      %ids = ConcatV2(%a, %b, %c, %axis) : int32[N,3]
+      %sq = Mul(%e, %e) : float32[N,2]
+      %x = ConcatV2(%d, %e, %axis) : float32[N,4]
+      %y = AddV2(%x, %x) : float32[N,4]
+      return "ids" = %ids, "y" = %y, "sq" = %sq
+    }
+    """
+    graph = ir(before)
+    model = export_onnx(graph, pack_inputs=True)
+    assert [i.name for i in model.graph.input] == ["packed:a", "d", "e"]
+    groups = json.loads({p.key: p.value for p in model.metadata_props}[PACKED_INPUTS])
+    assert groups == [{"name": "packed:a", "inputs": ["a", "b", "c"], "axis": -1}]
+    session = OrtExecutable(model.SerializeToString(), intra_op_threads=1)
+    names = [n.name for n in graph.inputs]
+    assert session.bind(names) == [(0, 1, 2), 3, 4]
+    for batch in (1, 7):
+        feeds = random_feeds(graph, batch, seed=batch)
+        want = run_reference(graph, feeds)
+        got = session.run_trusted([feeds[n] for n in names])
+        for w, g in zip(want.values(), got):
+            np.testing.assert_array_equal(g, w)
+    # Without pack_inputs (the standalone export) the inputs stay as the graph has them.
+    assert [i.name for i in export_onnx(graph).graph.input] == names
+
+
+def test_pack_inputs_leaves_an_input_read_twice() -> None:
+    """An input the graph also reads outside the concat keeps its own binding."""
+    before = """
+    graph @t(%a: int32[N,1], %b: int32[N,1]) -> (int32[N,2], int32[N,1]) {
+      %axis = Const() {value = dense<int32[] [-1]>} : int32[]
+      %ids = ConcatV2(%a, %b, %axis) : int32[N,2]
+      %twice = AddV2(%b, %b) : int32[N,1]
+      return "ids" = %ids, "twice" = %twice
+    }
+    """
+    model = export_onnx(ir(before), pack_inputs=True)
+    assert [i.name for i in model.graph.input] == ["a", "b"]
+    assert PACKED_INPUTS not in {p.key for p in model.metadata_props}
 
 
 # -- TensorFlow semantics that ONNX lacks ---------------------------------------------------------
