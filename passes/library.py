@@ -20,7 +20,7 @@ from fourier.passes.fusion import FuseElementwise, FuseGathers, FuseHorizontal, 
 from fourier.passes.hoist import HoistShared
 from fourier.passes.rules.algebraic import Simplify
 from fourier.passes.rules.conv import ConvAlgorithm, FoldBatchnorm, FuseConv
-from fourier.passes.rules.dense import FuseDense
+from fourier.passes.rules.dense import FuseDense, SplitDense
 from fourier.passes.rules.recognize import EmbeddingBag, Recognize
 
 __all__ = [
@@ -46,6 +46,7 @@ LIBRARY: tuple[type[Pass], ...] = (
     EmbeddingBag,
     FoldBatchnorm,
     FuseDense,
+    SplitDense,
     FuseConv,
     ConvAlgorithm,
     # fusion over groups of nodes
@@ -133,7 +134,7 @@ OPT_LEVELS: dict[int, str] = {
     1: "strip-identity,prune,fold-constants,cse,simplify,prune",
     2: (
         "strip-identity,prune,fold-constants,cse,simplify,"
-        "recognize,fold-batchnorm,fuse-dense,fuse-conv,conv-algorithm,"
+        "recognize,fold-batchnorm,fuse-dense,split-dense,fuse-conv,conv-algorithm,"
         "embedding-bag,fuse-tables,cse,simplify,fuse-gathers,fuse-horizontal,"
         "fold-constants,cse,simplify,fuse-elementwise,prune"
     ),

@@ -16,7 +16,7 @@ from fourier.ops.fused import ACTIVATIONS
 from fourier.passes.rewrite import Match, Rule, RuleContext, RuleSet, any_, const, op
 from fourier.passes.rules.base import rule_pass
 
-__all__ = ["DENSE", "FuseDense", "bias_rules", "activation_rules", "fused_attrs"]
+__all__ = ["DENSE", "DENSE_SPLIT", "FuseDense", "SplitDense", "bias_rules", "activation_rules", "fused_attrs"]
 
 ACTIVATION_OPS = tuple(a for a in ACTIVATIONS if a)
 
@@ -149,3 +149,111 @@ DENSE = RuleSet(
 )
 
 FuseDense = rule_pass("fuse-dense", DENSE, "fuse MatMul, bias and activation into FusedDense")
+
+
+def _repeated(v: Value) -> tuple[Value, int] | None:
+    """``v`` as ``ConcatV2([u] * k, a)`` along a non-feature axis ``a`` where ``u`` has size 1:
+    (u, a) -- ``u`` broadcast along ``a`` (deepctr tiles DIN's query over the history so)."""
+    c = v.producer
+    shape, rank = v.type.shape, len(v.type.shape or ())
+    if c.op != "ConcatV2" or shape is None or len(c.inputs) < 3:
+        return None
+    u, axis = c.inputs[0], c.inputs[-1].known
+    if axis is None or any(x is not u for x in c.inputs[:-1]) or u.type.shape is None:
+        return None
+    a = int(np.asarray(axis)) % rank
+    return (u, a) if a != rank - 1 and u.type.shape[a] == 1 else None
+
+
+def _linear_terms(pieces: list[Value], w: np.ndarray) -> list[tuple[Value, np.ndarray]] | None:
+    """``[p1, ..., pk] W`` (the pieces concatenated along the features) as ``sum v_j C_j``, the
+    pieces' differences and sums distributed (``(a - b) W_i = a W_i - b W_i``) and the rows of
+    ``W`` for one value added up. None when a piece's width is unknown."""
+    coef: dict[int, tuple[Value, np.ndarray]] = {}
+
+    def add(v: Value, c: np.ndarray) -> None:
+        have = coef.get(id(v))
+        coef[id(v)] = (v, c if have is None else have[1] + c)
+
+    row = 0
+    for p in pieces:
+        k = p.type.shape[-1] if p.type.shape else None
+        if not isinstance(k, int):
+            return None
+        wi = w[row : row + k]
+        row += k
+        n = p.producer
+        if n.op in ("Sub", "AddV2") and all(x.type == p.type for x in n.inputs):
+            add(n.inputs[0], wi)
+            add(n.inputs[1], -wi if n.op == "Sub" else wi)
+        else:
+            add(p, wi)
+    return list(coef.values())
+
+
+def _split_dense_check(m: Match) -> str | None:
+    x, w = m.root.inputs[0], m.value("w")
+    pieces = x.producer.inputs[:-1]
+    axis = x.producer.inputs[-1].known
+    rank = len(x.type.shape or ())
+    if axis is None or rank < 3 or int(np.asarray(axis)) % rank != rank - 1:
+        return "not a concatenation along the features of a value of rank 3 or more"
+    terms = _linear_terms(list(pieces), np.asarray(w))
+    if terms is None:
+        return "a piece's width is unknown"
+    repeated = [_repeated(v) is not None for v, _ in terms]
+    if not any(repeated):
+        return "no piece is a repetition along a non-feature axis"
+    if all(repeated):
+        return "every piece is a repetition (the result would not have the repeated shape)"
+    return None
+
+
+def _split_dense(ctx: RuleContext, m: Match) -> Value:
+    dense = m.root
+    x = dense.inputs[0]
+    terms = _linear_terms(list(x.producer.inputs[:-1]), np.asarray(m.value("w")))
+    assert terms is not None
+    full: Value | None = None
+    small: Value | None = None
+    for i, (v, c) in enumerate(terms):
+        rep = _repeated(v)
+        src = v if rep is None else rep[0]
+        y = ctx.op(
+            "FusedDense",
+            [src, ctx.const(c.astype(np.asarray(m.value("w")).dtype), suffix=f"/part{i}/w")],
+            {"activation": ""},
+            suffix=f"/part{i}",
+        )
+        if rep is None:
+            full = y if full is None else ctx.op("AddV2", [full, y], suffix=f"/part{i}/sum")
+        else:
+            small = y if small is None else ctx.op("AddV2", [small, y], suffix=f"/part{i}/sum")
+    if len(dense.inputs) == 3:  # the bias joins the smaller (broadcast) sum
+        assert small is not None
+        small = ctx.op("AddV2", [small, dense.inputs[2]], suffix="/bias")
+    assert small is not None
+    y = small if full is None else ctx.op("AddV2", [full, small], suffix="/sum")
+    act = dense.attrs.get("activation", "")
+    return ctx.op(str(act), [y], suffix="/activation") if act else y
+
+
+DENSE_SPLIT = RuleSet(
+    "dense-split",
+    (
+        Rule(
+            "dense-of-repeated-concat",
+            op("FusedDense", op("ConcatV2", any_operands=True), const("w"), rest=True),
+            _split_dense,
+            _split_dense_check,
+            doc="FusedDense([tile(q), k, tile(q) - k, q * k], W) -> tile(q (W1 + W3)) + k (W2 - W3) "
+            "+ (q * k) W4   (the concatenation's rows of W split per piece, differences distributed, "
+            "a repeated piece's product taken before the repetition and broadcast): DIN's "
+            "attention unit, half the products and no [N, T, 4d] concatenation",
+        ),
+    ),
+)
+
+SplitDense = rule_pass(
+    "split-dense", DENSE_SPLIT, "split a dense layer over a concatenation with repeated pieces per piece"
+)

@@ -106,6 +106,61 @@ def test_dense_transpose_b_tanh() -> None:
     check("fuse-dense", before, expected)
 
 
+def test_dense_over_a_repeated_query_splits_per_piece() -> None:
+    """DIN's attention unit: FusedDense over [tile(q), k, tile(q) - k, tile(q) * k] -> q (W1 + W3)
+    once per row (broadcast over the history, the bias with it), k (W2 - W3), (tile(q) * k) W4:
+    no [N, T, 4d] concatenation and half the products; the activation after the sum."""
+    before = """
+    graph @t(%q: float32[N,1,2], %k: float32[N,3,2]) -> (float32[N,3,2]) {
+      %a1 = Const() {value = dense<int32[] [1]>} : int32[]
+      %af = Const() {value = dense<int32[] [-1]>} : int32[]
+      %qt = ConcatV2(%q, %q, %q, %a1) : float32[N,3,2]
+      %sub = Sub(%qt, %k) : float32[N,3,2]
+      %mul = Mul(%qt, %k) : float32[N,3,2]
+      %x = ConcatV2(%qt, %k, %sub, %mul, %af) : float32[N,3,8]
+      %w = Const() {value = dense<float32[8x2] [1.0, -1.0, 0.5, 2.0, -0.25, 0.75, 1.5, 0.5, -2.0, 1.0, 0.25, -0.5, 3.0, 1.0, -1.5, 0.125]>} : float32[8,2]
+      %b = Const() {value = dense<float32[2] [0.5, -0.5]>} : float32[2]
+      %y = FusedDense(%x, %w, %b) {activation = "Relu"} : float32[N,3,2]
+      return "y" = %y
+    }
+"""
+    expected = """
+    graph @t(%q: float32[N,1,2], %k: float32[N,3,2]) -> (float32[N,3,2]) {
+      %a1 = Const() {value = dense<int32[] [1]>} : int32[]
+      %qt = ConcatV2(%q, %q, %q, %a1) : float32[N,3,2]
+      %mul = Mul(%qt, %k) : float32[N,3,2]
+      %b = Const() {value = dense<float32[2] [0.5, -0.5]>} : float32[2]
+      %y/part0/w = Const() {value = dense<float32[2x2] [-1.0, 0.0, 0.75, 1.5]>} : float32[2,2]  # from y, x  # rule dense-of-repeated-concat
+      %y/part0 = FusedDense(%q, %y/part0/w) {activation = ""} : float32[N,1,2]  # from y, x  # rule dense-of-repeated-concat
+      %y/part1/w = Const() {value = dense<float32[2x2] [1.75, -0.25, 1.25, 1.0]>} : float32[2,2]  # from y, x  # rule dense-of-repeated-concat
+      %y/part1 = FusedDense(%k, %y/part1/w) {activation = ""} : float32[N,3,2]  # from y, x  # rule dense-of-repeated-concat
+      %y/part2/w = Const() {value = dense<float32[2x2] [3.0, 1.0, -1.5, 0.125]>} : float32[2,2]  # from y, x  # rule dense-of-repeated-concat
+      %y/part2 = FusedDense(%mul, %y/part2/w) {activation = ""} : float32[N,3,2]  # from y, x  # rule dense-of-repeated-concat
+      %y/part2/sum = AddV2(%y/part1, %y/part2) : float32[N,3,2]  # from y, x  # rule dense-of-repeated-concat
+      %y/bias = AddV2(%y/part0, %b) : float32[N,1,2]  # from y, x  # rule dense-of-repeated-concat
+      %y/sum = AddV2(%y/part2/sum, %y/bias) : float32[N,3,2]  # from y, x  # rule dense-of-repeated-concat
+      %y/activation = Relu(%y/sum) : float32[N,3,2]  # from y, x  # rule dense-of-repeated-concat
+      return "y" = %y/activation
+    }
+"""
+    check("split-dense", before, expected)
+
+
+def test_dense_over_a_concat_without_repeats_is_kept() -> None:
+    """No piece repeats along a non-feature axis: nothing to take before a repetition."""
+    before = """
+    graph @t(%q: float32[N,3,2], %k: float32[N,3,2]) -> (float32[N,3,2]) {
+      %af = Const() {value = dense<int32[] [-1]>} : int32[]
+      %sub = Sub(%q, %k) : float32[N,3,2]
+      %x = ConcatV2(%q, %k, %sub, %af) : float32[N,3,6]
+      %w = Const() {value = dense<float32[6x2] [1.0, -1.0, 0.5, 2.0, -0.25, 0.75, 1.5, 0.5, -2.0, 1.0, 0.25, -0.5]>} : float32[6,2]
+      %y = FusedDense(%x, %w) {activation = ""} : float32[N,3,2]
+      return "y" = %y
+    }
+"""
+    check("split-dense", before, None)
+
+
 def test_dense_variable_weights_not() -> None:
     """Weights that are not constants are left as a MatMul."""
     before = """

@@ -64,7 +64,7 @@ def test_page_is_self_contained(deepfm_report: PipelineReport) -> None:
     assert set(re.findall(r"https?://[^\s\"']+", page)) == {"http://www.w3.org/2000/svg"}
     assert "default-src 'none'" in page  # and the CSP forbids loading anything
     data = json.loads(p.data["fourier-data"])
-    assert data["title"] == "deepfm.pb" and len(data["passes"]) == 21
+    assert data["title"] == "deepfm.pb" and len(data["passes"]) == 22
 
 
 def test_every_changed_pass_has_both_diffs_and_a_drawing(deepfm_report: PipelineReport) -> None:
