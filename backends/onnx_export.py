@@ -615,6 +615,19 @@ def _reduce(cx: _Ctx, x: Operand, axes: Operand) -> Operand:
             count *= size
         total = cx.reduce("Sum", x, ax, keep)
         return cx.node("Div", total, cx.scalar(count, dtype))
+    if (
+        kind in ("Mean", "Max")
+        and ax == [1, 2]
+        and cx.rank(0) == 4
+        and cx.b.spatial_convs
+        and isinstance(x, str)
+    ):
+        # A global pool over H, W of an NHWC tensor in a graph of NCHW convolutions: ONNX's
+        # GlobalAveragePool / GlobalMaxPool in NCHW, so ONNX Runtime's transpose optimizer cancels
+        # the transposes back to the convolution before it (and fuses its activation into it).
+        pool = "GlobalAveragePool" if kind == "Mean" else "GlobalMaxPool"
+        y = cx.node(pool, cx.node("Transpose", x, perm=[0, 3, 1, 2]))  # [N, C, 1, 1]
+        return cx.node("Transpose", y, perm=[0, 2, 3, 1]) if keep else cx.squeeze(y, [2, 3])
     return cx.reduce(kind, x, ax, keep)
 
 

@@ -428,6 +428,28 @@ def test_fused_conv2d_pointwise_matmul() -> None:
     check_export(before, expected)
 
 
+@pytest.mark.parametrize(
+    ("reduction", "pool", "keep"), [("Mean", "GlobalAveragePool", False), ("Max", "GlobalMaxPool", True)]
+)
+def test_global_pool_after_convolutions_is_onnx_global_pool(reduction: str, pool: str, keep: bool) -> None:
+    """A mean (max) over H, W of an NHWC convolution's output -> ONNX's global pool in NCHW, so
+    ONNX Runtime cancels the transposes and keeps the convolution's layout (MobileNetV2's head)."""
+    w = RNG.normal(size=(3, 3, 3, 4)).astype(np.float32)
+    out = "float32[N,1,1,4]" if keep else "float32[N,4]"
+    before = f"""
+    graph @t(%x: float32[N,6,6,3]) -> ({out}) {{
+      %w = Const() {{value = {dense(w)}}} : float32[3,3,3,4]
+      %c = FusedConv2D(%x, %w) {{{_conv_attrs(1, "SAME", False, "Relu6", "taps")}}} : float32[N,6,6,4]
+      %axes = Const() {{value = dense<int32[2] [1, 2]>}} : int32[2]
+      %m = {reduction}(%c, %axes) {{keep_dims = {str(keep).lower()}}} : {out}
+      return "out" = %m
+    }}
+    """
+    model = check_export(before)
+    ops = [n.op_type for n in model.graph.node]
+    assert pool in ops and not any(o.startswith("Reduce") for o in ops)
+
+
 def test_pointwise_conv_beside_spatial_convs_stays_conv() -> None:
     """In a graph with a depthwise (or any windowed) convolution, a 1x1 convolution marked
     ``matmul`` is an ONNX Conv too: one NCHW layout between them, so ONNX Runtime cancels the
