@@ -9,13 +9,14 @@ threads at once, so an `OrtExecutable` is too.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["OrtExecutable", "OrtInputError", "PACKED_INPUTS"]
+__all__ = ["OrtExecutable", "OrtInputError", "PACKED_INPUTS", "usable_cores"]
 
 # The model metadata key listing inputs the caller packs (``export_onnx(pack_inputs=True)``):
 # JSON ``[{"name": packed input, "inputs": [member names], "axis": -1}]``.
@@ -42,6 +43,34 @@ _ORT_TYPES: dict[str, np.dtype[Any]] = {
 }
 
 
+def usable_cores() -> int:
+    """Physical cores among the CPUs this process may run on (its affinity mask: ``taskset``, a
+    container's cpuset), counting hyperthreads of one core once; the number of logical CPUs where
+    the topology is not readable.
+
+    ONNX Runtime's own default (``intra_op_num_threads=0``) counts the machine's physical cores,
+    ignoring the affinity mask, and pins its pool threads to processors: every such session in a
+    process pins its worker to the same processor (on a 2-core host, CPU 1), where they and the
+    caller's thread then queue behind each other. An explicit count avoids both."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+    cores = set()
+    for cpu in cpus:
+        topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add(
+                (
+                    topo.joinpath("physical_package_id").read_text().strip(),
+                    topo.joinpath("core_id").read_text().strip(),
+                )
+            )
+        except OSError:
+            return max(1, len(cpus))
+    return max(1, len(cores))
+
+
 class OrtExecutable:
     """An ONNX model in one ONNX Runtime CPU session: call it with numpy inputs in the graph's
     input order, get numpy outputs in its output order (as `fourier.backends.xla.Executable`)."""
@@ -57,7 +86,7 @@ class OrtExecutable:
         spin: bool = True,
     ) -> None:
         """``model``: the serialized ONNX model, or a path to one. ``intra_op_threads``: threads
-        one call may use (0: ONNX Runtime's default, one per physical core). ``optimization_level``:
+        one call may use (0: `usable_cores`, set explicitly so ONNX Runtime pins no thread). ``optimization_level``:
         ``disable``, ``basic``, ``extended`` or ``all`` (ONNX Runtime's graph optimizations).
         ``optimized_model_path``: where to write the graph ONNX Runtime actually runs (to inspect).
         ``spin``: whether idle intra-op threads spin for work (ONNX Runtime's default; on a host
@@ -74,7 +103,8 @@ class OrtExecutable:
             raise ValueError(f"optimization_level {optimization_level!r} is not one of {sorted(levels)}")
         opts = ort.SessionOptions()
         opts.graph_optimization_level = levels[optimization_level]
-        opts.intra_op_num_threads = int(intra_op_threads)
+        threads = int(intra_op_threads) or usable_cores()
+        opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = int(inter_op_threads)
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
@@ -88,7 +118,7 @@ class OrtExecutable:
         self.output_names: list[str] = [o.name for o in self._session.get_outputs()]
         self.input_dtypes: list[np.dtype[Any] | None] = [_ORT_TYPES.get(str(i.type)) for i in ins]
         self.input_shapes: list[list[Any]] = [list(i.shape) for i in ins]
-        self.intra_op_threads = int(intra_op_threads)
+        self.intra_op_threads = threads
         meta = self._session.get_modelmeta().custom_metadata_map
         groups = json.loads(meta.get(PACKED_INPUTS, "[]"))
         # packed input -> its members, concatenated along their last axis by the caller

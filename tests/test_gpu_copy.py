@@ -12,6 +12,7 @@ The same path on a real GPU is checked by tests/test_gpu.py (skipped without one
 from __future__ import annotations
 
 import ctypes
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ def test_a_large_packed_buffer_is_copied_in_pieces_as_it_is_packed(
     # each request's outputs still equal TensorFlow's at full and partial buckets.
     pieces = [copy for _, copy in slot.pack_chunks]
     assert len(pieces) > 1
-    assert all(a[1] + a[2] <= b[1] for a, b in zip(pieces, pieces[1:]))
+    assert all(a[1] + a[2] <= b[1] for a, b in itertools.pairwise(pieces))
     whole = slot.copies_in[0]
     assert pieces[0][1] >= whole[1] and pieces[-1][1] + pieces[-1][2] <= whole[1] + whole[2]
     oracle = TFGraph(zm.pb)
@@ -117,7 +118,9 @@ def test_a_large_packed_buffer_is_copied_in_pieces_as_it_is_packed(
         assert api.copies == before + len(pieces) + len(slot.copies_after_pack)
         want = oracle(feeds)
         for key in want:
-            np.testing.assert_allclose(got[key], want[key], rtol=RTOL, atol=ATOL, err_msg=f"din {batch} {key}")
+            np.testing.assert_allclose(
+                got[key], want[key], rtol=RTOL, atol=ATOL, err_msg=f"din {batch} {key}"
+            )
 
 
 def test_a_slot_whose_buffers_do_not_read_back_refuses(zoo: dict[str, ZooModel], artifacts: Path) -> None:

@@ -15,6 +15,7 @@ ONNX Runtime's CPU kernels (`fourier.backends.onnxruntime_exec`).
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 import threading
 from collections.abc import Callable, Mapping
@@ -29,7 +30,7 @@ pytest.importorskip("onnxruntime")
 import onnx
 
 from fourier.backends.onnx_export import ExportError, export_onnx
-from fourier.backends.onnxruntime_exec import PACKED_INPUTS, OrtExecutable, OrtInputError
+from fourier.backends.onnxruntime_exec import PACKED_INPUTS, OrtExecutable, OrtInputError, usable_cores
 from fourier.interpreter import run_reference
 from fourier.ir.core import Graph
 from fourier.ir.parser import parse_graph
@@ -1365,3 +1366,29 @@ def test_executor_checks_inputs_and_is_thread_safe() -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity (Linux)")
+def test_default_threads_follow_the_affinity_mask() -> None:
+    """Before: the process may run on CPU 0 only (taskset, a container's cpuset), the session is
+    given no thread count. Expected: one intra-op thread, set explicitly (ONNX Runtime's own
+    default would count the machine's cores and pin its pool threads)."""
+    model = export_onnx(
+        ir("""
+        graph @t(%x: float32[N,4]) -> (float32[N,4]) {
+          %y = Relu(%x) : float32[N,4]
+          return "y" = %y
+        }""")
+    )
+    before = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(before)})
+        assert usable_cores() == 1
+        session = OrtExecutable(model.SerializeToString())
+        assert session.intra_op_threads == 1
+        assert session.session.get_session_options().intra_op_num_threads == 1
+    finally:
+        os.sched_setaffinity(0, before)
+    assert 1 <= usable_cores() <= len(before)
+    x = np.array([[-1.0, 2.0, -3.0, 4.0]], np.float32)
+    np.testing.assert_array_equal(session.run_named({"x": x})["y"], np.maximum(x, 0))
