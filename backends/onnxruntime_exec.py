@@ -8,9 +8,11 @@ threads at once, so an `OrtExecutable` is too.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +86,20 @@ class OrtExecutable:
         optimization_level: str = "all",
         optimized_model_path: str | Path | None = None,
         spin: bool = True,
+        shards: int = 1,
+        batch_symbol: str = "N",
     ) -> None:
         """``model``: the serialized ONNX model, or a path to one. ``intra_op_threads``: threads
         one call may use (0: `usable_cores`, set explicitly so ONNX Runtime pins no thread). ``optimization_level``:
         ``disable``, ``basic``, ``extended`` or ``all`` (ONNX Runtime's graph optimizations).
         ``optimized_model_path``: where to write the graph ONNX Runtime actually runs (to inspect).
         ``spin``: whether idle intra-op threads spin for work (ONNX Runtime's default; on a host
-        whose cores other processes share, spinning threads slow everyone, this call included)."""
+        whose cores other processes share, spinning threads slow everyone, this call included).
+        ``shards`` > 1: `run_trusted` splits a batch of at least ``shards`` rows into that many
+        slices of rows along ``batch_symbol`` and runs them at once, each on one thread (the
+        caller's and ``shards - 1`` of this executable's) in a 1-thread session: no intra-op pool
+        whose threads spin beside the caller. Only for models whose rows are independent (the
+        compiler's padding proof), and only where every output is batched (else calls run whole)."""
         import onnxruntime as ort
 
         levels = {
@@ -103,7 +112,8 @@ class OrtExecutable:
             raise ValueError(f"optimization_level {optimization_level!r} is not one of {sorted(levels)}")
         opts = ort.SessionOptions()
         opts.graph_optimization_level = levels[optimization_level]
-        threads = int(intra_op_threads) or usable_cores()
+        shards = max(1, int(shards))
+        threads = 1 if shards > 1 else int(intra_op_threads) or usable_cores()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = int(inter_op_threads)
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -124,6 +134,11 @@ class OrtExecutable:
         # packed input -> its members, concatenated along their last axis by the caller
         self.packed: dict[str, list[str]] = {g["name"]: list(g["inputs"]) for g in groups}
         self._plan: list[int | tuple[int, ...]] | None = None
+        # Row slices run at once: which inputs are split (dim 0 is the batch), if every output is.
+        batched_out = all(o.shape and o.shape[0] == batch_symbol for o in self._session.get_outputs())
+        self._split_inputs = [bool(sh) and sh[0] == batch_symbol for sh in self.input_shapes]
+        self.shards = shards if batched_out and any(self._split_inputs) else 1
+        self._pool = ThreadPoolExecutor(self.shards - 1, "fourier-ort-shard") if self.shards > 1 else None
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run one call; ``inputs`` in the model's input order (``input_names``)."""
@@ -169,7 +184,28 @@ class OrtExecutable:
                 name: inputs[p] if isinstance(p, int) else np.concatenate([inputs[i] for i in p], axis=-1)
                 for name, p in zip(self.input_names, self._plan)
             }
+        if self._pool is not None:
+            rows = next(len(feeds[n]) for n, split in zip(self.input_names, self._split_inputs) if split)
+            if rows >= self.shards:
+                return self._run_sharded(feeds, rows)
         return list(self._session.run(self.output_names, feeds))
+
+    def _run_sharded(self, feeds: dict[str, Any], rows: int) -> list[np.ndarray]:
+        assert self._pool is not None
+        cuts = [rows * k // self.shards for k in range(self.shards + 1)]
+        parts = [
+            {n: (x[a:b] if split else x) for (n, x), split in zip(feeds.items(), self._split_inputs)}
+            for a, b in itertools.pairwise(cuts)
+        ]
+        pending = [self._pool.submit(self._session.run, self.output_names, p) for p in parts[1:]]
+        first = self._session.run(self.output_names, parts[0])
+        outs = [first] + [f.result() for f in pending]
+        return [np.concatenate([o[k] for o in outs]) for k in range(len(self.output_names))]
+
+    def close(self) -> None:
+        """Stop the shard threads (if any); the session is freed with the object."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def run_named(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one call on inputs by name; outputs by name."""

@@ -7,6 +7,8 @@ after an untimed pause), appending one JSON line each to ``bench/results/ort_ses
   option tried) against tf2onnx's conversion of the frozen graph, all with 2 explicit intra-op
   threads: ONNX Runtime's defaults, ``session.set_denormal_as_zero``, ``session.dynamic_block_base``
   4, spinning off, and the batch split in two halves run by two 1-thread sessions at once.
+- ``shards MODEL BATCH``: Fourier's session as served (`OrtExecutable`, 2 threads) against the
+  same graph run in row slices on 1-thread sessions at once (``shards``), and tf2onnx's session.
 - ``placement MODEL BATCH``: five identical 2-thread sessions of the -O2 graph taking turns, with
   the threads left to the OS scheduler (``free``), then with the caller pinned to CPU 0 and every
   session's pool thread to CPU 1 (``pinned``; needs 2 CPUs). The spread between identical sessions
@@ -64,12 +66,18 @@ def _fourier_onnx(name: str, tmp: Path) -> tuple[Path, Any, list[str]]:
     return out / manifest["backend"]["onnx"], zm, [i.name for i in model.signature.inputs]
 
 
-def _feeds_for(path: Path, zm: Any, signature: list[str], batch: int) -> dict[str, np.ndarray]:
-    """The session's own feeds (packed inputs concatenated) for the zoo's random inputs."""
-    from fourier.backends.onnxruntime_exec import OrtExecutable
+def _zoo_feeds(zm: Any, batch: int) -> dict[str, np.ndarray]:
     from fourier.testing.zoo import random_inputs
 
-    feeds = random_inputs(zm, batch, seed=batch, seq=20)
+    return random_inputs(zm, batch, seed=batch, seq=20)
+
+
+def _feeds_for(path: Path, zm: Any, signature: list[str], batch: int) -> dict[str, np.ndarray]:
+    """The session's own feeds (packed inputs concatenated) for the zoo's random inputs
+    (`_zoo_feeds`)."""
+    from fourier.backends.onnxruntime_exec import OrtExecutable
+
+    feeds = _zoo_feeds(zm, batch)
     ex = OrtExecutable(path, intra_op_threads=1)
     plan = ex.bind(signature)
     arrays = [feeds[n] for n in signature]
@@ -88,7 +96,7 @@ def options(name: str, batch: int, seconds: float, tmp: Path) -> dict[str, Any]:
     feeds = _feeds_for(path, zm, signature, batch)
     graph = load_graph(zm.pb)
     peer, _ = compare.ort(zm.pb, [n.name for n in graph.inputs], [o for o, _ in graph.outputs], tmp)
-    zoo_feeds = {n: feeds[n] for n in signature if n in feeds}
+    zoo_feeds = _zoo_feeds(zm, batch)
     configs = {
         "defaults": {},
         "denormal_as_zero": {"session.set_denormal_as_zero": "1"},
@@ -110,6 +118,35 @@ def options(name: str, batch: int, seconds: float, tmp: Path) -> dict[str, Any]:
 
     runners["split_2x1_thread"] = split
     result = compare.alternate(runners, {}, seconds)
+    peer_ms = result["tf2onnx"]["median_ms"]
+    return {
+        "over_tf2onnx": {k: round(v["median_ms"] / peer_ms, 3) for k, v in result.items()},
+        "engines": result,
+    }
+
+
+def shards(name: str, batch: int, seconds: float, tmp: Path) -> dict[str, Any]:
+    import compare
+
+    from fourier.backends.onnxruntime_exec import OrtExecutable, usable_cores
+    from fourier.importer import load_graph
+
+    path, zm, signature = _fourier_onnx(name, tmp)
+    feeds = _feeds_for(path, zm, signature, batch)
+    graph = load_graph(zm.pb)
+    peer, _ = compare.ort(zm.pb, [n.name for n in graph.inputs], [o for o, _ in graph.outputs], tmp)
+    zoo_feeds = _zoo_feeds(zm, batch)
+    whole = OrtExecutable(path)
+    sharded = OrtExecutable(path, shards=usable_cores())
+    args = [feeds[n] for n in whole.input_names]
+    np.testing.assert_allclose(sharded.run_trusted(args)[0], whole.run_trusted(args)[0], rtol=1e-5, atol=1e-6)
+    runners = {
+        "tf2onnx": lambda f: peer(zoo_feeds),
+        "fourier_ort": lambda f: whole.run_trusted(args),
+        f"fourier_ort_{sharded.shards}_shards": lambda f: sharded.run_trusted(args),
+    }
+    result = compare.alternate(runners, {}, seconds)
+    sharded.close()
     peer_ms = result["tf2onnx"]["median_ms"]
     return {
         "over_tf2onnx": {k: round(v["median_ms"] / peer_ms, 3) for k, v in result.items()},
@@ -141,7 +178,7 @@ def placement(name: str, batch: int, seconds: float, tmp: Path, sessions: int = 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("experiment", choices=["options", "placement"])
+    parser.add_argument("experiment", choices=["options", "shards", "placement"])
     parser.add_argument("model")
     parser.add_argument("batch", type=int)
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -150,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     import onnxruntime
 
     with tempfile.TemporaryDirectory() as tmp:
-        run = options if args.experiment == "options" else placement
+        run = {"options": options, "shards": shards, "placement": placement}[args.experiment]
         result = run(args.model, args.batch, args.seconds, Path(tmp))
     line = {
         "command": "python bench/ort_sessions.py " + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -104,7 +104,8 @@ class Manifest:
     # its inputs, the crossing values it hands the executables, ...; empty when there is none.
     host: dict[str, Any] = field(default_factory=dict)
     # The executor per compiled batch: {"kind": "xla" | "onnxruntime" | "auto", "onnx": file,
-    # "choice": {batch: "xla" | "onnxruntime"}, "timings_us": {batch: {...}}}; empty: XLA only.
+    # "choice": {batch: "xla" | "onnxruntime"}, "timings_us": {batch: {...}}, "shards": {batch:
+    # row slices ONNX Runtime runs at once (`Model.shard_ort`)}}; empty: XLA only.
     backend: dict[str, Any] = field(default_factory=dict)
 
     @property

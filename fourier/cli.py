@@ -426,7 +426,11 @@ def inspect_cmd(artifact: Path) -> None:
         table.add_row("hoisted", _hoist_line(m.hoist))
     if m.backend:
         b = m.backend
-        chosen = ", ".join(f"{k}: {v}" for k, v in b.get("choice", {}).items())
+        shards = b.get("shards", {})
+        chosen = ", ".join(
+            f"{k}: {v}" + (f" in {shards[k]} row slices" if k in shards else "")
+            for k, v in b.get("choice", {}).items()
+        )
         table.add_row(
             "backend", f"{b.get('kind')} ({b.get('onnx')})" + (f"; per bucket {chosen}" if chosen else "")
         )

@@ -331,17 +331,29 @@ _ROUNDS = 6  # alternating rounds in which `choose_backend` times the two execut
 
 def choose_backend(root: Path, manifest: Manifest, calls: int = 60) -> dict[str, Any]:
     """Time XLA's executables and ONNX Runtime on the written artifact at every bucket (the
-    runtime's own paths, device-part inputs drawn at random) and pick the faster per bucket:
-    ``{"choice": {batch: backend}, "timings_us": {batch: {"xla": us, "onnxruntime": us}}}``."""
+    runtime's own paths, device-part inputs drawn at random) and pick the fastest per bucket:
+    ``{"choice": {batch: backend}, "timings_us": {batch: {"xla": us, "onnxruntime": us, ...}},
+    "shards": {batch: k}}``. Where this host has several cores and the rows are proven
+    independent, ONNX Runtime is also timed running the batch as k row slices at once
+    (``onnxruntime_sharded``, `Model.shard_ort`); a bucket it wins is served that way."""
     import numpy as np
 
     from fourier.runtime import load
 
     symbols = manifest.signature.symbols
     dims = {s: min(e.dims.get(s, 1) for e in manifest.executables) for s in symbols}
+    from fourier.backends.onnxruntime_exec import usable_cores
+
     served = {b: load(root, cache_dir=None, backend=b, warmup=False) for b in ("xla", "onnxruntime")}
+    cores = usable_cores()
+    sharded = load(root, cache_dir=None, backend="onnxruntime", warmup=False)
+    if cores > 1 and sharded.shard_ort(cores):
+        served["onnxruntime_sharded"] = sharded
+    else:
+        sharded.close()
     rng = np.random.default_rng(0)
     choice: dict[str, str] = {}
+    shards: dict[str, int] = {}
     timings: dict[str, dict[str, float]] = {}
     for batch in manifest.buckets or []:
         arrays = []
@@ -366,10 +378,13 @@ def choose_backend(root: Path, manifest: Manifest, calls: int = 60) -> dict[str,
                     ts[name].append(time.perf_counter() - t0)
         row = {name: round(float(np.median(t)) * 1e6, 1) for name, t in ts.items()}
         timings[str(batch)] = row
-        choice[str(batch)] = min(row, key=row.__getitem__)
+        best = min(row, key=row.__getitem__)
+        if best == "onnxruntime_sharded":
+            best, shards[str(batch)] = "onnxruntime", cores
+        choice[str(batch)] = best
     for model in served.values():
         model.close()
-    return {"choice": choice, "timings_us": timings}
+    return {"choice": choice, "timings_us": timings, "shards": shards}
 
 
 def _shared_signature(signature: Signature, shared: Sequence[str]) -> Signature:

@@ -20,7 +20,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,9 @@ class Model:
         self._ort: Any = None
         self._ort_all = False
         self._ort_buckets: frozenset[int] = frozenset()
+        # The buckets whose batches ONNX Runtime runs in row slices at once (`shard_ort`).
+        self._ort_sharded: Any = None
+        self._ort_shard_buckets: frozenset[int] = frozenset()
         self._fast = [
             (
                 s.name,
@@ -223,6 +226,9 @@ class Model:
         for r in self.replicas:
             if r.copy is not None:
                 r.copy.close()
+        if self._ort_sharded is not None:  # later calls (if any) run whole
+            sharded, self._ort_sharded = self._ort_sharded, None
+            sharded.close()
 
     # -- checking -----------------------------------------------------------------------------
 
@@ -290,6 +296,12 @@ class Model:
                         f"{self.signature.inputs[i].name!r} is {want}"
                     )
         self._ort = ort
+        self._ort_root = root / spec["onnx"]
+        shards = {int(b): int(k) for b, k in spec.get("shards", {}).items()}
+        if shards and override is None:  # as measured at compile time, at most this host's cores
+            from fourier.backends.onnxruntime_exec import usable_cores
+
+            self.shard_ort(min(max(shards.values()), usable_cores()), shards)
         if override == "onnxruntime" or spec.get("kind") == "onnxruntime":
             self._ort_all = True
         else:
@@ -305,9 +317,38 @@ class Model:
         buckets = self._batches.get(dims)
         return buckets is not None and self.bucket_for(batch, dims) in self._ort_buckets
 
-    def _run_ort(self, arrays: list[np.ndarray], batch: int) -> dict[str, np.ndarray]:
+    def shard_ort(self, shards: int, buckets: Iterable[int] | None = None) -> bool:
+        """Run the batches of ``buckets`` (None: every bucket) that ONNX Runtime serves as
+        ``shards`` row slices at once, each on one thread in a 1-thread session, instead of one
+        call on an intra-op pool (`OrtExecutable`'s ``shards``). Only where the rows of the batch
+        are proven independent (the padding analysis); returns whether sharding is on."""
+        from fourier.backends.onnxruntime_exec import OrtExecutable
+
+        if self._ort is None or shards < 2 or not self.manifest.paddable(BATCH):
+            return False
+        sharded = OrtExecutable(self._ort_root, shards=shards)
+        if sharded.shards < 2:  # an output is not per row
+            sharded.close()
+            return False
+        sharded.bind([i.name for i in self.signature.inputs])
+        if self._ort_sharded is not None:
+            self._ort_sharded.close()
+        self._ort_sharded = sharded
+        self._ort_shard_buckets = frozenset(self.manifest.buckets or [] if buckets is None else buckets)
+        return True
+
+    def _run_ort(
+        self, arrays: list[np.ndarray], batch: int, dims: tuple[int, ...] = ()
+    ) -> dict[str, np.ndarray]:
         """The request as it is (ONNX Runtime takes any batch: nothing padded or chunked)."""
-        outs = self._ort.run_trusted(arrays)  # checked against the signature already
+        ort = self._ort
+        if (
+            self._ort_sharded is not None
+            and dims in self._batches
+            and self.bucket_for(batch, dims) in self._ort_shard_buckets
+        ):
+            ort = self._ort_sharded
+        outs = ort.run_trusted(arrays)  # checked against the signature already
         self.metrics.executed("onnxruntime", batch, 0)
         return {s.name: o for s, o in zip(self.signature.outputs, outs)}
 
@@ -536,7 +577,7 @@ class Model:
             return {s.name: o for s, o in zip(self.signature.outputs, outs)}
         dims = tuple(arrays[i].shape[axis] for i, axis in self._symbol_at) if self._symbol_at else ()
         if self._ort is not None and self._ort_serves(batch, dims):
-            return self._run_ort(arrays, batch)
+            return self._run_ort(arrays, batch, dims)
         if not self.batch_paddable:
             return self._run_exact(arrays, batch, dims)
         buckets = self._batches.get(dims)

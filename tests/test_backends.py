@@ -4,7 +4,9 @@ Before: zoo models compiled with ``backend="onnxruntime"`` and ``"auto"``.
 Expected: the artifact holds the optimized graph as ``model.onnx`` (hashed like every file);
 served with ONNX Runtime it matches TensorFlow at batches 1, 7, 33, 300 (rtol 1e-4, atol 1e-5)
 with nothing padded or chunked; ``auto`` records per bucket the executor measured faster and the
-timings, and the runtime follows it; ``load(backend=...)`` overrides; ``fourier export-onnx``
+timings (ONNX Runtime also in row slices run at once, where the host has the cores), and the
+runtime follows it; ``Model.shard_ort`` serves the same rows in slices to the same numbers;
+``load(backend=...)`` overrides; ``fourier export-onnx``
 writes a standalone ONNX file that ONNX Runtime runs to the same numbers.
 """
 
@@ -43,6 +45,16 @@ def test_onnxruntime_backend_matches_tensorflow(name: str, zoo: dict[str, ZooMod
             np.testing.assert_allclose(got[k], want[k], rtol=RTOL, atol=ATOL, err_msg=f"{name} {n} {k}")
     ran = model.metrics.snapshot()
     assert ran["requests_by_bucket"] == {"onnxruntime": 4} and ran["padding_waste"] == 0.0
+    # the same rows as two row slices run at once (the padding analysis proved them independent)
+    assert model.shard_ort(2) and model._ort_sharded.shards == 2
+    for n in (1, 7, 33, 300):
+        feeds = random_inputs(zm, n, seed=n, seq=seq)
+        want, got = oracle(feeds), model(feeds)
+        for k in want:
+            np.testing.assert_allclose(
+                got[k], want[k], rtol=RTOL, atol=ATOL, err_msg=f"{name} {n} {k} sharded"
+            )
+    model.close()
     xla = fourier.load(tmp_path / "a", backend="xla")
     feeds = random_inputs(zm, 7, seed=7, seq=seq)
     for k, v in xla(feeds).items():
@@ -57,7 +69,10 @@ def test_auto_records_a_measured_choice_per_bucket(zoo: dict[str, ZooModel], tmp
     spec = model.manifest.backend
     assert spec["kind"] == "auto" and set(spec["choice"]) == {"8", "64"}
     for b, row in spec["timings_us"].items():
-        assert set(row) == {"xla", "onnxruntime"} and spec["choice"][b] == min(row, key=row.__getitem__)
+        assert {"xla", "onnxruntime"} <= set(row) <= {"xla", "onnxruntime", "onnxruntime_sharded"}
+        best = min(row, key=row.__getitem__)
+        assert spec["choice"][b] == ("onnxruntime" if best == "onnxruntime_sharded" else best)
+        assert (b in spec["shards"]) == (best == "onnxruntime_sharded")
     oracle = TFGraph(zm.pb)
     for n in (5, 40):
         feeds = random_inputs(zm, n, seed=n)
