@@ -16,8 +16,8 @@ outputs of
 - ``ort``          ONNX Runtime on the tf2onnx conversion (opset 17, all graph optimizations)
 
 All with 2 intra-op threads (the machine's cores) and one inter-op thread. Each engine is warmed
-up first (not timed), then the engines take turns in rounds of a few calls until each has had
-``--seconds`` of calls, so machine drift hits all alike; each turn starts after an untimed 20 ms
+up first (not timed), then the engines take turns in rounds of a few calls (in a new random
+order each round) until each has had ``--seconds`` of calls, so machine drift hits all alike; each turn starts after an untimed 20 ms
 pause, so no engine runs while the previous one's thread pool still spins (ONNX Runtime's, Eigen's). Fourier's compile time per bucket and in
 total, artifact size, load time and the peak RSS of a fresh process that loads and runs it are
 recorded too. Results: ``bench/results/compare_cpu.json``; ``bench/plots.py`` draws the figures.
@@ -200,7 +200,8 @@ def peak_rss_mib(artifact: Path, feeds_npz: Path) -> float:
 
 
 def alternate(runners: dict[str, Runner], feeds: dict[str, np.ndarray], seconds: float) -> dict[str, Any]:
-    """Warm each runner up, then take turns (a few calls each) until each had ``seconds``."""
+    """Warm each runner up, then take turns (a few calls each, in a new random order each round)
+    until each had ``seconds``."""
     times: dict[str, list[float]] = {k: [] for k in runners}
     spent = dict.fromkeys(runners, 0.0)
     per_turn = {}
@@ -209,8 +210,12 @@ def alternate(runners: dict[str, Runner], feeds: dict[str, np.ndarray], seconds:
         run(feeds)
         warm = time.perf_counter() - t0
         per_turn[name] = max(1, min(20, int(0.05 / max(warm, 1e-6))))
+    order = list(runners)
+    rng = np.random.default_rng(0)
     while any(spent[k] < seconds or len(times[k]) < 5 for k in runners):
-        for name, run in runners.items():
+        rng.shuffle(order)  # no engine always follows the same one (whose threads may still spin)
+        for name in order:
+            run = runners[name]
             if spent[name] >= seconds and len(times[name]) >= 5:
                 continue
             time.sleep(PAUSE_S)  # let the last engine's pool threads stop spinning on the 2 cores

@@ -326,7 +326,10 @@ _AFTER_HOISTING = frozenset(
 )
 
 
-_ROUNDS = 6  # alternating rounds in which `choose_backend` times the two executors
+_ROUNDS = 6  # alternating rounds in which `choose_backend` times the executors
+# Untimed, before each turn: ONNX Runtime's pool threads spin for ~20-30 ms after a call, on the
+# cores the next executor's turn would use.
+_PAUSE_S = 0.03
 
 
 def choose_backend(root: Path, manifest: Manifest, calls: int = 60) -> dict[str, Any]:
@@ -370,8 +373,12 @@ def choose_backend(root: Path, manifest: Manifest, calls: int = 60) -> dict[str,
         for model in served.values():  # warm: allocators, caches, thread pools
             for _ in range(10):
                 model.run_checked(arrays, batch)
-        for _ in range(_ROUNDS):  # the two take turns, so drift on the host hits both alike
-            for name, model in served.items():
+        order = list(served)
+        for _ in range(_ROUNDS):  # they take turns, so drift on the host hits all alike
+            rng.shuffle(order)  # none always follows another whose pool threads may still spin
+            for name in order:
+                model = served[name]
+                time.sleep(_PAUSE_S)
                 for _ in range(max(1, calls // _ROUNDS)):
                     t0 = time.perf_counter()
                     model.run_checked(arrays, batch)
