@@ -72,12 +72,11 @@ def _zoo_feeds(zm: Any, batch: int) -> dict[str, np.ndarray]:
     return random_inputs(zm, batch, seed=batch, seq=20)
 
 
-def _feeds_for(path: Path, zm: Any, signature: list[str], batch: int) -> dict[str, np.ndarray]:
+def _feeds_for(path: Path, feeds: dict[str, np.ndarray], signature: list[str]) -> dict[str, np.ndarray]:
     """The session's own feeds (packed inputs concatenated) for the zoo's random inputs
     (`_zoo_feeds`)."""
     from fourier.backends.onnxruntime_exec import OrtExecutable
 
-    feeds = _zoo_feeds(zm, batch)
     ex = OrtExecutable(path, intra_op_threads=1)
     plan = ex.bind(signature)
     arrays = [feeds[n] for n in signature]
@@ -87,23 +86,38 @@ def _feeds_for(path: Path, zm: Any, signature: list[str], batch: int) -> dict[st
     }
 
 
-def options(name: str, batch: int, seconds: float, tmp: Path) -> dict[str, Any]:
+def _with_tf2onnx(name: str, batch: int, tmp: Path) -> tuple[Path, dict[str, np.ndarray], dict[str, Any]]:
+    """Fourier's .onnx, its session feeds at ``batch``, and runners holding tf2onnx's session."""
     import compare
 
     from fourier.importer import load_graph
 
     path, zm, signature = _fourier_onnx(name, tmp)
-    feeds = _feeds_for(path, zm, signature, batch)
+    zoo_feeds = _zoo_feeds(zm, batch)
     graph = load_graph(zm.pb)
     peer, _ = compare.ort(zm.pb, [n.name for n in graph.inputs], [o for o, _ in graph.outputs], tmp)
-    zoo_feeds = _zoo_feeds(zm, batch)
+    runners: dict[str, Any] = {"tf2onnx": lambda f: peer(zoo_feeds)}
+    return path, _feeds_for(path, zoo_feeds, signature), runners
+
+
+def _over_tf2onnx(result: dict[str, Any]) -> dict[str, Any]:
+    peer_ms = result["tf2onnx"]["median_ms"]
+    return {
+        "over_tf2onnx": {k: round(v["median_ms"] / peer_ms, 3) for k, v in result.items()},
+        "engines": result,
+    }
+
+
+def options(name: str, batch: int, seconds: float, tmp: Path) -> dict[str, Any]:
+    import compare
+
+    path, feeds, runners = _with_tf2onnx(name, batch, tmp)
     configs = {
         "defaults": {},
         "denormal_as_zero": {"session.set_denormal_as_zero": "1"},
         "dynamic_block_base_4": {"session.dynamic_block_base": "4"},
         "no_spinning": {"session.intra_op.allow_spinning": "0"},
     }
-    runners: dict[str, Any] = {"tf2onnx": lambda f: peer(zoo_feeds)}
     for key, config in configs.items():
         s = _session(path, 2, config)
         runners[key] = lambda f, s=s: s.run(None, feeds)
@@ -117,48 +131,31 @@ def options(name: str, batch: int, seconds: float, tmp: Path) -> dict[str, Any]:
         return np.concatenate([r.result()[0] for r in runs])
 
     runners["split_2x1_thread"] = split
-    result = compare.alternate(runners, {}, seconds)
-    peer_ms = result["tf2onnx"]["median_ms"]
-    return {
-        "over_tf2onnx": {k: round(v["median_ms"] / peer_ms, 3) for k, v in result.items()},
-        "engines": result,
-    }
+    return _over_tf2onnx(compare.alternate(runners, {}, seconds))
 
 
 def shards(name: str, batch: int, seconds: float, tmp: Path) -> dict[str, Any]:
     import compare
 
     from fourier.backends.onnxruntime_exec import OrtExecutable, usable_cores
-    from fourier.importer import load_graph
 
-    path, zm, signature = _fourier_onnx(name, tmp)
-    feeds = _feeds_for(path, zm, signature, batch)
-    graph = load_graph(zm.pb)
-    peer, _ = compare.ort(zm.pb, [n.name for n in graph.inputs], [o for o, _ in graph.outputs], tmp)
-    zoo_feeds = _zoo_feeds(zm, batch)
+    path, feeds, runners = _with_tf2onnx(name, batch, tmp)
     whole = OrtExecutable(path)
     sharded = OrtExecutable(path, shards=usable_cores())
     args = [feeds[n] for n in whole.input_names]
     np.testing.assert_allclose(sharded.run_trusted(args)[0], whole.run_trusted(args)[0], rtol=1e-5, atol=1e-6)
-    runners = {
-        "tf2onnx": lambda f: peer(zoo_feeds),
-        "fourier_ort": lambda f: whole.run_trusted(args),
-        f"fourier_ort_{sharded.shards}_shards": lambda f: sharded.run_trusted(args),
-    }
+    runners["fourier_ort"] = lambda f: whole.run_trusted(args)
+    runners[f"fourier_ort_{sharded.shards}_shards"] = lambda f: sharded.run_trusted(args)
     result = compare.alternate(runners, {}, seconds)
     sharded.close()
-    peer_ms = result["tf2onnx"]["median_ms"]
-    return {
-        "over_tf2onnx": {k: round(v["median_ms"] / peer_ms, 3) for k, v in result.items()},
-        "engines": result,
-    }
+    return _over_tf2onnx(result)
 
 
 def placement(name: str, batch: int, seconds: float, tmp: Path, sessions: int = 5) -> dict[str, Any]:
     import compare
 
     path, zm, signature = _fourier_onnx(name, tmp)
-    feeds = _feeds_for(path, zm, signature, batch)
+    feeds = _feeds_for(path, _zoo_feeds(zm, batch), signature)
     out: dict[str, Any] = {}
     for mode in ("free", "pinned"):
         config = {"session.intra_op_thread_affinities": "2"} if mode == "pinned" else {}

@@ -341,19 +341,19 @@ def choose_backend(root: Path, manifest: Manifest, calls: int = 60) -> dict[str,
     (``onnxruntime_sharded``, `Model.shard_ort`); a bucket it wins is served that way."""
     import numpy as np
 
+    from fourier.backends.onnxruntime_exec import usable_cores
     from fourier.runtime import load
 
     symbols = manifest.signature.symbols
     dims = {s: min(e.dims.get(s, 1) for e in manifest.executables) for s in symbols}
-    from fourier.backends.onnxruntime_exec import usable_cores
-
     served = {b: load(root, cache_dir=None, backend=b, warmup=False) for b in ("xla", "onnxruntime")}
     cores = usable_cores()
-    sharded = load(root, cache_dir=None, backend="onnxruntime", warmup=False)
-    if cores > 1 and sharded.shard_ort(cores):
-        served["onnxruntime_sharded"] = sharded
-    else:
-        sharded.close()
+    if cores > 1:
+        sharded = load(root, cache_dir=None, backend="onnxruntime", warmup=False)
+        if sharded.shard_ort(cores):
+            served["onnxruntime_sharded"] = sharded
+        else:
+            sharded.close()
     rng = np.random.default_rng(0)
     choice: dict[str, str] = {}
     shards: dict[str, int] = {}

@@ -105,6 +105,7 @@ class Model:
         self._host_only: frozenset[str] = frozenset()
         # ONNX Runtime (`attach_backend`): for every batch, or for the buckets chosen at compile time.
         self._ort: Any = None
+        self._ort_root: Path | None = None  # its model.onnx
         self._ort_all = False
         self._ort_buckets: frozenset[int] = frozenset()
         # The buckets whose batches ONNX Runtime runs in row slices at once (`shard_ort`).
@@ -309,13 +310,15 @@ class Model:
                 int(b) for b, which in spec.get("choice", {}).items() if which == "onnxruntime"
             )
 
-    def _ort_serves(self, batch: int, dims: tuple[int, ...]) -> bool:
-        if self._ort is None:
-            return False
-        if self._ort_all:
-            return True
-        buckets = self._batches.get(dims)
-        return buckets is not None and self.bucket_for(batch, dims) in self._ort_buckets
+    def _ort_for(self, batch: int, dims: tuple[int, ...]) -> Any:
+        """The ONNX Runtime executable that serves this batch (whole or in row slices), or None
+        where XLA does."""
+        if self._ort_all and self._ort_sharded is None:  # every batch, whole: no bucket to find
+            return self._ort
+        bucket = self.bucket_for(batch, dims) if dims in self._batches else None
+        if self._ort_sharded is not None and bucket in self._ort_shard_buckets:
+            return self._ort_sharded
+        return self._ort if self._ort_all or bucket in self._ort_buckets else None
 
     def shard_ort(self, shards: int, buckets: Iterable[int] | None = None) -> bool:
         """Run the batches of ``buckets`` (None: every bucket) that ONNX Runtime serves as
@@ -324,7 +327,7 @@ class Model:
         are proven independent (the padding analysis); returns whether sharding is on."""
         from fourier.backends.onnxruntime_exec import OrtExecutable
 
-        if self._ort is None or shards < 2 or not self.manifest.paddable(BATCH):
+        if self._ort_root is None or shards < 2 or not self.manifest.paddable(BATCH):
             return False
         sharded = OrtExecutable(self._ort_root, shards=shards)
         if sharded.shards < 2:  # an output is not per row
@@ -337,17 +340,8 @@ class Model:
         self._ort_shard_buckets = frozenset(self.manifest.buckets or [] if buckets is None else buckets)
         return True
 
-    def _run_ort(
-        self, arrays: list[np.ndarray], batch: int, dims: tuple[int, ...] = ()
-    ) -> dict[str, np.ndarray]:
+    def _run_ort(self, ort: Any, arrays: list[np.ndarray], batch: int) -> dict[str, np.ndarray]:
         """The request as it is (ONNX Runtime takes any batch: nothing padded or chunked)."""
-        ort = self._ort
-        if (
-            self._ort_sharded is not None
-            and dims in self._batches
-            and self.bucket_for(batch, dims) in self._ort_shard_buckets
-        ):
-            ort = self._ort_sharded
         outs = ort.run_trusted(arrays)  # checked against the signature already
         self.metrics.executed("onnxruntime", batch, 0)
         return {s.name: o for s, o in zip(self.signature.outputs, outs)}
@@ -576,8 +570,10 @@ class Model:
             outs = self._execute(arrays, 0, 0, (None,))
             return {s.name: o for s, o in zip(self.signature.outputs, outs)}
         dims = tuple(arrays[i].shape[axis] for i, axis in self._symbol_at) if self._symbol_at else ()
-        if self._ort is not None and self._ort_serves(batch, dims):
-            return self._run_ort(arrays, batch, dims)
+        if self._ort is not None:
+            ort = self._ort_for(batch, dims)
+            if ort is not None:
+                return self._run_ort(ort, arrays, batch)
         if not self.batch_paddable:
             return self._run_exact(arrays, batch, dims)
         buckets = self._batches.get(dims)
